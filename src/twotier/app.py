@@ -1,0 +1,119 @@
+"""The application: API routers, portal pages, static files, the in-process outbox worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import twotier
+from twotier import health
+from twotier.config import Settings, get_settings
+from twotier.directory import routes as directory_routes
+from twotier.directory import views as directory_views
+from twotier.kit import email as _email  # noqa: F401 — registers the email outbox handler
+from twotier.kit.db import Database
+from twotier.kit.errors import AppError, NotFound, install_error_handlers
+from twotier.kit.outbox import Worker
+from twotier.kit.requestid import RequestIdMiddleware
+from twotier.mail import routes as mail_routes
+from twotier.mail import views as mail_views
+from twotier.operator import routes as operator_routes
+from twotier.operator import views as operator_views
+from twotier.portal import views as portal_views
+from twotier.portal.render import error_page
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).resolve().parent / "portal" / "static"
+
+DESCRIPTION = """\
+twotier runs a two-tier cloud channel: partner enrollment and review, provider ↔ reseller
+invitations and links, customer relationships with time-bound delegated admin access,
+orders on behalf of customers, subscriptions, licenses, audit and events.
+
+Errors are RFC 9457 `application/problem+json` with a stable `code`. Lists are
+keyset-paginated: `?limit=` (default 50, max 200) and `?cursor=`, answered with
+`{"items": [...], "next_cursor": ...}`.
+"""
+
+
+def _is_portal(request: Request) -> bool:
+    path = request.url.path
+    return not (path.startswith("/api/") or path in {"/healthz", "/readyz"})
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = db or Database(settings.database_url)
+        app.state.db = database
+        worker_task: asyncio.Task[None] | None = None
+        if settings.outbox_in_process:
+            worker = Worker(database, settings, name="in-process")
+            app.state.outbox_wakeup = worker.wakeup.set
+            worker_task = asyncio.create_task(worker.run_forever())
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker.stop()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait_for(worker_task, timeout=10)
+            if db is None:
+                await database.dispose()
+
+    app = FastAPI(
+        title="twotier",
+        version=twotier.__version__,
+        summary="A self-hostable partner center for two-tier cloud distribution",
+        description=DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.outbox_wakeup = None
+    if db is not None:
+        app.state.db = db
+
+    install_error_handlers(app)
+    api_app_error = app.exception_handlers[AppError]
+    api_http_error = app.exception_handlers[StarletteHTTPException]
+
+    async def app_error(request: Request, exc: Exception) -> Response:
+        if _is_portal(request) and isinstance(exc, AppError):
+            return error_page(request, exc)
+        return await api_app_error(request, exc)  # type: ignore[no-any-return]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        if _is_portal(request) and isinstance(exc, StarletteHTTPException):
+            if exc.status_code == 404:
+                return error_page(request, NotFound("There is no page at this address."))
+            return error_page(request, AppError(str(exc.detail), code="error"))
+        return await api_http_error(request, exc)  # type: ignore[no-any-return]
+
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(health.router)
+    app.include_router(directory_routes.router)
+    app.include_router(operator_routes.router)
+    if settings.mailbox_enabled:
+        app.include_router(mail_routes.router)
+        app.include_router(mail_views.router)
+    app.include_router(portal_views.router)
+    app.include_router(directory_views.router)
+    app.include_router(operator_views.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

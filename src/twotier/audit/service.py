@@ -1,0 +1,45 @@
+"""The audit-record writer every capability calls when it changes something."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.audit.models import AuditRecord
+
+if TYPE_CHECKING:
+    from twotier.directory.principal import Principal
+
+
+def record(
+    session: AsyncSession,
+    *,
+    operation: str,
+    resource_type: str,
+    resource_id: uuid.UUID | str | None,
+    actor: Principal | None = None,
+    subject_tenant_id: uuid.UUID | None = None,
+    on_behalf_of_customer_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
+    actor_user_id: uuid.UUID | None = None,
+    actor_tenant_id: uuid.UUID | None = None,
+) -> AuditRecord:
+    """Add one audit record to the caller's transaction (it lands only if the change does)."""
+    entry = AuditRecord(
+        operation=operation,
+        actor_user_id=actor.user_id if actor else actor_user_id,
+        actor_tenant_id=actor.tenant_id if actor else actor_tenant_id,
+        actor_partner_id=actor.partner_id if actor else None,
+        subject_tenant_id=subject_tenant_id
+        or on_behalf_of_customer_id
+        or (actor.tenant_id if actor else actor_tenant_id),
+        on_behalf_of_customer_id=on_behalf_of_customer_id,
+        resource_type=resource_type,
+        resource_id=str(resource_id) if resource_id is not None else None,
+        request_id=actor.request_id if actor else None,
+        detail=detail or {},
+    )
+    session.add(entry)
+    return entry

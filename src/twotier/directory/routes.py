@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.config import Settings
+from twotier.directory import service
+from twotier.directory.auth import CurrentPrincipal, require
+from twotier.directory.models import TokenKind
+from twotier.directory.principal import Permission, Principal
+from twotier.directory.schemas import (
+    MeOut,
+    MeUser,
+    TenantCreate,
+    TenantDetail,
+    TenantOut,
+    TokenOut,
+    TokenRequest,
+    UserCreate,
+    UserOut,
+)
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.idempotency import idempotent
+from twotier.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/api/v1", tags=["directory"], route_class=TransactionalRoute)
+
+PROBLEM = {"model": dict[str, Any], "content": {"application/problem+json": {}}}
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post(
+    "/tenants",
+    status_code=201,
+    response_model=TenantOut,
+    responses={409: PROBLEM, 422: PROBLEM},
+    summary="Create a tenant and its first global admin",
+)
+async def create_tenant(
+    data: TenantCreate,
+    request: Request,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> JSONResponse:
+    async def create() -> tuple[int, Any]:
+        tenant, _admin = await service.create_tenant(session, data)
+        return 201, TenantOut.model_validate(tenant).model_dump(mode="json")
+
+    return await idempotent(
+        session,
+        request,
+        scope="public:tenants",
+        body=data.model_dump(mode="json"),
+        ttl_hours=settings.idempotency_ttl_hours,
+        create=create,
+    )
+
+
+@router.post(
+    "/auth/token",
+    response_model=TokenOut,
+    responses={401: PROBLEM, 429: PROBLEM},
+    summary="Exchange email and password for an access token",
+)
+async def create_token(
+    data: TokenRequest,
+    request: Request,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> TokenOut:
+    result = await service.sign_in(
+        session,
+        settings,
+        email=data.email,
+        password=data.password,
+        client=client_address(request),
+        kind=TokenKind.api,
+    )
+    return TokenOut(access_token=result.token, expires_in=result.expires_in)
+
+
+@router.delete("/auth/token", status_code=204, summary="Revoke the presented token")
+async def delete_token(
+    principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)
+) -> Response:
+    await service.revoke_token(session, principal.token_id)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=MeOut, summary="Who am I")
+async def me(principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)) -> MeOut:
+    tenant = await service.get_tenant(session, principal.tenant_id)
+    return MeOut(
+        user=MeUser(
+            id=principal.user_id,
+            email=principal.email,
+            display_name=principal.display_name,
+            roles=sorted(principal.roles),
+        ),
+        tenant=TenantDetail.model_validate(tenant, from_attributes=True),
+        partner=None,
+    )
+
+
+@router.get("/tenant/users", response_model=Page[UserOut], summary="Users of my tenant")
+async def list_users(
+    principal: Principal = require(Permission.view_tenant_users),
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[UserOut]:
+    users, cursor = await service.list_users(session, principal.tenant_id, params)
+    return Page[UserOut](items=[UserOut.model_validate(u) for u in users], next_cursor=cursor)
+
+
+@router.post(
+    "/tenant/users",
+    status_code=201,
+    response_model=UserOut,
+    responses={403: PROBLEM, 409: PROBLEM},
+    summary="Add a user to my tenant",
+)
+async def create_user(
+    data: UserCreate,
+    request: Request,
+    principal: Principal = require(Permission.manage_tenant_users),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> JSONResponse:
+    async def create() -> tuple[int, Any]:
+        user = await service.create_user(session, principal, data)
+        return 201, UserOut.model_validate(user).model_dump(mode="json")
+
+    return await idempotent(
+        session,
+        request,
+        scope=f"user:{principal.user_id}",
+        body=data.model_dump(mode="json"),
+        ttl_hours=settings.idempotency_ttl_hours,
+        create=create,
+    )
+

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from twotier.directory.roles import DirectoryRole
+from twotier.kit.countries import normalize_country
+from twotier.kit.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})+$")
+
+
+def _domain(value: str) -> str:
+    value = value.strip().lower().rstrip(".")
+    if len(value) > 253 or not _DOMAIN_RE.match(value):
+        raise ValueError("must be a domain name such as contoso.example")
+    return value
+
+
+def _lower(value: str) -> str:
+    return value.strip().lower()
+
+
+Domain = Annotated[str, AfterValidator(_domain)]
+Country = Annotated[str, AfterValidator(normalize_country)]
+Email = Annotated[EmailStr, AfterValidator(_lower)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Password = Annotated[
+    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+]
+
+
+class AdminIn(BaseModel):
+    email: Email
+    display_name: Name
+    password: Password
+
+
+class TenantCreate(BaseModel):
+    display_name: Name
+    domain: Domain
+    country: Country
+    admin: AdminIn
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    display_name: str
+    domain: str
+    country: str
+
+
+class TenantDetail(TenantOut):
+    kind: str
+
+
+class TokenRequest(BaseModel):
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class UserCreate(BaseModel):
+    email: Email
+    display_name: Name
+    password: Password
+    roles: list[DirectoryRole] = Field(default_factory=list)
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    display_name: str
+    roles: list[str]
+    created_at: datetime
+
+
+class MeUser(BaseModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    roles: list[str]
+
+
+class MeOut(BaseModel):
+    user: MeUser
+    tenant: TenantDetail
+    partner: dict[str, object] | None

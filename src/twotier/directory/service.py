@@ -1,0 +1,215 @@
+"""Tenants, users, sign-in and tokens: the rules. Services flush; the request commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.audit import service as audit
+from twotier.config import Settings
+from twotier.directory.models import AccessToken, Tenant, TenantKind, TokenKind, User
+from twotier.directory.principal import Principal
+from twotier.directory.roles import DirectoryRole
+from twotier.directory.schemas import TenantCreate, UserCreate
+from twotier.kit import ratelimit
+from twotier.kit.clock import utcnow
+from twotier.kit.errors import Conflict, NotFound, TooManyRequests, Unauthorized
+from twotier.kit.pagination import PageParams, paginate
+from twotier.kit.security import hash_password, new_token, token_hash, verify_password
+
+
+async def _ensure_free(session: AsyncSession, *, domain: str | None, email: str | None) -> None:
+    if domain is not None and await session.scalar(
+        select(Tenant.id).where(Tenant.domain == domain)
+    ):
+        raise Conflict(f"The domain {domain} already belongs to a tenant.", code="domain_taken")
+    if email is not None and await session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"{email} is already a user.", code="email_taken")
+
+
+async def _flush_unique(session: AsyncSession) -> None:
+    """Flush; a unique clash with a concurrent request becomes the same 409 as a pre-check."""
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:
+        message = str(exc.orig).lower()
+        if "domain" in message:
+            raise Conflict("That domain already belongs to a tenant.", code="domain_taken") from exc
+        raise Conflict("That email is already a user.", code="email_taken") from exc
+
+
+async def create_tenant(
+    session: AsyncSession, data: TenantCreate, *, kind: str = TenantKind.organization
+) -> tuple[Tenant, User]:
+    await _ensure_free(session, domain=data.domain, email=data.admin.email)
+    tenant = Tenant(
+        id=uuid.uuid4(),
+        display_name=data.display_name,
+        domain=data.domain,
+        country=data.country,
+        kind=kind,
+    )
+    admin = User(
+        id=uuid.uuid4(),
+        tenant_id=tenant.id,
+        email=data.admin.email,
+        display_name=data.admin.display_name,
+        password_hash=await hash_password(data.admin.password),
+        roles=[DirectoryRole.global_admin.value],
+    )
+    session.add_all([tenant, admin])
+    await _flush_unique(session)
+    audit.record(
+        session,
+        operation="tenant_created",
+        resource_type="tenant",
+        resource_id=tenant.id,
+        actor_user_id=admin.id,
+        actor_tenant_id=tenant.id,
+        detail={"domain": tenant.domain, "country": tenant.country, "kind": kind},
+    )
+    return tenant, admin
+
+
+async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> User:
+    await _ensure_free(session, domain=None, email=data.email)
+    user = User(
+        id=uuid.uuid4(),
+        tenant_id=actor.tenant_id,
+        email=data.email,
+        display_name=data.display_name,
+        password_hash=await hash_password(data.password),
+        roles=sorted({role.value for role in data.roles}),
+    )
+    session.add(user)
+    await _flush_unique(session)
+    audit.record(
+        session,
+        operation="user_created",
+        actor=actor,
+        resource_type="user",
+        resource_id=user.id,
+        detail={"email": user.email, "roles": user.roles},
+    )
+    return user
+
+
+async def list_users(
+    session: AsyncSession, tenant_id: uuid.UUID, params: PageParams
+) -> tuple[list[User], str | None]:
+    return await paginate(
+        session,
+        select(User).where(User.tenant_id == tenant_id),
+        keys=[User.created_at, User.id],
+        params=params,
+    )
+
+
+async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound()
+    return tenant
+
+
+async def issue_token(
+    session: AsyncSession, user_id: uuid.UUID, kind: str, ttl_seconds: int
+) -> str:
+    token = new_token()
+    session.add(
+        AccessToken(
+            token_hash=token_hash(token),
+            user_id=user_id,
+            kind=kind,
+            expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> None:
+    await session.execute(
+        update(AccessToken)
+        .where(AccessToken.id == token_id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def revoke_token_value(session: AsyncSession, token: str) -> None:
+    await session.execute(
+        update(AccessToken)
+        .where(AccessToken.token_hash == token_hash(token), AccessToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: User
+    token: str
+    expires_in: int
+
+
+class SignInFailed(Unauthorized):
+    """Wrong email or password; the failure counters written before it are kept."""
+
+    keep_changes = True
+
+    def __init__(self) -> None:
+        super().__init__("The email or password is incorrect.", code="invalid_credentials")
+
+
+async def sign_in(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    client: str,
+    kind: str,
+) -> SignInResult:
+    """Check the throttles, then the password (always hashed), then issue a token.
+
+    Unknown email and wrong password answer the same and take the same time.
+    """
+    email = email.strip().lower()
+    window = settings.signin_window_seconds
+    account_key = f"signin:account:{email}"
+    client_key = f"signin:client:{client}"
+    for key, limit in (
+        (account_key, settings.signin_max_failures_per_account),
+        (client_key, settings.signin_max_failures_per_client),
+    ):
+        wait = await ratelimit.retry_after(session, key, limit=limit, window_seconds=window)
+        if wait is not None:
+            raise TooManyRequests(wait, "Too many failed sign-ins; try again later.")
+
+    user = await session.scalar(
+        select(User).where(User.email == email, User.is_active.is_(True))
+    )
+    ok = await verify_password(user.password_hash if user else None, password)
+    if user is None or not ok:
+        await ratelimit.hit(session, account_key, window_seconds=window)
+        await ratelimit.hit(session, client_key, window_seconds=window)
+        raise SignInFailed()
+
+    await ratelimit.clear(session, account_key)
+    ttl = settings.access_token_ttl_seconds if kind == TokenKind.api else settings.session_ttl_seconds
+    token = await issue_token(session, user.id, kind, ttl)
+    audit.record(
+        session,
+        operation="signed_in",
+        resource_type="user",
+        resource_id=user.id,
+        actor_user_id=user.id,
+        actor_tenant_id=user.tenant_id,
+        detail={"via": kind},
+    )
+    return SignInResult(user=user, token=token, expires_in=ttl)

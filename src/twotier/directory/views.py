@@ -1,0 +1,217 @@
+"""Portal pages of the directory: sign in, create a tenant, sign out, user management."""
+
+from __future__ import annotations
+
+from secrets import token_urlsafe
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.config import Settings
+from twotier.directory import service
+from twotier.directory.auth import SESSION_COOKIE, optional_principal
+from twotier.directory.models import TokenKind
+from twotier.directory.principal import Permission, Principal
+from twotier.directory.roles import ROLE_LABELS
+from twotier.directory.routes import client_address
+from twotier.directory.schemas import TenantCreate, UserCreate
+from twotier.kit.countries import country_names
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.errors import Conflict, Forbidden, TooManyRequests
+from twotier.kit.i18n import _
+from twotier.kit.pagination import PageParams, page_params
+from twotier.portal.forms import form_values, parse
+from twotier.portal.render import check_csrf, render, safe_next, set_csrf_cookie, signed_in
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+FLASHES = {
+    "created": "Your tenant is ready. Sign in with the global admin you just created.",
+    "signed_out": "You have signed out.",
+    "user_added": "The user was added.",
+}
+
+
+@router.get("/signin")
+async def signin_page(
+    request: Request,
+    next: str | None = Query(None),  # noqa: A002 — the conventional name
+    notice: str | None = Query(None),
+    email: str = Query(""),
+    principal: Principal | None = Depends(optional_principal),
+) -> Response:
+    if principal is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
+    return render(
+        request, "signin.html", {"next": safe_next(next), "email": email, "flashes": flashes}
+    )
+
+
+@router.post("/signin", dependencies=[Depends(check_csrf)])
+async def signin(
+    request: Request,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    form = await request.form()
+    email = str(form.get("email") or "")
+    target = safe_next(str(form.get("next") or ""))
+    try:
+        result = await service.sign_in(
+            session,
+            settings,
+            email=email,
+            password=str(form.get("password") or ""),
+            client=client_address(request),
+            kind=TokenKind.session,
+        )
+    except service.SignInFailed:
+        request.state.keep_changes = True  # the failure counters must stick
+        return render(
+            request,
+            "signin.html",
+            {"next": target, "email": email, "error": _("The email or password is incorrect.")},
+            status_code=401,
+        )
+    except TooManyRequests as exc:
+        response = render(
+            request,
+            "signin.html",
+            {"next": target, "email": email, "error": _(
+                "Too many failed sign-ins. Wait a few minutes and try again.")},
+            status_code=429,
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    # A fresh session at every sign-in: a cookie planted before cannot ride along.
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await service.revoke_token_value(session, old)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.token,
+        max_age=result.expires_in,
+        httponly=True,
+        samesite="lax",
+        secure=settings.is_production,
+        path="/",
+    )
+    set_csrf_cookie(request, response, token_urlsafe(32))
+    return response
+
+
+@router.post("/signout", dependencies=[Depends(check_csrf)])
+async def signout(request: Request, session: AsyncSession = Depends(get_session)) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await service.revoke_token_value(session, token)
+    response = RedirectResponse("/signin?notice=signed_out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _signup_context(next_: str, form: dict[str, Any], errors: dict[str, str],
+                    error: str | None = None) -> dict[str, Any]:
+    return {
+        "next": next_,
+        "form": form,
+        "errors": errors,
+        "error": error,
+        "countries": country_names(),
+    }
+
+
+@router.get("/signup")
+async def signup_page(request: Request, next: str | None = Query(None)) -> Response:  # noqa: A002
+    return render(request, "signup.html", _signup_context(safe_next(next), {}, {}))
+
+
+@router.post("/signup", dependencies=[Depends(check_csrf)])
+async def signup(request: Request, session: AsyncSession = Depends(get_session)) -> Response:
+    form = form_values(await request.form())
+    target = safe_next(form.pop("next", ""))
+    data, errors = parse(TenantCreate, form)
+    if data is None:
+        return render(request, "signup.html", _signup_context(target, form, errors),
+                      status_code=422)
+    try:
+        await service.create_tenant(session, data)
+    except Conflict as exc:
+        field = "domain" if exc.code == "domain_taken" else "admin.email"
+        return render(request, "signup.html",
+                      _signup_context(target, form, {field: exc.detail}), status_code=409)
+    query = urlencode({"notice": "created", "email": data.admin.email, "next": target})
+    return RedirectResponse(f"/signin?{query}", status_code=303)
+
+
+async def _users_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    flashes: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    if not principal.can(Permission.view_tenant_users):
+        raise Forbidden("Only the tenant's admins see its users.", code="insufficient_role")
+    users, next_cursor = await service.list_users(session, principal.tenant_id, params)
+    return render(
+        request,
+        "users.html",
+        {
+            "users": users,
+            "next_cursor": next_cursor,
+            "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
+            "can_manage": principal.can(Permission.manage_tenant_users),
+            "form": form or {"roles": []},
+            "errors": errors or {},
+            "error": error,
+            "flashes": flashes or [],
+        },
+        principal=principal,
+        section="account",
+        status_code=status_code,
+    )
+
+
+@router.get("/account/users")
+async def users_page(
+    request: Request,
+    notice: str | None = Query(None),
+    principal: Principal = Depends(signed_in),
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
+    return await _users_page(request, session, principal, params, flashes=flashes)
+
+
+@router.post("/account/users", dependencies=[Depends(check_csrf)])
+async def add_user(
+    request: Request,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    if not principal.can(Permission.manage_tenant_users):
+        raise Forbidden("Only global and user admins add users.", code="insufficient_role")
+    form = form_values(await request.form(), lists=("roles",))
+    data, errors = parse(UserCreate, form)
+    params = PageParams(limit=50, cursor=None)
+    if data is None:
+        return await _users_page(request, session, principal, params, form=form, errors=errors,
+                                 status_code=422)
+    try:
+        await service.create_user(session, principal, data)
+    except Conflict as exc:
+        return await _users_page(request, session, principal, params, form=form,
+                                 errors={"email": exc.detail}, status_code=409)
+    return RedirectResponse("/account/users?notice=user_added", status_code=303)

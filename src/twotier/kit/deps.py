@@ -1,0 +1,82 @@
+"""Request-scoped dependencies: settings, database, and the one transaction per request.
+
+Routes use ``TransactionalRoute``: the session a request opened is committed when the
+route answers below 400, and rolled back otherwise — before the response leaves, so a
+client never sees 201 for a change that did not commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.config import Settings
+from twotier.kit.db import Database
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(request: Request) -> AsyncSession:
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None:
+        db = get_db(request)
+        factory = db.read_sessions if request.method in SAFE_METHODS else db.write_sessions
+        session = factory()
+        await session.begin()
+        request.state.db_session = session
+    return session
+
+
+async def _finish(request: Request, *, commit: bool) -> None:
+    session: AsyncSession | None = getattr(request.state, "db_session", None)
+    if session is None:
+        return
+    request.state.db_session = None
+    try:
+        if commit:
+            await session.commit()
+            if session.info.pop("outbox_written", False):
+                wake = getattr(request.app.state, "outbox_wakeup", None)
+                if wake is not None:
+                    wake()
+        else:
+            await session.rollback()
+    finally:
+        await session.close()
+
+
+class TransactionalRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        inner = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                response = await inner(request)
+            except BaseException as exc:
+                # An error that recorded something on purpose (a failed sign-in's counters)
+                # keeps it; anything else leaves nothing half-written.
+                await _finish(request, commit=getattr(exc, "keep_changes", False))
+                raise
+            keep = getattr(request.state, "keep_changes", False)
+            await _finish(request, commit=response.status_code < 400 or keep)
+            return response
+
+        return handler
+
+
+def state(request: Request, name: str) -> Any:
+    return getattr(request.app.state, name)

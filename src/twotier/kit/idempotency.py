@@ -1,0 +1,125 @@
+"""``Idempotency-Key`` with Stripe's semantics.
+
+Same key + same request → the first response, replayed. Same key + another request → 422
+``idempotency_key_reused``. The key row is inserted in the request's own transaction,
+before the work: a concurrent duplicate blocks on the unique index (PostgreSQL) or on the
+write lock (SQLite) until the first commits, then finds the stored response.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import JSON, Index, String, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from twotier.kit.clock import utcnow
+from twotier.kit.db import Base, IdMixin
+from twotier.kit.errors import Conflict, Invalid
+
+MAX_KEY_LENGTH = 255
+
+
+class IdempotencyKey(IdMixin, Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("scope", "key"),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+
+    scope: Mapped[str] = mapped_column(String(100), nullable=False)
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status_code: Mapped[int | None] = mapped_column(nullable=True)
+    response_body: Mapped[Any] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(nullable=False)
+
+
+def fingerprint(request: Request, body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    raw = f"{request.method} {request.url.path}\n{canonical}".encode()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
+    if row.request_hash != request_hash:
+        raise Invalid(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+        )
+    if row.status_code is None:  # only reachable if a writer crashed mid-way without rollback
+        raise Conflict("A request with this Idempotency-Key is in progress.",
+                       code="idempotency_key_in_progress")
+    return JSONResponse(
+        row.response_body, status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
+    )
+
+
+async def idempotent(
+    session: AsyncSession,
+    request: Request,
+    *,
+    scope: str,
+    body: Any,
+    ttl_hours: int,
+    create: Callable[[], Awaitable[tuple[int, Any]]],
+) -> JSONResponse:
+    """Run ``create`` once per (scope, Idempotency-Key); without a key, just run it."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        status, payload = await create()
+        return JSONResponse(payload, status_code=status)
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Invalid(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+            code="idempotency_key_invalid",
+        )
+    request_hash = fingerprint(request, body)
+    now = utcnow()
+
+    async def existing() -> IdempotencyKey | None:
+        return await session.scalar(
+            select(IdempotencyKey).where(
+                IdempotencyKey.scope == scope, IdempotencyKey.key == key
+            )
+        )
+
+    row = await existing()
+    if row is not None and row.expires_at > now:
+        return _replay(row, request_hash)
+    if row is not None:
+        await session.delete(row)
+        await session.flush()
+    row = IdempotencyKey(
+        scope=scope,
+        key=key,
+        request_hash=request_hash,
+        expires_at=now + timedelta(hours=ttl_hours),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # Another request with this key committed first: answer as it did.
+        winner = await existing()
+        if winner is None:  # pragma: no cover — the winner cannot vanish inside our txn
+            raise
+        return _replay(winner, request_hash)
+    status, payload = await create()
+    row.status_code = status
+    row.response_body = payload
+    await session.flush()
+    return JSONResponse(payload, status_code=status)
+
+
+async def prune(session: AsyncSession) -> None:
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < utcnow()))

@@ -1,0 +1,193 @@
+"""Transactional outbox: side effects written with the change, delivered after commit.
+
+A row is written in the request's transaction, so it exists only if the change committed.
+Workers claim due rows for a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's
+single writer serialises claims), deliver them, and mark them. A worker that dies keeps
+its claim only until the lease runs out; then another worker retries the row.
+Delivery is at least once; handlers make retries recognisable (stable Message-ID,
+webhook-id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from twotier.config import Settings
+from twotier.kit.clock import utcnow
+from twotier.kit.db import Base, Database, IdMixin
+
+log = logging.getLogger(__name__)
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DEAD = "dead"
+
+
+class OutboxMessage(IdMixin, Base):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default=PENDING)
+    attempts: Mapped[int] = mapped_column(nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    claim_token: Mapped[uuid.UUID | None] = mapped_column(nullable=True, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+Handler = Callable[[dict[str, Any], "DeliveryContext"], Awaitable[None]]
+_handlers: dict[str, Handler] = {}
+
+
+@dataclass(frozen=True)
+class DeliveryContext:
+    settings: Settings
+    db: Database
+    message_id: uuid.UUID
+    attempt: int
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register the delivery function for one kind of outbox message."""
+
+    def register(fn: Handler) -> Handler:
+        _handlers[kind] = fn
+        return fn
+
+    return register
+
+
+def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any]) -> OutboxMessage:
+    """Write a side effect in the caller's transaction; the worker wakes after commit."""
+    message = OutboxMessage(kind=kind, payload=payload, status=PENDING, next_attempt_at=utcnow())
+    session.add(message)
+    session.info["outbox_written"] = True
+    return message
+
+
+def backoff_seconds(attempt: int, base: float) -> float:
+    """Exponential backoff with full jitter, capped at six hours."""
+    ceiling: float = min(base * (2 ** max(0, attempt - 1)), 6 * 3600.0)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 — jitter, not security
+
+
+class Worker:
+    def __init__(self, db: Database, settings: Settings, *, name: str | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
+        self.wakeup = asyncio.Event()
+        self._stopping = False
+
+    async def _claim(self) -> list[OutboxMessage]:
+        now = utcnow()
+        token = uuid.uuid4()
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.status == PENDING,
+                OutboxMessage.next_attempt_at <= now,
+                (OutboxMessage.claimed_until.is_(None)) | (OutboxMessage.claimed_until < now),
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(self.settings.outbox_batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        async with self.db.write_sessions() as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(due))
+                .values(
+                    claim_token=token,
+                    claimed_until=now + timedelta(seconds=self.settings.outbox_lease_seconds),
+                    attempts=OutboxMessage.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            rows = await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.claim_token == token)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            )
+            return list(rows.all())
+
+    async def _finish(self, message: OutboxMessage, error: str | None) -> None:
+        now = utcnow()
+        values: dict[str, Any]
+        if error is None:
+            values = {"status": DELIVERED, "delivered_at": now, "last_error": None}
+        elif message.attempts >= self.settings.outbox_max_attempts:
+            values = {"status": DEAD, "last_error": error}
+        else:
+            delay = backoff_seconds(message.attempts, self.settings.outbox_backoff_base_seconds)
+            values = {"next_attempt_at": now + timedelta(seconds=delay), "last_error": error}
+        values |= {"claim_token": None, "claimed_until": None}
+        async with self.db.write_sessions() as session, session.begin():
+            # Only while our claim holds: a lease that ran out belongs to another worker now.
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message.id,
+                    OutboxMessage.claim_token == message.claim_token,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        fn = _handlers.get(message.kind)
+        error: str | None = None
+        if fn is None:
+            error = f"no handler for outbox kind {message.kind!r}"
+        else:
+            ctx = DeliveryContext(self.settings, self.db, message.id, message.attempts)
+            try:
+                await fn(message.payload, ctx)
+            except Exception as exc:  # any failure is retried later
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning("outbox %s %s failed (attempt %s): %s", message.kind, message.id,
+                            message.attempts, error)
+        await self._finish(message, error)
+
+    async def run_once(self) -> int:
+        """Deliver every row that is due now; returns how many were attempted."""
+        total = 0
+        while True:
+            batch = await self._claim()
+            if not batch:
+                return total
+            for message in batch:
+                await self._deliver(message)
+            total += len(batch)
+
+    async def run_forever(self) -> None:
+        log.info("outbox worker %s started", self.name)
+        while not self._stopping:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("outbox worker %s: delivery round failed", self.name)
+            self.wakeup.clear()
+            try:
+                await asyncio.wait_for(self.wakeup.wait(), self.settings.outbox_poll_seconds)
+            except TimeoutError:
+                pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self.wakeup.set()

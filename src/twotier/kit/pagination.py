@@ -1,0 +1,109 @@
+"""Keyset pagination with opaque cursors: ``?limit=&cursor=`` → ``{items, next_cursor}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from twotier.kit.errors import Invalid
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+T = TypeVar("T")
+RowT = TypeVar("RowT")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: int = Query(
+        DEFAULT_LIMIT,
+        ge=1,
+        description=f"Page size; values above {MAX_LIMIT} are clamped to {MAX_LIMIT}.",
+    ),
+    cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
+) -> PageParams:
+    return PageParams(limit=min(limit, MAX_LIMIT), cursor=cursor)
+
+
+def _encode(values: Sequence[Any]) -> str:
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if isinstance(value, uuid.UUID):
+            return str(value)
+        return value
+
+    raw = json.dumps([plain(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != len(keys):
+            raise ValueError("wrong shape")
+        out: list[Any] = []
+        for key, value in zip(keys, values, strict=True):
+            python_type = key.type.python_type
+            if value is None:
+                out.append(None)
+            elif python_type is datetime:
+                out.append(datetime.fromisoformat(value))
+            elif python_type is uuid.UUID:
+                out.append(uuid.UUID(value))
+            else:
+                out.append(python_type(value))
+        return out
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise Invalid("The cursor is not valid for this list.", code="invalid_cursor") from exc
+
+
+async def paginate(
+    session: AsyncSession,
+    stmt: Select[Any],
+    *,
+    keys: Sequence[InstrumentedAttribute[Any]],
+    params: PageParams,
+    scalars: bool = True,
+) -> tuple[list[Any], str | None]:
+    """Rows after the cursor in ascending ``keys`` order, and the cursor of the next page.
+
+    ``keys`` must end in a unique column so the order is total.
+    """
+    if params.cursor:
+        after = _decode(params.cursor, keys)
+        stmt = stmt.where(tuple_(*keys) > tuple_(*after))
+    stmt = stmt.order_by(*keys).limit(params.limit + 1)
+    result = await session.execute(stmt)
+    rows: list[Any] = list(result.scalars().all()) if scalars else list(result.all())
+    next_cursor = None
+    if len(rows) > params.limit:
+        rows = rows[: params.limit]
+        last = rows[-1]
+        obj = last if scalars else last[0]
+        next_cursor = _encode([getattr(obj, key.key) for key in keys])
+    return rows, next_cursor

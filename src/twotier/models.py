@@ -1,0 +1,21 @@
+"""Every table, imported in one place so Alembic and the tests see the whole schema."""
+
+from twotier.audit.models import AuditRecord
+from twotier.directory.models import AccessToken, Tenant, User
+from twotier.kit.db import Base
+from twotier.kit.email import MailboxMessage
+from twotier.kit.idempotency import IdempotencyKey
+from twotier.kit.outbox import OutboxMessage
+from twotier.kit.ratelimit import RateLimitCounter
+
+__all__ = [
+    "AccessToken",
+    "AuditRecord",
+    "Base",
+    "IdempotencyKey",
+    "MailboxMessage",
+    "OutboxMessage",
+    "RateLimitCounter",
+    "Tenant",
+    "User",
+]
