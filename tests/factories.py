@@ -73,8 +73,12 @@ async def make_user(
     email = f"{unique('user')}@{org.tenant['domain']}"
     response = await client.post(
         "/api/v1/tenant/users",
-        json={"email": email, "display_name": "Uma User", "password": PASSWORD,
-              "roles": roles or []},
+        json={
+            "email": email,
+            "display_name": "Uma User",
+            "password": PASSWORD,
+            "roles": roles or [],
+        },
         headers=org.auth,
     )
     assert response.status_code == 201, response.text

@@ -20,7 +20,13 @@ from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.kit import email as _email  # noqa: F401 — registers the email outbox handler
 from twotier.kit.db import Database
-from twotier.kit.errors import AppError, NotFound, install_error_handlers
+from twotier.kit.errors import (
+    AppError,
+    NotFound,
+    app_error_problem,
+    http_error_problem,
+    install_error_handlers,
+)
 from twotier.kit.outbox import Worker
 from twotier.kit.requestid import RequestIdMiddleware
 from twotier.mail import routes as mail_routes
@@ -87,20 +93,18 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         app.state.db = db
 
     install_error_handlers(app)
-    api_app_error = app.exception_handlers[AppError]
-    api_http_error = app.exception_handlers[StarletteHTTPException]
 
     async def app_error(request: Request, exc: Exception) -> Response:
         if _is_portal(request) and isinstance(exc, AppError):
             return error_page(request, exc)
-        return await api_app_error(request, exc)  # type: ignore[no-any-return]
+        return await app_error_problem(request, exc)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         if _is_portal(request) and isinstance(exc, StarletteHTTPException):
             if exc.status_code == 404:
                 return error_page(request, NotFound("There is no page at this address."))
             return error_page(request, AppError(str(exc.detail), code="error"))
-        return await api_http_error(request, exc)  # type: ignore[no-any-return]
+        return await http_error_problem(request, exc)
 
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

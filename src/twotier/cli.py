@@ -15,8 +15,9 @@ import uvicorn
 from twotier.config import Settings, get_settings
 from twotier.kit import migrate
 
-app = typer.Typer(help="twotier: a partner center for two-tier cloud distribution.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="twotier: a partner center for two-tier cloud distribution.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -94,8 +95,11 @@ def serve(
         _prepare_sqlite_dir(settings)
         migrate.upgrade(settings.database_url)
     elif asyncio.run(migrate.pending(settings.database_url)):
-        typer.secho("The database schema is behind: run `twotier db upgrade` first.",
-                    fg=typer.colors.RED, err=True)
+        typer.secho(
+            "The database schema is behind: run `twotier db upgrade` first.",
+            fg=typer.colors.RED,
+            err=True,
+        )
         raise typer.Exit(1)
     if with_demo:
         asyncio.run(_seed(settings, only_if_empty=True))
@@ -145,9 +149,7 @@ def worker(
 @operator_app.command("create")
 def operator_create(
     email: Annotated[str, typer.Option(help="The operator's sign-in email.")],
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     name: Annotated[str, typer.Option(help="Display name.")] = "Operator",
 ) -> None:
     """Create an operator user (and the operator tenant, the first time)."""

@@ -32,12 +32,30 @@ class DemoOrg:
 OPERATOR_EMAIL = "operator@twotier.example"
 
 DEMO_ORGS = (
-    DemoOrg("Contoso Distribution", "contoso-distribution.example", "TW",
-            "admin@contoso-distribution.example", "Chen Mei-ling", "indirect provider (to be)"),
-    DemoOrg("Fabrikam Cloud Resellers", "fabrikam.example", "TW", "admin@fabrikam.example",
-            "Lin Wei", "indirect reseller (to be)"),
-    DemoOrg("Northwind Traders", "northwind.example", "TW", "admin@northwind.example",
-            "Wang Hsiao-yu", "customer"),
+    DemoOrg(
+        "Contoso Distribution",
+        "contoso-distribution.example",
+        "TW",
+        "admin@contoso-distribution.example",
+        "Chen Mei-ling",
+        "indirect provider (to be)",
+    ),
+    DemoOrg(
+        "Fabrikam Cloud Resellers",
+        "fabrikam.example",
+        "TW",
+        "admin@fabrikam.example",
+        "Lin Wei",
+        "indirect reseller (to be)",
+    ),
+    DemoOrg(
+        "Northwind Traders",
+        "northwind.example",
+        "TW",
+        "admin@northwind.example",
+        "Wang Hsiao-yu",
+        "customer",
+    ),
 )
 
 
@@ -59,8 +77,9 @@ async def ensure_org(session: AsyncSession, org: DemoOrg, report: SeedReport) ->
             display_name=org.display_name,
             domain=org.domain,
             country=org.country,
-            admin=AdminIn(email=org.admin_email, display_name=org.admin_name,
-                          password=DEMO_PASSWORD),
+            admin=AdminIn(
+                email=org.admin_email, display_name=org.admin_name, password=DEMO_PASSWORD
+            ),
         ),
     )
     report.created.append(org.display_name)
@@ -84,4 +103,3 @@ async def is_empty(db: Database) -> bool:
     async with db.read_sessions() as session:
         count = await session.scalar(select(func.count()).select_from(Tenant))
     return not count
-

@@ -80,14 +80,12 @@ async def optional_principal(
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("Use 'Authorization: Bearer <access_token>'.",
-                               code="invalid_token")
-        principal = await principal_for_token(
-            session, token.strip(), TokenKind.api, request_id
-        )
+            raise Unauthorized("Use 'Authorization: Bearer <access_token>'.", code="invalid_token")
+        principal = await principal_for_token(session, token.strip(), TokenKind.api, request_id)
         if principal is None:
-            raise Unauthorized("The access token is invalid, expired or revoked.",
-                               code="invalid_token")
+            raise Unauthorized(
+                "The access token is invalid, expired or revoked.", code="invalid_token"
+            )
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

@@ -144,4 +144,3 @@ async def create_user(
         ttl_hours=settings.idempotency_ttl_hours,
         create=create,
     )
-

@@ -191,9 +191,7 @@ async def sign_in(
         if wait is not None:
             raise TooManyRequests(wait, "Too many failed sign-ins; try again later.")
 
-    user = await session.scalar(
-        select(User).where(User.email == email, User.is_active.is_(True))
-    )
+    user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
     ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok:
         await ratelimit.hit(session, account_key, window_seconds=window)
@@ -201,7 +199,9 @@ async def sign_in(
         raise SignInFailed()
 
     await ratelimit.clear(session, account_key)
-    ttl = settings.access_token_ttl_seconds if kind == TokenKind.api else settings.session_ttl_seconds
+    ttl = (
+        settings.access_token_ttl_seconds if kind == TokenKind.api else settings.session_ttl_seconds
+    )
     token = await issue_token(session, user.id, kind, ttl)
     audit.record(
         session,

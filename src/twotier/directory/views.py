@@ -38,7 +38,7 @@ FLASHES = {
 @router.get("/signin")
 async def signin_page(
     request: Request,
-    next: str | None = Query(None),  # noqa: A002 — the conventional name
+    next: str | None = Query(None),
     notice: str | None = Query(None),
     email: str = Query(""),
     principal: Principal | None = Depends(optional_principal),
@@ -78,15 +78,18 @@ async def signin(
             status_code=401,
         )
     except TooManyRequests as exc:
-        response = render(
+        throttled = render(
             request,
             "signin.html",
-            {"next": target, "email": email, "error": _(
-                "Too many failed sign-ins. Wait a few minutes and try again.")},
+            {
+                "next": target,
+                "email": email,
+                "error": _("Too many failed sign-ins. Wait a few minutes and try again."),
+            },
             status_code=429,
         )
-        response.headers["Retry-After"] = str(exc.retry_after)
-        return response
+        throttled.headers["Retry-After"] = str(exc.retry_after)
+        return throttled
     # A fresh session at every sign-in: a cookie planted before cannot ride along.
     old = request.cookies.get(SESSION_COOKIE)
     if old:
@@ -115,8 +118,9 @@ async def signout(request: Request, session: AsyncSession = Depends(get_session)
     return response
 
 
-def _signup_context(next_: str, form: dict[str, Any], errors: dict[str, str],
-                    error: str | None = None) -> dict[str, Any]:
+def _signup_context(
+    next_: str, form: dict[str, Any], errors: dict[str, str], error: str | None = None
+) -> dict[str, Any]:
     return {
         "next": next_,
         "form": form,
@@ -127,7 +131,7 @@ def _signup_context(next_: str, form: dict[str, Any], errors: dict[str, str],
 
 
 @router.get("/signup")
-async def signup_page(request: Request, next: str | None = Query(None)) -> Response:  # noqa: A002
+async def signup_page(request: Request, next: str | None = Query(None)) -> Response:
     return render(request, "signup.html", _signup_context(safe_next(next), {}, {}))
 
 
@@ -137,14 +141,19 @@ async def signup(request: Request, session: AsyncSession = Depends(get_session))
     target = safe_next(form.pop("next", ""))
     data, errors = parse(TenantCreate, form)
     if data is None:
-        return render(request, "signup.html", _signup_context(target, form, errors),
-                      status_code=422)
+        return render(
+            request, "signup.html", _signup_context(target, form, errors), status_code=422
+        )
     try:
         await service.create_tenant(session, data)
     except Conflict as exc:
         field = "domain" if exc.code == "domain_taken" else "admin.email"
-        return render(request, "signup.html",
-                      _signup_context(target, form, {field: exc.detail}), status_code=409)
+        return render(
+            request,
+            "signup.html",
+            _signup_context(target, form, {field: exc.detail}),
+            status_code=409,
+        )
     query = urlencode({"notice": "created", "email": data.admin.email, "next": target})
     return RedirectResponse(f"/signin?{query}", status_code=303)
 
@@ -207,11 +216,19 @@ async def add_user(
     data, errors = parse(UserCreate, form)
     params = PageParams(limit=50, cursor=None)
     if data is None:
-        return await _users_page(request, session, principal, params, form=form, errors=errors,
-                                 status_code=422)
+        return await _users_page(
+            request, session, principal, params, form=form, errors=errors, status_code=422
+        )
     try:
         await service.create_user(session, principal, data)
     except Conflict as exc:
-        return await _users_page(request, session, principal, params, form=form,
-                                 errors={"email": exc.detail}, status_code=409)
+        return await _users_page(
+            request,
+            session,
+            principal,
+            params,
+            form=form,
+            errors={"email": exc.detail},
+            status_code=409,
+        )
     return RedirectResponse("/account/users?notice=user_added", status_code=303)

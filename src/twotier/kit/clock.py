@@ -16,10 +16,10 @@ def utcnow() -> datetime:
 
 def travel(seconds: float) -> None:
     """Move the clock forward (tests only)."""
-    global _offset_seconds  # noqa: PLW0603 — a process-wide test clock is the point
+    global _offset_seconds
     _offset_seconds += seconds
 
 
 def reset() -> None:
-    global _offset_seconds  # noqa: PLW0603
+    global _offset_seconds
     _offset_seconds = 0.0

@@ -133,7 +133,7 @@ def problem(
     )
 
 
-async def _app_error(_request: Request, exc: Exception) -> JSONResponse:
+async def app_error_problem(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)  # noqa: S101 — registered for AppError only
     return problem(
         exc.status, exc.code, exc.title, exc.detail, headers=exc.headers, extra=exc.extra
@@ -151,13 +151,11 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     first = errors[0] if errors else None
-    detail = (
-        f"{'.'.join(first['loc'])}: {first['msg']}" if first else "The request is not valid."
-    )
+    detail = f"{'.'.join(first['loc'])}: {first['msg']}" if first else "The request is not valid."
     return problem(422, "validation_error", "Invalid request", detail, extra={"errors": errors})
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def http_error_problem(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101
     code, title = _STATUS_CODES.get(exc.status_code, ("error", "Error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
@@ -165,6 +163,6 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(AppError, app_error_problem)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error_problem)

@@ -57,8 +57,10 @@ def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
             code="idempotency_key_reused",
         )
     if row.status_code is None:  # only reachable if a writer crashed mid-way without rollback
-        raise Conflict("A request with this Idempotency-Key is in progress.",
-                       code="idempotency_key_in_progress")
+        raise Conflict(
+            "A request with this Idempotency-Key is in progress.",
+            code="idempotency_key_in_progress",
+        )
     return JSONResponse(
         row.response_body, status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
     )
@@ -88,9 +90,7 @@ async def idempotent(
 
     async def existing() -> IdempotencyKey | None:
         return await session.scalar(
-            select(IdempotencyKey).where(
-                IdempotencyKey.scope == scope, IdempotencyKey.key == key
-            )
+            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
         )
 
     row = await existing()

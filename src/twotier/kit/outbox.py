@@ -11,6 +11,7 @@ webhook-id).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import uuid
@@ -160,8 +161,13 @@ class Worker:
                 await fn(message.payload, ctx)
             except Exception as exc:  # any failure is retried later
                 error = f"{type(exc).__name__}: {exc}"[:2000]
-                log.warning("outbox %s %s failed (attempt %s): %s", message.kind, message.id,
-                            message.attempts, error)
+                log.warning(
+                    "outbox %s %s failed (attempt %s): %s",
+                    message.kind,
+                    message.id,
+                    message.attempts,
+                    error,
+                )
         await self._finish(message, error)
 
     async def run_once(self) -> int:
@@ -183,10 +189,8 @@ class Worker:
             except Exception:
                 log.exception("outbox worker %s: delivery round failed", self.name)
             self.wakeup.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), self.settings.outbox_poll_seconds)
-            except TimeoutError:
-                pass
 
     def stop(self) -> None:
         self._stopping = True

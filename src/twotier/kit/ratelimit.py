@@ -61,4 +61,6 @@ async def clear(session: AsyncSession, key: str) -> None:
 
 
 async def prune(session: AsyncSession, older_than: datetime) -> None:
-    await session.execute(delete(RateLimitCounter).where(RateLimitCounter.window_start < older_than))
+    await session.execute(
+        delete(RateLimitCounter).where(RateLimitCounter.window_start < older_than)
+    )

@@ -66,7 +66,7 @@ def navigation(request: Request, principal: Principal | None) -> list[NavItem]:
     items = [NavItem(_("Dashboard"), "/dashboard", "dashboard")]
     if principal.can(Permission.view_tenant_users):
         items.append(NavItem(_("User management"), "/account/users", "account"))
-    programs = getattr(request.state, "partner_programs", frozenset())
+    programs: frozenset[str] = getattr(request.state, "partner_programs", frozenset())
     if programs:
         items.append(NavItem(_("Customers"), "/customers", "customers"))
     if "indirect_reseller" in programs:

@@ -34,7 +34,9 @@ async def dashboard(
 ) -> Response:
     tenant = await service.get_tenant(session, principal.tenant_id)
     roles = [
-        ROLE_LABELS[DirectoryRole(r)] for r in sorted(principal.roles) if r in DirectoryRole.__members__
+        ROLE_LABELS[DirectoryRole(r)]
+        for r in sorted(principal.roles)
+        if r in DirectoryRole.__members__
     ]
     return render(
         request,

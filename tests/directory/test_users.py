@@ -1,0 +1,125 @@
+"""GET/POST /api/v1/tenant/users: who may list and add, and tenant isolation."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.factories import PASSWORD, make_org, make_user, sign_in, unique
+
+
+def user_body(org_domain: str, roles: list[str] | None = None) -> dict[str, object]:
+    return {
+        "email": f"{unique('u')}@{org_domain}",
+        "display_name": "Nina New",
+        "password": PASSWORD,
+        "roles": roles or [],
+    }
+
+
+async def test_global_admin_adds_a_user_who_can_sign_in(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    body = user_body(org.tenant["domain"], ["license_admin"])
+    response = await client.post("/api/v1/tenant/users", json=body, headers=org.auth)
+    assert response.status_code == 201
+    created = response.json()
+    assert created["roles"] == ["license_admin"]
+    assert "password" not in created
+    assert "password_hash" not in created
+    token = await sign_in(client, str(body["email"]))
+    me = (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()
+    assert me["tenant"]["id"] == org.id
+    assert me["user"]["roles"] == ["license_admin"]
+
+
+@pytest.mark.parametrize(
+    ("role", "may_list", "may_add"),
+    [
+        ("global_admin", True, True),
+        ("user_admin", True, True),
+        ("license_admin", True, False),
+        ("helpdesk_admin", True, False),
+        ("billing_admin", False, False),
+        (None, False, False),
+    ],
+)
+async def test_directory_roles_decide_who_lists_and_adds_users(
+    client: httpx.AsyncClient, role: str | None, may_list: bool, may_add: bool
+) -> None:
+    org = await make_org(client)
+    _user, token = await make_user(client, org, [role] if role else [])
+    auth = {"Authorization": f"Bearer {token}"}
+    listed = await client.get("/api/v1/tenant/users", headers=auth)
+    assert listed.status_code == (200 if may_list else 403)
+    added = await client.post(
+        "/api/v1/tenant/users", json=user_body(org.tenant["domain"]), headers=auth
+    )
+    assert added.status_code == (201 if may_add else 403)
+    if not may_add:
+        assert added.json()["code"] == "insufficient_role"
+
+
+async def test_users_of_another_tenant_are_never_listed(client: httpx.AsyncClient) -> None:
+    mine = await make_org(client)
+    theirs = await make_org(client)
+    await make_user(client, theirs)
+    listed = (await client.get("/api/v1/tenant/users", headers=mine.auth)).json()
+    assert [u["email"] for u in listed["items"]] == [mine.email]
+
+
+async def test_user_email_must_be_unique_across_tenants(client: httpx.AsyncClient) -> None:
+    mine = await make_org(client)
+    theirs = await make_org(client)
+    body = user_body(mine.tenant["domain"])
+    body["email"] = theirs.email
+    response = await client.post("/api/v1/tenant/users", json=body, headers=mine.auth)
+    assert response.status_code == 409
+    assert response.json()["code"] == "email_taken"
+
+
+async def test_unknown_role_is_refused(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    body = user_body(org.tenant["domain"], ["superuser"])
+    response = await client.post("/api/v1/tenant/users", json=body, headers=org.auth)
+    assert response.status_code == 422
+
+
+async def test_user_list_pages_without_gaps_or_duplicates(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    for _ in range(4):
+        await client.post(
+            "/api/v1/tenant/users", json=user_body(org.tenant["domain"]), headers=org.auth
+        )
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        got = await client.get("/api/v1/tenant/users", params=params, headers=org.auth)
+        assert got.status_code == 200, got.text
+        page = got.json()
+        assert len(page["items"]) <= 2
+        seen += [u["id"] for u in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 3
+    assert len(seen) == len(set(seen)) == 5
+
+
+async def test_idempotency_key_replays_the_first_user(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    body = user_body(org.tenant["domain"])
+    headers = org.auth | {"Idempotency-Key": "add-nina-1"}
+    first = await client.post("/api/v1/tenant/users", json=body, headers=headers)
+    again = await client.post("/api/v1/tenant/users", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    listed = (await client.get("/api/v1/tenant/users", headers=org.auth)).json()
+    assert len(listed["items"]) == 2
+    other = user_body(org.tenant["domain"])
+    reused = await client.post("/api/v1/tenant/users", json=other, headers=headers)
+    assert reused.status_code == 422
+    assert reused.json()["code"] == "idempotency_key_reused"

@@ -1,0 +1,76 @@
+"""Errors as problem+json, pagination limits and cursors, the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from tests.factories import make_org
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def test_unknown_api_path_is_a_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["code"] == "not_found"
+    assert {"type", "title", "status", "detail", "code"} <= set(problem)
+
+
+async def test_wrong_method_is_a_problem(client: httpx.AsyncClient) -> None:
+    response = await client.put("/api/v1/me")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
+async def test_malformed_json_is_a_validation_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/tenants", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "validation_error"
+
+
+async def test_limit_above_the_maximum_is_clamped_not_refused(
+    client: httpx.AsyncClient,
+) -> None:
+    org = await make_org(client)
+    response = await client.get("/api/v1/tenant/users?limit=5000", headers=org.auth)
+    assert response.status_code == 200
+    assert response.json()["next_cursor"] is None
+
+
+async def test_limit_below_one_is_refused(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    response = await client.get("/api/v1/tenant/users?limit=0", headers=org.auth)
+    assert response.status_code == 422
+
+
+async def test_garbage_cursor_is_refused_with_a_code(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    for cursor in ("not-a-cursor", "W1tdXQ", "eyJhIjoxfQ"):
+        response = await client.get(
+            "/api/v1/tenant/users", params={"cursor": cursor}, headers=org.auth
+        )
+        assert response.status_code == 422
+        assert response.json()["code"] == "invalid_cursor"
+
+
+async def test_openapi_is_served_as_3_1(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/openapi.json")
+    assert response.status_code == 200
+    assert response.json()["openapi"].startswith("3.1")
+    docs = await client.get("/api/docs")
+    assert docs.status_code == 200
+    assert "/api/v1/openapi.json" in docs.text
+
+
+async def test_committed_openapi_json_matches_the_app(client: httpx.AsyncClient) -> None:
+    """A changed contract must show up as a diff: run `make openapi` and commit it."""
+    served = (await client.get("/api/v1/openapi.json")).json()
+    committed = json.loads((ROOT / "openapi.json").read_text())
+    assert served == committed, "openapi.json is stale: run `make openapi`"
