@@ -68,7 +68,7 @@ async def _seed(settings: Settings, only_if_empty: bool) -> None:
         if only_if_empty and not await is_empty(db):
             typer.echo("Database is not empty: demo world not seeded (run `twotier demo`).")
             return
-        _print_demo(await seed(db))
+        _print_demo(await seed(db, settings))
     finally:
         await db.dispose()
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.config import Settings
 from twotier.directory import service as directory
 from twotier.directory.models import Tenant, User
 from twotier.directory.schemas import AdminIn, TenantCreate
@@ -65,7 +66,9 @@ class SeedReport:
     sign_ins: list[tuple[str, str]] = field(default_factory=list)
 
 
-async def ensure_org(session: AsyncSession, org: DemoOrg, report: SeedReport) -> None:
+async def ensure_org(
+    session: AsyncSession, settings: Settings, org: DemoOrg, report: SeedReport
+) -> None:
     report.sign_ins.append((org.admin_email, org.role))
     if await session.scalar(select(Tenant.id).where(Tenant.domain == org.domain)):
         return
@@ -73,6 +76,7 @@ async def ensure_org(session: AsyncSession, org: DemoOrg, report: SeedReport) ->
         return
     await directory.create_tenant(
         session,
+        settings,
         TenantCreate(
             display_name=org.display_name,
             domain=org.domain,
@@ -85,7 +89,7 @@ async def ensure_org(session: AsyncSession, org: DemoOrg, report: SeedReport) ->
     report.created.append(org.display_name)
 
 
-async def seed(db: Database) -> SeedReport:
+async def seed(db: Database, settings: Settings) -> SeedReport:
     report = SeedReport()
     async with db.write_sessions() as session, session.begin():
         report.sign_ins.append((OPERATOR_EMAIL, "operator"))
@@ -95,7 +99,7 @@ async def seed(db: Database) -> SeedReport:
             )
             report.created.append("operator")
         for org in DEMO_ORGS:
-            await ensure_org(session, org, report)
+            await ensure_org(session, settings, org, report)
     return report
 
 

@@ -49,7 +49,7 @@ async def create_tenant(
     settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
     async def create() -> tuple[int, Any]:
-        tenant, _admin = await service.create_tenant(session, data)
+        tenant, _admin = await service.create_tenant(session, settings, data)
         return 201, TenantOut.model_validate(tenant).model_dump(mode="json")
 
     return await idempotent(
@@ -133,7 +133,7 @@ async def create_user(
     settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
     async def create() -> tuple[int, Any]:
-        user = await service.create_user(session, principal, data)
+        user = await service.create_user(session, settings, principal, data)
         return 201, UserOut.model_validate(user).model_dump(mode="json")
 
     return await idempotent(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
 from twotier.config import Settings
+from twotier.directory import emails
 from twotier.directory.models import AccessToken, Tenant, TenantKind, TokenKind, User
 from twotier.directory.principal import Principal
 from twotier.directory.roles import DirectoryRole
@@ -45,7 +46,11 @@ async def _flush_unique(session: AsyncSession) -> None:
 
 
 async def create_tenant(
-    session: AsyncSession, data: TenantCreate, *, kind: str = TenantKind.organization
+    session: AsyncSession,
+    settings: Settings,
+    data: TenantCreate,
+    *,
+    kind: str = TenantKind.organization,
 ) -> tuple[Tenant, User]:
     await _ensure_free(session, domain=data.domain, email=data.admin.email)
     tenant = Tenant(
@@ -74,10 +79,13 @@ async def create_tenant(
         actor_tenant_id=tenant.id,
         detail={"domain": tenant.domain, "country": tenant.country, "kind": kind},
     )
+    emails.tenant_created(session, settings, tenant, admin)
     return tenant, admin
 
 
-async def create_user(session: AsyncSession, actor: Principal, data: UserCreate) -> User:
+async def create_user(
+    session: AsyncSession, settings: Settings, actor: Principal, data: UserCreate
+) -> User:
     await _ensure_free(session, domain=None, email=data.email)
     user = User(
         id=uuid.uuid4(),
@@ -97,6 +105,8 @@ async def create_user(session: AsyncSession, actor: Principal, data: UserCreate)
         resource_id=user.id,
         detail={"email": user.email, "roles": user.roles},
     )
+    tenant = await get_tenant(session, actor.tenant_id)
+    emails.user_added(session, settings, tenant, user, actor.display_name)
     return user
 
 

@@ -136,7 +136,11 @@ async def signup_page(request: Request, next: str | None = Query(None)) -> Respo
 
 
 @router.post("/signup", dependencies=[Depends(check_csrf)])
-async def signup(request: Request, session: AsyncSession = Depends(get_session)) -> Response:
+async def signup(
+    request: Request,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
     form = form_values(await request.form())
     target = safe_next(form.pop("next", ""))
     data, errors = parse(TenantCreate, form)
@@ -145,7 +149,7 @@ async def signup(request: Request, session: AsyncSession = Depends(get_session))
             request, "signup.html", _signup_context(target, form, errors), status_code=422
         )
     try:
-        await service.create_tenant(session, data)
+        await service.create_tenant(session, settings, data)
     except Conflict as exc:
         field = "domain" if exc.code == "domain_taken" else "admin.email"
         return render(
@@ -209,6 +213,7 @@ async def add_user(
     request: Request,
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
 ) -> Response:
     if not principal.can(Permission.manage_tenant_users):
         raise Forbidden("Only global and user admins add users.", code="insufficient_role")
@@ -220,7 +225,7 @@ async def add_user(
             request, session, principal, params, form=form, errors=errors, status_code=422
         )
     try:
-        await service.create_user(session, principal, data)
+        await service.create_user(session, settings, principal, data)
     except Conflict as exc:
         return await _users_page(
             request,
