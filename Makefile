@@ -43,7 +43,7 @@ openapi: install
 	$(BIN)/python -m twotier.openapi > openapi.json
 
 bench: install
-	$(BIN)/python bench/signin_lookup.py
+	$(BIN)/python bench/principal_lookup.py
 
 # Re-resolve the pinned versions after changing the ranges in pyproject.toml.
 lock: | $(BIN)/python

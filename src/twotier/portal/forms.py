@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from twotier.kit.i18n import _
+
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -33,12 +35,36 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _friendly(err: Any) -> str:
+    """Words for people, not the validation library's."""
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    if kind == "missing" or (kind == "string_too_short" and ctx.get("min_length") == 1):
+        return _("This field is required.")
+    if given in ("", None) and kind == "value_error":
+        return _("This field is required.")
+    if kind == "string_too_short":
+        return _("Enter at least %(n)s characters.") % {"n": ctx.get("min_length")}
+    if kind == "string_too_long":
+        return _("Enter at most %(n)s characters.") % {"n": ctx.get("max_length")}
+    if kind == "enum":
+        return _("Choose one of the listed options.")
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if "email address" in message:
+        return _("Enter a valid email address, such as name@contoso.example.")
+    if "country code" in message:
+        return _("Choose a country or region.")
+    if "domain name" in message:
+        return _("Enter a domain such as contoso.example.")
+    return message[:1].upper() + message[1:]
+
+
 def field_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for err in exc.errors():
         name = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
-        message = err["msg"].removeprefix("Value error, ")
-        errors.setdefault(name, message[:1].upper() + message[1:])
+        errors.setdefault(name, _friendly(err))
     return errors
 
 

@@ -1,0 +1,258 @@
+"""The portal in a real browser: create a tenant, sign in and out, manage users."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.async_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+SESSION_COOKIE = "twotier_session"
+CREATED_NOTICE = "Your tenant is ready. Sign in with the global admin you just created."
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    organization: str
+    domain: str
+    country_code: str
+    country: str
+    name: str
+    email: str
+    password: str
+
+
+def new_tenant() -> NewTenant:
+    tag = uuid.uuid4().hex[:8]
+    return NewTenant(
+        organization=f"Fabrikam Cloud {tag}",
+        domain=f"fabrikam-{tag}.example",
+        country_code="NL",
+        country="Netherlands",
+        name="Anna de Vries",
+        email=f"anna@fabrikam-{tag}.example",
+        password="correct horse battery",
+    )
+
+
+async def fill_signup(page: Page, tenant: NewTenant, *, password: str | None = None) -> None:
+    await page.get_by_label("Organization name", exact=True).fill(tenant.organization)
+    await page.get_by_label("Domain", exact=True).fill(tenant.domain)
+    await page.get_by_label("Country or region", exact=True).select_option(label=tenant.country)
+    await page.get_by_label("Your name", exact=True).fill(tenant.name)
+    await page.get_by_label("Your email", exact=True).fill(tenant.email)
+    await page.get_by_label("Password", exact=True).fill(
+        tenant.password if password is None else password
+    )
+
+
+async def sign_up(page: Page, tenant: NewTenant) -> None:
+    """Create the tenant through the form; ends on the sign-in page."""
+    await page.goto("/signup")
+    await fill_signup(page, tenant)
+    await page.get_by_role("button", name="Create tenant").click()
+    await expect(page.get_by_role("status")).to_have_text(CREATED_NOTICE)
+
+
+async def sign_in(page: Page, email: str, password: str) -> None:
+    await page.get_by_label("Email", exact=True).fill(email)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def test_sign_up_sign_in_and_sign_out(page: Page, artifacts: Path) -> None:
+    tenant = new_tenant()
+    await page.goto("/")
+    await page.get_by_role("main").get_by_role("link", name="Create a new tenant").click()
+    await expect(page).to_have_url(re.compile(r"/signup$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Create a new tenant")
+
+    await fill_signup(page, tenant)
+    await page.get_by_role("button", name="Create tenant").click()
+
+    # On the sign-in page: the notice, and the new admin's email already filled in.
+    await expect(page).to_have_url(re.compile(r"/signin\?.*notice=created"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    await expect(page.get_by_role("status")).to_have_text(CREATED_NOTICE)
+    await expect(page.get_by_label("Email", exact=True)).to_have_value(tenant.email)
+
+    await page.get_by_label("Password", exact=True).fill(tenant.password)
+    await page.get_by_role("button", name="Sign in").click()
+
+    await expect(page).to_have_url(re.compile(r"/dashboard$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Dashboard")
+    await expect(page.get_by_test_id("tenant-name")).to_have_text(tenant.organization)
+    signed_in_as = page.get_by_test_id("signed-in-as")
+    await expect(signed_in_as).to_contain_text(tenant.name)
+    await expect(signed_in_as).to_contain_text(tenant.email)
+    await expect(page.get_by_text(tenant.domain, exact=True)).to_be_visible()
+    await expect(page.get_by_text(tenant.country, exact=True)).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Main")).to_contain_text("User management")
+    await page.screenshot(path=artifacts / "dashboard.png", full_page=True)
+
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page).to_have_url(re.compile(r"/signin\?notice=signed_out$"))
+    await expect(page.get_by_role("status")).to_have_text("You have signed out.")
+    assert SESSION_COOKIE not in {c["name"] for c in await page.context.cookies()}
+
+    # The session is gone: the dashboard sends the browser back to sign in.
+    await page.goto("/dashboard")
+    await expect(page).to_have_url(re.compile(r"/signin\?next=%2Fdashboard$"))
+    await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+async def test_sign_up_keeps_the_input_and_says_what_is_wrong(page: Page, artifacts: Path) -> None:
+    tenant = new_tenant()
+    await page.goto("/signup")
+    await fill_signup(page, tenant, password="short")
+    await page.get_by_label("Domain", exact=True).fill("not a domain")
+
+    async with page.expect_response(
+        lambda r: r.url.endswith("/signup") and r.request.method == "POST"
+    ) as answer:
+        await page.get_by_role("button", name="Create tenant").click()
+    assert (await answer.value).status == 422
+
+    # Still the form, with everything typed kept — except the password.
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Create a new tenant")
+    await expect(page.get_by_label("Organization name", exact=True)).to_have_value(
+        tenant.organization
+    )
+    await expect(page.get_by_label("Domain", exact=True)).to_have_value("not a domain")
+    await expect(page.get_by_label("Country or region", exact=True)).to_have_value(
+        tenant.country_code
+    )
+    await expect(page.get_by_label("Your name", exact=True)).to_have_value(tenant.name)
+    await expect(page.get_by_label("Your email", exact=True)).to_have_value(tenant.email)
+    await expect(page.get_by_label("Password", exact=True)).to_have_value("")
+
+    # Each wrong field says why, tied to the field for screen readers.
+    domain = page.get_by_label("Domain", exact=True)
+    await expect(domain).to_have_attribute("aria-invalid", "true")
+    await expect(domain).to_have_accessible_description(
+        re.compile("Enter a domain such as contoso.example")
+    )
+    password = page.get_by_label("Password", exact=True)
+    await expect(password).to_have_attribute("aria-invalid", "true")
+    await expect(password).to_have_accessible_description(
+        re.compile(r"Enter at least 8 characters")
+    )
+    await expect(page.get_by_label("Country or region", exact=True)).not_to_have_attribute(
+        "aria-invalid", "true"
+    )
+    await expect(page.get_by_label("Organization name", exact=True)).not_to_have_attribute(
+        "aria-invalid", "true"
+    )
+    await page.screenshot(path=artifacts / "signup-errors.png", full_page=True)
+
+    # Corrected, the same form goes through.
+    await page.get_by_label("Domain", exact=True).fill(tenant.domain)
+    await page.get_by_label("Password", exact=True).fill(tenant.password)
+    await page.get_by_role("button", name="Create tenant").click()
+    await expect(page.get_by_role("status")).to_have_text(CREATED_NOTICE)
+    await expect(page.get_by_label("Email", exact=True)).to_have_value(tenant.email)
+
+
+async def test_sign_up_says_when_the_domain_is_taken(page: Page) -> None:
+    first = new_tenant()
+    await sign_up(page, first)
+
+    second = new_tenant()
+    await page.goto("/signup")
+    await fill_signup(page, second)
+    await page.get_by_label("Domain", exact=True).fill(first.domain.upper())
+
+    async with page.expect_response(
+        lambda r: r.url.endswith("/signup") and r.request.method == "POST"
+    ) as answer:
+        await page.get_by_role("button", name="Create tenant").click()
+    assert (await answer.value).status == 409
+
+    domain = page.get_by_label("Domain", exact=True)
+    await expect(domain).to_have_attribute("aria-invalid", "true")
+    await expect(domain).to_have_accessible_description(
+        re.compile(rf"{re.escape(first.domain)} already belongs to a tenant")
+    )
+    await expect(page.get_by_label("Organization name", exact=True)).to_have_value(
+        second.organization
+    )
+    await expect(page.get_by_label("Your email", exact=True)).to_have_value(second.email)
+
+
+async def test_wrong_password_shows_an_error_and_opens_no_session(page: Page) -> None:
+    tenant = new_tenant()
+    await sign_up(page, tenant)
+
+    async with page.expect_response(
+        lambda r: r.url.endswith("/signin") and r.request.method == "POST"
+    ) as answer:
+        await sign_in(page, tenant.email, "not the password")
+    assert (await answer.value).status == 401
+
+    await expect(page.get_by_role("alert")).to_have_text("The email or password is incorrect.")
+    await expect(page.get_by_label("Email", exact=True)).to_have_value(tenant.email)
+    await expect(page.get_by_label("Password", exact=True)).to_have_value("")
+    await expect(page.get_by_test_id("signed-in-as")).to_have_count(0)
+    assert SESSION_COOKIE not in {c["name"] for c in await page.context.cookies()}
+
+    await page.goto("/dashboard")
+    await expect(page).to_have_url(re.compile(r"/signin\?next=%2Fdashboard$"))
+
+    # The right password still works afterwards.
+    await sign_in(page, tenant.email, tenant.password)
+    await expect(page).to_have_url(re.compile(r"/dashboard$"))
+    await expect(page.get_by_test_id("tenant-name")).to_have_text(tenant.organization)
+
+
+async def test_sign_in_returns_to_the_protected_page_and_adds_a_user(
+    page: Page, artifacts: Path
+) -> None:
+    tenant = new_tenant()
+    await sign_up(page, tenant)
+
+    await page.goto("/account/users")
+    await expect(page).to_have_url(
+        re.compile(re.escape(f"/signin?next={quote('/account/users', safe='')}") + "$")
+    )
+    await sign_in(page, tenant.email, tenant.password)
+
+    await expect(page).to_have_url(re.compile(r"/account/users$"))
+    await expect(page.get_by_role("heading", level=1)).to_have_text("User management")
+    nav = page.get_by_role("navigation", name="Main")
+    await expect(nav.get_by_role("link", name="User management")).to_have_attribute(
+        "aria-current", "page"
+    )
+    users = page.get_by_test_id("users")
+    await expect(
+        users.get_by_role("row", name=re.compile(re.escape(tenant.email)))
+    ).to_contain_text("Global admin")
+
+    tag = uuid.uuid4().hex[:6]
+    new_name, new_email = f"Bram Jansen {tag}", f"bram.{tag}@{tenant.domain}"
+    await page.get_by_label("Name", exact=True).fill(new_name)
+    await page.get_by_label("Email", exact=True).fill(new_email)
+    await page.get_by_label("Initial password", exact=True).fill("another good password")
+    await page.get_by_role("checkbox", name="User admin", exact=True).check()
+    await page.get_by_role("button", name="Add user").click()
+
+    await expect(page).to_have_url(re.compile(r"/account/users\?notice=user_added$"))
+    await expect(page.get_by_role("status")).to_have_text("The user was added.")
+    row = users.get_by_role("row", name=re.compile(re.escape(new_email)))
+    await expect(row).to_contain_text(new_name)
+    await expect(row).to_contain_text("User admin")
+    await expect(row).not_to_contain_text("Global admin")
+    await expect(users.get_by_role("row")).to_have_count(3)  # header, the admin, the new user
+    await page.screenshot(path=artifacts / "users.png", full_page=True)
+
+    # The new user can sign in with the initial password.
+    await page.get_by_role("button", name="Sign out").click()
+    await sign_in(page, new_email, "another good password")
+    await expect(page).to_have_url(re.compile(r"/dashboard$"))
+    await expect(page.get_by_test_id("signed-in-as")).to_contain_text(new_name)
+    await expect(page.get_by_test_id("tenant-name")).to_have_text(tenant.organization)
