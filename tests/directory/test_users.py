@@ -123,3 +123,92 @@ async def test_idempotency_key_replays_the_first_user(client: httpx.AsyncClient)
     reused = await client.post("/api/v1/tenant/users", json=other, headers=headers)
     assert reused.status_code == 422
     assert reused.json()["code"] == "idempotency_key_reused"
+
+
+async def test_admin_reads_one_user_of_the_tenant(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    user, _token = await make_user(client, org, ["helpdesk_admin"])
+    response = await client.get(f"/api/v1/tenant/users/{user['id']}", headers=org.auth)
+    assert response.status_code == 200
+    assert response.json()["roles"] == ["helpdesk_admin"]
+
+
+async def test_another_tenants_user_is_404_for_read_and_change(client: httpx.AsyncClient) -> None:
+    mine = await make_org(client)
+    theirs = await make_org(client)
+    their_user, _token = await make_user(client, theirs)
+    path = f"/api/v1/tenant/users/{their_user['id']}"
+    read = await client.get(path, headers=mine.auth)
+    changed = await client.patch(path, json={"roles": ["user_admin"]}, headers=mine.auth)
+    missing = await client.get(
+        "/api/v1/tenant/users/00000000-0000-0000-0000-000000000000", headers=mine.auth
+    )
+    assert read.status_code == changed.status_code == missing.status_code == 404
+    assert read.json() == missing.json()
+    untouched = await client.get(path, headers=theirs.auth)
+    assert untouched.json()["roles"] == []
+
+
+async def test_admin_changes_roles_and_the_user_sees_them(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    user, token = await make_user(client, org)
+    response = await client.patch(
+        f"/api/v1/tenant/users/{user['id']}",
+        json={"roles": ["license_admin", "helpdesk_admin"], "display_name": "Uma Updated"},
+        headers=org.auth,
+    )
+    assert response.status_code == 200
+    me = (await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})).json()
+    assert me["user"]["roles"] == ["helpdesk_admin", "license_admin"]
+    assert me["user"]["display_name"] == "Uma Updated"
+
+
+async def test_deactivating_a_user_ends_their_access_at_once(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    user, token = await make_user(client, org)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/me", headers=auth)).status_code == 200
+    await client.patch(
+        f"/api/v1/tenant/users/{user['id']}", json={"is_active": False}, headers=org.auth
+    )
+    assert (await client.get("/api/v1/me", headers=auth)).status_code == 401
+    signin = await client.post(
+        "/api/v1/auth/token", json={"email": user["email"], "password": PASSWORD}
+    )
+    assert signin.status_code == 401
+
+
+async def test_the_last_global_admin_cannot_be_removed(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    me = (await client.get("/api/v1/me", headers=org.auth)).json()
+    path = f"/api/v1/tenant/users/{me['user']['id']}"
+    demote = await client.patch(path, json={"roles": []}, headers=org.auth)
+    assert demote.status_code == 409
+    assert demote.json()["code"] == "last_global_admin"
+    deactivate = await client.patch(path, json={"is_active": False}, headers=org.auth)
+    assert deactivate.status_code == 409
+    second, _token = await make_user(client, org, ["global_admin"])
+    assert (await client.patch(path, json={"roles": []}, headers=org.auth)).status_code == 200
+    assert second["roles"] == ["global_admin"]
+
+
+async def test_user_admins_cannot_touch_global_admins(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    _admin, token = await make_user(client, org, ["user_admin"])
+    auth = {"Authorization": f"Bearer {token}"}
+    body = user_body(org.tenant["domain"], ["global_admin"])
+    assert (await client.post("/api/v1/tenant/users", json=body, headers=auth)).status_code == 403
+    me = (await client.get("/api/v1/me", headers=org.auth)).json()
+    demote = await client.patch(
+        f"/api/v1/tenant/users/{me['user']['id']}", json={"roles": []}, headers=auth
+    )
+    assert demote.status_code == 403
+    plain, _t = await make_user(client, org)
+    promote = await client.patch(
+        f"/api/v1/tenant/users/{plain['id']}", json={"roles": ["global_admin"]}, headers=auth
+    )
+    assert promote.status_code == 403
+    allowed = await client.patch(
+        f"/api/v1/tenant/users/{plain['id']}", json={"roles": ["license_admin"]}, headers=auth
+    )
+    assert allowed.status_code == 200

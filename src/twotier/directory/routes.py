@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -8,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
 from twotier.directory import service
+from twotier.directory.access import access_tenant_user
 from twotier.directory.auth import CurrentPrincipal, require
 from twotier.directory.models import TokenKind
 from twotier.directory.principal import Permission, Principal
@@ -21,6 +23,7 @@ from twotier.directory.schemas import (
     TokenRequest,
     UserCreate,
     UserOut,
+    UserUpdate,
 )
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import idempotent
@@ -144,3 +147,32 @@ async def create_user(
         ttl_hours=settings.idempotency_ttl_hours,
         create=create,
     )
+
+
+@router.get(
+    "/tenant/users/{user_id}",
+    response_model=UserOut,
+    responses={404: PROBLEM},
+    summary="One user of my tenant",
+)
+async def get_user(
+    user_id: uuid.UUID,
+    principal: Principal = require(Permission.view_tenant_users),
+    session: AsyncSession = Depends(get_session),
+) -> UserOut:
+    return UserOut.model_validate(await access_tenant_user(session, principal, user_id))
+
+
+@router.patch(
+    "/tenant/users/{user_id}",
+    response_model=UserOut,
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    summary="Change a user's name, directory roles, or whether they may sign in",
+)
+async def update_user(
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    principal: Principal = require(Permission.manage_tenant_users),
+    session: AsyncSession = Depends(get_session),
+) -> UserOut:
+    return UserOut.model_validate(await service.update_user(session, principal, user_id, data))

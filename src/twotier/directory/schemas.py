@@ -79,6 +79,12 @@ class UserCreate(BaseModel):
     roles: list[DirectoryRole] = Field(default_factory=list)
 
 
+class UserUpdate(BaseModel):
+    display_name: Name | None = None
+    roles: list[DirectoryRole] | None = None
+    is_active: bool | None = None
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -86,6 +92,7 @@ class UserOut(BaseModel):
     email: str
     display_name: str
     roles: list[str]
+    is_active: bool
     created_at: datetime
 
 

@@ -13,13 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory import emails
+from twotier.directory.access import access_tenant_user
 from twotier.directory.models import AccessToken, Tenant, TenantKind, TokenKind, User
 from twotier.directory.principal import Principal
 from twotier.directory.roles import DirectoryRole
-from twotier.directory.schemas import TenantCreate, UserCreate
+from twotier.directory.schemas import TenantCreate, UserCreate, UserUpdate
 from twotier.kit import ratelimit
 from twotier.kit.clock import utcnow
-from twotier.kit.errors import Conflict, NotFound, TooManyRequests, Unauthorized
+from twotier.kit.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
 from twotier.kit.pagination import PageParams, paginate
 from twotier.kit.security import hash_password, new_token, token_hash, verify_password
 
@@ -83,9 +84,21 @@ async def create_tenant(
     return tenant, admin
 
 
+def _guard_global_admin(actor: Principal, *roles: list[str]) -> None:
+    """Only a global admin grants, removes or edits the global admin role (as in Entra ID)."""
+    if DirectoryRole.global_admin.value in actor.roles:
+        return
+    if any(DirectoryRole.global_admin.value in r for r in roles):
+        raise Forbidden(
+            "Only a global admin can make, change or remove a global admin.",
+            code="insufficient_role",
+        )
+
+
 async def create_user(
     session: AsyncSession, settings: Settings, actor: Principal, data: UserCreate
 ) -> User:
+    _guard_global_admin(actor, [role.value for role in data.roles])
     await _ensure_free(session, domain=None, email=data.email)
     user = User(
         id=uuid.uuid4(),
@@ -107,6 +120,73 @@ async def create_user(
     )
     tenant = await get_tenant(session, actor.tenant_id)
     emails.user_added(session, settings, tenant, user, actor.display_name)
+    return user
+
+
+async def _active_global_admins(session: AsyncSession, tenant_id: uuid.UUID) -> list[User]:
+    users = await session.scalars(
+        select(User).where(User.tenant_id == tenant_id, User.is_active.is_(True))
+    )
+    return [u for u in users if DirectoryRole.global_admin.value in u.roles]
+
+
+async def update_user(
+    session: AsyncSession, actor: Principal, user_id: uuid.UUID, data: UserUpdate
+) -> User:
+    """Change a user's name, directory roles or whether they may sign in.
+
+    A tenant always keeps one active global admin: the last one cannot be demoted or
+    deactivated. Deactivating a user ends their tokens and sessions at once.
+    """
+    # The tenant row is the lock for role changes: two admins demoting each other at once
+    # cannot leave the tenant with none.
+    await session.execute(select(Tenant.id).where(Tenant.id == actor.tenant_id).with_for_update())
+    user = await access_tenant_user(session, actor, user_id)
+    _guard_global_admin(actor, user.roles, [r.value for r in data.roles or []])
+    before = {
+        "display_name": user.display_name,
+        "roles": list(user.roles),
+        "is_active": user.is_active,
+    }
+    new_roles = (
+        sorted({role.value for role in data.roles}) if data.roles is not None else user.roles
+    )
+    new_active = user.is_active if data.is_active is None else data.is_active
+    was_admin = DirectoryRole.global_admin.value in user.roles and user.is_active
+    stays_admin = DirectoryRole.global_admin.value in new_roles and new_active
+    if was_admin and not stays_admin:
+        admins = await _active_global_admins(session, actor.tenant_id)
+        if [a.id for a in admins] == [user.id]:
+            raise Conflict(
+                "A tenant needs at least one active global admin; make someone else one first.",
+                code="last_global_admin",
+            )
+    if data.display_name is not None:
+        user.display_name = data.display_name
+    user.roles = new_roles
+    user.is_active = new_active
+    if not new_active:
+        await session.execute(
+            update(AccessToken)
+            .where(AccessToken.user_id == user.id, AccessToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    await session.flush()
+    after = {
+        "display_name": user.display_name,
+        "roles": list(user.roles),
+        "is_active": user.is_active,
+    }
+    changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    if changed:
+        audit.record(
+            session,
+            operation="user_updated",
+            actor=actor,
+            resource_type="user",
+            resource_id=user.id,
+            detail={"email": user.email, "changes": changed},
+        )
     return user
 
 

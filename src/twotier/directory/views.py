@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import urlencode
@@ -12,12 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
 from twotier.directory import service
+from twotier.directory.access import access_tenant_user
 from twotier.directory.auth import SESSION_COOKIE, optional_principal
-from twotier.directory.models import TokenKind
+from twotier.directory.models import TokenKind, User
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS
 from twotier.directory.routes import client_address
-from twotier.directory.schemas import TenantCreate, UserCreate
+from twotier.directory.schemas import TenantCreate, UserCreate, UserUpdate
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import Conflict, Forbidden, TooManyRequests
@@ -32,6 +34,7 @@ FLASHES = {
     "created": "Your tenant is ready. Sign in with the global admin you just created.",
     "signed_out": "You have signed out.",
     "user_added": "The user was added.",
+    "user_updated": "The user was updated.",
 }
 
 
@@ -237,3 +240,81 @@ async def add_user(
             status_code=409,
         )
     return RedirectResponse("/account/users?notice=user_added", status_code=303)
+
+
+def _edit_form(user: User) -> dict[str, Any]:
+    return {
+        "display_name": user.display_name,
+        "roles": list(user.roles),
+        "is_active": user.is_active,
+    }
+
+
+def _render_edit(
+    request: Request,
+    principal: Principal,
+    user: User,
+    form: dict[str, Any],
+    *,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "user_edit.html",
+        {
+            "user": user,
+            "form": form,
+            "errors": errors or {},
+            "error": error,
+            "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
+        },
+        principal=principal,
+        section="account",
+        status_code=status_code,
+    )
+
+
+def _require_manager(principal: Principal) -> None:
+    if not principal.can(Permission.manage_tenant_users):
+        raise Forbidden("Only global and user admins change users.", code="insufficient_role")
+
+
+@router.get("/account/users/{user_id}")
+async def edit_user_page(
+    request: Request,
+    user_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    _require_manager(principal)
+    user = await access_tenant_user(session, principal, user_id)
+    return _render_edit(request, principal, user, _edit_form(user))
+
+
+@router.post("/account/users/{user_id}", dependencies=[Depends(check_csrf)])
+async def edit_user(
+    request: Request,
+    user_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    _require_manager(principal)
+    user = await access_tenant_user(session, principal, user_id)
+    raw = form_values(await request.form(), lists=("roles",))
+    form = {
+        "display_name": raw.get("display_name", ""),
+        "roles": raw["roles"],
+        "is_active": raw.get("is_active") == "true",
+    }
+    data, errors = parse(UserUpdate, form)
+    if data is None:
+        return _render_edit(request, principal, user, form, errors=errors, status_code=422)
+    try:
+        await service.update_user(session, principal, user_id, data)
+    except (Conflict, Forbidden) as exc:
+        return _render_edit(
+            request, principal, user, form, error=exc.detail, status_code=exc.status
+        )
+    return RedirectResponse("/account/users?notice=user_updated", status_code=303)

@@ -18,9 +18,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Index, String, Text, select, update
+from sqlalchemy import JSON, CursorResult, Index, String, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -150,6 +150,36 @@ class Worker:
                 .execution_options(synchronize_session=False)
             )
 
+    async def _still_ours(self, message: OutboxMessage) -> bool:
+        """Before delivering a claimed row, make sure the claim still holds.
+
+        A batch is claimed under one lease; if earlier deliveries were slow, the lease of
+        the rows not yet started may have run out and another worker may have taken them.
+        With less than half the lease left, renew it (only while our token holds).
+        """
+        lease = timedelta(seconds=self.settings.outbox_lease_seconds)
+        now = utcnow()
+        if message.claimed_until is not None and now < message.claimed_until - lease / 2:
+            return True
+        async with self.db.write_sessions() as session, session.begin():
+            result = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == message.id,
+                    OutboxMessage.claim_token == message.claim_token,
+                    OutboxMessage.status == PENDING,
+                )
+                .values(claimed_until=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+        if cast("CursorResult[Any]", result).rowcount != 1:
+            log.info(
+                "outbox %s %s: claim lost to another worker, skipped", message.kind, message.id
+            )
+            return False
+        message.claimed_until = now + lease
+        return True
+
     async def _deliver(self, message: OutboxMessage) -> None:
         fn = _handlers.get(message.kind)
         error: str | None = None
@@ -178,8 +208,9 @@ class Worker:
             if not batch:
                 return total
             for message in batch:
-                await self._deliver(message)
-            total += len(batch)
+                if await self._still_ours(message):
+                    await self._deliver(message)
+                    total += 1
 
     async def run_forever(self) -> None:
         log.info("outbox worker %s started", self.name)

@@ -1,0 +1,23 @@
+"""Load directory objects within the caller's reach; outside it, the same 404 as missing."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.directory.models import User
+from twotier.directory.principal import Principal
+from twotier.kit.errors import NotFound
+
+
+async def access_tenant_user(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID
+) -> User:
+    user = await session.scalar(
+        select(User).where(User.id == user_id, User.tenant_id == principal.tenant_id)
+    )
+    if user is None:
+        raise NotFound("No such user in your tenant.", code="user_not_found")
+    return user
