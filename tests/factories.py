@@ -83,3 +83,74 @@ async def make_user(
     )
     assert response.status_code == 201, response.text
     return response.json(), await sign_in(client, email)
+
+
+OPERATOR_PASSWORD = "operator-pass-1"
+
+
+async def make_operator(client: httpx.AsyncClient, session: Any) -> dict[str, str]:
+    """An operator user (created as `twotier operator create` does); returns auth headers."""
+    from twotier.operator.service import create_operator
+
+    email = f"{unique('ops')}@vendor.example"
+    await create_operator(session, email=email, password=OPERATOR_PASSWORD, name="Ops")
+    await session.flush()
+    return {"Authorization": f"Bearer {await sign_in(client, email, OPERATOR_PASSWORD)}"}
+
+
+async def make_membership(
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    organizations: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    """A membership-registry account; the answer plus its ``password``."""
+    body = {
+        "username": unique("member"),
+        "password": PASSWORD,
+        "organizations": organizations or [{"legal_name": f"Org {unique()}", "country": "TW"}],
+    }
+    response = await client.post("/api/v1/operator/memberships", json=body, headers=operator)
+    assert response.status_code == 201, response.text
+    return dict(response.json()) | {"password": PASSWORD}
+
+
+def enrollment_body(
+    membership: dict[str, Any] | None,
+    *,
+    program: str = "indirect_reseller",
+    partner_id: str | None = None,
+    contact_email: str | None = None,
+    company: str = "Fabrikam Cloud Resellers Ltd",
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "program": program,
+        "support_profile": {
+            "email": "support@fabrikam.example",
+            "phone": "+886 2 1234 5678",
+            "website": "https://fabrikam.example/support",
+        },
+    }
+    if membership is not None:
+        body |= {
+            "membership": {
+                "username": membership["username"],
+                "password": membership["password"],
+                "partner_id": partner_id or membership["organizations"][0]["partner_id"],
+            },
+            "legal_profile": {
+                "company_name": company,
+                "address": {
+                    "line1": "1 Xinyi Road",
+                    "city": "Taipei",
+                    "postal_code": "110",
+                    "country": "TW",
+                },
+            },
+            "primary_contact": {
+                "first_name": "Lin",
+                "last_name": "Wei",
+                "email": contact_email or f"{unique('contact')}@fabrikam.example",
+                "phone": "+886 912 345 678",
+            },
+        }
+    return body

@@ -18,6 +18,7 @@ from twotier import health
 from twotier.config import Settings, get_settings
 from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
+from twotier.enrollment import routes as enrollment_routes
 from twotier.kit import email as _email  # noqa: F401 — registers the email outbox handler
 from twotier.kit.db import Database
 from twotier.kit.errors import (
@@ -31,8 +32,10 @@ from twotier.kit.outbox import Worker
 from twotier.kit.requestid import RequestIdMiddleware
 from twotier.mail import routes as mail_routes
 from twotier.mail import views as mail_views
+from twotier.membership import routes as membership_routes
 from twotier.operator import routes as operator_routes
 from twotier.operator import views as operator_views
+from twotier.partners import routes as partner_routes
 from twotier.portal import views as portal_views
 from twotier.portal.render import error_page
 
@@ -113,6 +116,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(health.router)
     app.include_router(directory_routes.router)
     app.include_router(operator_routes.router)
+    app.include_router(membership_routes.router)
+    app.include_router(enrollment_routes.router)
+    app.include_router(enrollment_routes.operator_router)
+    app.include_router(partner_routes.router)
     if settings.mailbox_enabled:
         app.include_router(mail_routes.router)
         app.include_router(mail_views.router)

@@ -2,19 +2,28 @@
 
 from twotier.audit.models import AuditRecord
 from twotier.directory.models import AccessToken, Tenant, User
+from twotier.enrollment.models import Enrollment, EnrollmentVerification
 from twotier.kit.db import Base
 from twotier.kit.email import MailboxMessage
 from twotier.kit.idempotency import IdempotencyKey
 from twotier.kit.outbox import OutboxMessage
 from twotier.kit.ratelimit import RateLimitCounter
+from twotier.membership.models import MembershipAccount, MembershipOrganization
+from twotier.partners.models import PartnerAccount, PartnerProgram
 
 __all__ = [
     "AccessToken",
     "AuditRecord",
     "Base",
+    "Enrollment",
+    "EnrollmentVerification",
     "IdempotencyKey",
     "MailboxMessage",
+    "MembershipAccount",
+    "MembershipOrganization",
     "OutboxMessage",
+    "PartnerAccount",
+    "PartnerProgram",
     "RateLimitCounter",
     "Tenant",
     "User",

@@ -18,6 +18,7 @@ from twotier.kit.clock import utcnow
 from twotier.kit.deps import SAFE_METHODS, get_session, get_settings
 from twotier.kit.errors import Forbidden, Unauthorized
 from twotier.kit.security import same_hash, token_hash, verify_signature
+from twotier.partners.models import PartnerAccount, PartnerProgram
 
 SESSION_COOKIE = "twotier_session"
 CSRF_COOKIE = "twotier_csrf"
@@ -28,12 +29,15 @@ CSRF_PURPOSE = "csrf"
 async def principal_for_token(
     session: AsyncSession, token: str, kind: str, request_id: str | None = None
 ) -> Principal | None:
+    """One indexed query: token → user → tenant (→ partner account → its programs)."""
     digest = token_hash(token)
-    row = (
+    rows = (
         await session.execute(
-            select(AccessToken, User, Tenant)
+            select(AccessToken, User, Tenant, PartnerAccount, PartnerProgram.program)
             .join(User, User.id == AccessToken.user_id)
             .join(Tenant, Tenant.id == User.tenant_id)
+            .outerjoin(PartnerAccount, PartnerAccount.tenant_id == Tenant.id)
+            .outerjoin(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
             .where(
                 AccessToken.token_hash == digest,
                 AccessToken.kind == kind,
@@ -42,13 +46,15 @@ async def principal_for_token(
                 User.is_active.is_(True),
             )
         )
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
-    access, user, tenant = row
+    access, user, tenant, partner, _program = rows[0]
     if not same_hash(access.token_hash, digest):  # pragma: no cover — the index matched it
         return None
+    programs = frozenset(row[4] for row in rows if row[4] is not None)
     roles = frozenset(user.roles)
+    partner_roles = frozenset(user.partner_roles) if partner is not None else frozenset()
     return Principal(
         user_id=user.id,
         tenant_id=tenant.id,
@@ -58,8 +64,14 @@ async def principal_for_token(
         tenant_kind=tenant.kind,
         token_id=access.id,
         via="bearer" if kind == TokenKind.api else "session",
+        partner_account_id=partner.id if partner is not None else None,
+        partner_id=partner.partner_id if partner is not None else None,
+        partner_programs=programs,
+        partner_roles=partner_roles,
         request_id=request_id,
-        permissions=permissions_for(roles, tenant.kind),
+        permissions=permissions_for(
+            roles, partner_roles, tenant_kind=tenant.kind, is_partner=partner is not None
+        ),
     )
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from twotier.kit.clock import utcnow
@@ -41,6 +41,10 @@ class User(IdMixin, TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     # Directory roles, a short list read with the user in the one sign-in lookup.
     roles: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    # Partner roles (admin agent...), meaningful once the tenant is a partner.
+    partner_roles: Mapped[list[str]] = mapped_column(
+        JSON, nullable=False, default=list, server_default=text("'[]'")
+    )
     is_active: Mapped[bool] = mapped_column(nullable=False, default=True)
 
     tenant: Mapped[Tenant] = relationship(back_populates="users", lazy="raise")

@@ -1,8 +1,13 @@
-"""Who is calling: one principal type, from a bearer token or a portal session."""
+"""Who is calling: one principal type, from a bearer token or a portal session.
+
+Permissions come from one table: directory roles (the tenant's own admin roles) and,
+in a partner's tenant, partner roles (Partner Center's agent roles).
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -10,33 +15,121 @@ from twotier.directory.models import TenantKind
 from twotier.directory.roles import DirectoryRole
 
 
-class Permission(StrEnum):
-    manage_tenant_users = "manage_tenant_users"
-    view_tenant_users = "view_tenant_users"
-    operate_platform = "operate_platform"
+class PartnerRole(StrEnum):
+    admin_agent = "admin_agent"
+    sales_agent = "sales_agent"
+    helpdesk_agent = "helpdesk_agent"
+    billing_admin = "billing_admin"
 
 
-# The one role → permission table for directory roles (partner roles join it later).
-ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
-    DirectoryRole.global_admin: frozenset(
-        {Permission.manage_tenant_users, Permission.view_tenant_users}
-    ),
-    DirectoryRole.user_admin: frozenset(
-        {Permission.manage_tenant_users, Permission.view_tenant_users}
-    ),
-    DirectoryRole.license_admin: frozenset({Permission.view_tenant_users}),
-    DirectoryRole.helpdesk_admin: frozenset({Permission.view_tenant_users}),
-    DirectoryRole.billing_admin: frozenset(),
+PARTNER_ROLE_LABELS: dict[PartnerRole, str] = {
+    PartnerRole.admin_agent: "Admin agent",
+    PartnerRole.sales_agent: "Sales agent",
+    PartnerRole.helpdesk_agent: "Helpdesk agent",
+    PartnerRole.billing_admin: "Billing admin",
 }
 
 
-def permissions_for(roles: frozenset[str], tenant_kind: str) -> frozenset[Permission]:
+class Permission(StrEnum):
+    # The tenant's directory.
+    view_tenant_users = "view_tenant_users"
+    manage_tenant_users = "manage_tenant_users"
+    # Becoming and being a partner.
+    enroll_partner = "enroll_partner"
+    view_partner = "view_partner"
+    manage_partner_profile = "manage_partner_profile"
+    manage_partner_roles = "manage_partner_roles"
+    # The channel.
+    invite_resellers = "invite_resellers"
+    authorize_provider = "authorize_provider"
+    request_customer_relationship = "request_customer_relationship"
+    view_customers = "view_customers"
+    manage_customers = "manage_customers"
+    helpdesk_tasks = "helpdesk_tasks"
+    view_billing = "view_billing"
+    # The vendor.
+    operate_platform = "operate_platform"
+
+
+P = Permission
+
+# The one role → permission table.
+DIRECTORY_ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
+    DirectoryRole.global_admin: frozenset(
+        {
+            P.view_tenant_users,
+            P.manage_tenant_users,
+            P.enroll_partner,
+            P.view_partner,
+            P.manage_partner_profile,
+            P.manage_partner_roles,
+            P.authorize_provider,
+            P.view_billing,
+        }
+    ),
+    DirectoryRole.user_admin: frozenset(
+        {P.view_tenant_users, P.manage_tenant_users, P.view_partner, P.manage_partner_roles}
+    ),
+    DirectoryRole.license_admin: frozenset({P.view_tenant_users}),
+    DirectoryRole.helpdesk_admin: frozenset({P.view_tenant_users}),
+    DirectoryRole.billing_admin: frozenset(),
+}
+
+PARTNER_ROLE_PERMISSIONS: dict[PartnerRole, frozenset[Permission]] = {
+    PartnerRole.admin_agent: frozenset(
+        {
+            P.view_partner,
+            P.manage_partner_profile,
+            P.invite_resellers,
+            P.authorize_provider,
+            P.request_customer_relationship,
+            P.view_customers,
+            P.manage_customers,
+            P.helpdesk_tasks,
+        }
+    ),
+    PartnerRole.sales_agent: frozenset(
+        {P.view_partner, P.invite_resellers, P.request_customer_relationship, P.view_customers}
+    ),
+    PartnerRole.helpdesk_agent: frozenset({P.view_partner, P.view_customers, P.helpdesk_tasks}),
+    PartnerRole.billing_admin: frozenset({P.view_partner, P.view_billing}),
+}
+
+# Permissions that only make sense once the tenant is a partner.
+PARTNER_ONLY = frozenset(
+    {
+        P.view_partner,
+        P.manage_partner_profile,
+        P.manage_partner_roles,
+        P.invite_resellers,
+        P.authorize_provider,
+        P.request_customer_relationship,
+        P.view_customers,
+        P.manage_customers,
+        P.helpdesk_tasks,
+        P.view_billing,
+    }
+)
+
+
+def permissions_for(
+    roles: Iterable[str], partner_roles: Iterable[str], *, tenant_kind: str, is_partner: bool
+) -> frozenset[Permission]:
+    roles = frozenset(roles)
     granted: set[Permission] = set()
     for role in roles:
         if role in DirectoryRole.__members__:
-            granted |= ROLE_PERMISSIONS[DirectoryRole(role)]
-    if tenant_kind == TenantKind.operator and DirectoryRole.global_admin in roles:
-        granted.add(Permission.operate_platform)
+            granted |= DIRECTORY_ROLE_PERMISSIONS[DirectoryRole(role)]
+    if is_partner:
+        for role in partner_roles:
+            if role in PartnerRole.__members__:
+                granted |= PARTNER_ROLE_PERMISSIONS[PartnerRole(role)]
+    else:
+        granted -= PARTNER_ONLY
+    if tenant_kind == TenantKind.operator:
+        granted -= {P.enroll_partner}
+        if DirectoryRole.global_admin in roles:
+            granted.add(P.operate_platform)
     return frozenset(granted)
 
 
@@ -50,13 +143,23 @@ class Principal:
     tenant_kind: str
     token_id: uuid.UUID
     via: str  # "bearer" | "session"
+    partner_account_id: uuid.UUID | None = None
     partner_id: str | None = None
+    partner_programs: frozenset[str] = frozenset()
+    partner_roles: frozenset[str] = frozenset()
     request_id: str | None = None
     permissions: frozenset[Permission] = field(default_factory=frozenset)
 
     @property
     def is_operator(self) -> bool:
         return Permission.operate_platform in self.permissions
+
+    @property
+    def is_partner(self) -> bool:
+        return self.partner_account_id is not None
+
+    def in_program(self, program: str) -> bool:
+        return program in self.partner_programs
 
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

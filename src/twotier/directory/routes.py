@@ -15,6 +15,7 @@ from twotier.directory.models import TokenKind
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.schemas import (
     MeOut,
+    MePartner,
     MeUser,
     TenantCreate,
     TenantDetail,
@@ -28,6 +29,7 @@ from twotier.directory.schemas import (
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import idempotent
 from twotier.kit.pagination import Page, PageParams, page_params
+from twotier.partners.models import PartnerAccount
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], route_class=TransactionalRoute)
 
@@ -99,6 +101,18 @@ async def delete_token(
 @router.get("/me", response_model=MeOut, summary="Who am I")
 async def me(principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)) -> MeOut:
     tenant = await service.get_tenant(session, principal.tenant_id)
+    partner = None
+    if principal.partner_account_id is not None:
+        account = await session.get(PartnerAccount, principal.partner_account_id)
+        if account is not None:
+            partner = MePartner(
+                id=account.id,
+                partner_id=account.partner_id,
+                company_name=account.company_name,
+                country=account.country,
+                programs=sorted(principal.partner_programs),
+                partner_roles=sorted(principal.partner_roles),
+            )
     return MeOut(
         user=MeUser(
             id=principal.user_id,
@@ -107,7 +121,7 @@ async def me(principal: CurrentPrincipal, session: AsyncSession = Depends(get_se
             roles=sorted(principal.roles),
         ),
         tenant=TenantDetail.model_validate(tenant, from_attributes=True),
-        partner=None,
+        partner=partner,
     )
 
 

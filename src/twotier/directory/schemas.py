@@ -103,7 +103,16 @@ class MeUser(BaseModel):
     roles: list[str]
 
 
+class MePartner(BaseModel):
+    id: uuid.UUID
+    partner_id: str
+    company_name: str
+    country: str
+    programs: list[str]
+    partner_roles: list[str]
+
+
 class MeOut(BaseModel):
     user: MeUser
     tenant: TenantDetail
-    partner: dict[str, object] | None
+    partner: MePartner | None

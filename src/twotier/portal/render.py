@@ -66,15 +66,15 @@ def navigation(request: Request, principal: Principal | None) -> list[NavItem]:
     items = [NavItem(_("Dashboard"), "/dashboard", "dashboard")]
     if principal.can(Permission.view_tenant_users):
         items.append(NavItem(_("User management"), "/account/users", "account"))
-    programs: frozenset[str] = getattr(request.state, "partner_programs", frozenset())
-    if programs:
-        items.append(NavItem(_("Customers"), "/customers", "customers"))
-    if "indirect_reseller" in programs:
-        items.append(NavItem(_("Indirect providers"), "/indirect-providers", "indirect"))
-    if "indirect_provider" in programs:
-        items.append(NavItem(_("Indirect resellers"), "/indirect-resellers", "indirect"))
+    if principal.is_partner:
+        items.append(NavItem(_("Partner profile"), "/partner/profile", "partner"))
+    if principal.can(Permission.enroll_partner):
+        items.append(NavItem(_("Enrollment"), "/enroll", "enroll"))
+    items.append(NavItem(_("Find a provider"), "/providers", "providers"))
     if principal.is_operator:
-        items.append(NavItem(_("Operator"), "/operator/tenants", "operator"))
+        items.append(NavItem(_("Enrollment reviews"), "/operator/enrollments", "op-enrollments"))
+        items.append(NavItem(_("Membership registry"), "/operator/memberships", "op-memberships"))
+        items.append(NavItem(_("Tenants"), "/operator/tenants", "operator"))
     return items
 
 
