@@ -15,10 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import twotier
 from twotier import health
+from twotier.channel import routes as channel_routes
+from twotier.channel import views as channel_views
 from twotier.config import Settings, get_settings
 from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.enrollment import routes as enrollment_routes
+from twotier.enrollment import views as enrollment_views
 from twotier.kit import email as _email  # noqa: F401 — registers the email outbox handler
 from twotier.kit.db import Database
 from twotier.kit.errors import (
@@ -33,9 +36,11 @@ from twotier.kit.requestid import RequestIdMiddleware
 from twotier.mail import routes as mail_routes
 from twotier.mail import views as mail_views
 from twotier.membership import routes as membership_routes
+from twotier.membership import views as membership_views
 from twotier.operator import routes as operator_routes
 from twotier.operator import views as operator_views
 from twotier.partners import routes as partner_routes
+from twotier.partners import views as partner_views
 from twotier.portal import views as portal_views
 from twotier.portal.render import error_page
 
@@ -120,11 +125,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(enrollment_routes.router)
     app.include_router(enrollment_routes.operator_router)
     app.include_router(partner_routes.router)
+    app.include_router(channel_routes.router)
     if settings.mailbox_enabled:
         app.include_router(mail_routes.router)
         app.include_router(mail_views.router)
     app.include_router(portal_views.router)
     app.include_router(directory_views.router)
     app.include_router(operator_views.router)
+    app.include_router(channel_views.router)
+    app.include_router(enrollment_views.router)
+    app.include_router(membership_views.router)
+    app.include_router(partner_views.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,4 +1,4 @@
-"""The ``twotier`` command: serve, worker, db upgrade, operator create, demo."""
+"""The ``twotier`` command: serve, worker, db upgrade, operator create, membership import, demo."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -15,13 +16,18 @@ import uvicorn
 from twotier.config import Settings, get_settings
 from twotier.kit import migrate
 
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
 app = typer.Typer(
     help="twotier: a partner center for two-tier cloud distribution.", no_args_is_help=True
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
+membership_app = typer.Typer(help="The partner-membership registry.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(operator_app, name="operator")
+app.add_typer(membership_app, name="membership")
 
 
 def _prepare_sqlite_dir(settings: Settings) -> None:
@@ -57,6 +63,16 @@ def _print_demo(report: object) -> None:
     typer.echo("Sign in with any of these (password: " + DEMO_PASSWORD + "):")
     for email, role in report.sign_ins:
         typer.echo(f"  {email:<40} {role}")
+    if report.newcomer is not None:
+        username, partner_id, legal_name = report.newcomer
+        typer.echo(
+            "To enroll a new partner: create a tenant in Taiwan at /signup, then enroll it "
+            "with this membership sign-in:"
+        )
+        typer.echo(f"  username {username}, password {DEMO_PASSWORD}, partner ID {partner_id}")
+        typer.echo(f"  ({legal_name})")
+    for note in report.notes:
+        typer.secho(note, fg=typer.colors.YELLOW, err=True)
 
 
 async def _seed(settings: Settings, only_if_empty: bool) -> None:
@@ -175,6 +191,116 @@ def operator_create(
         typer.secho(f"Invalid input: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
     typer.echo(f"Operator {email} created. Sign in at {settings.base_url}/signin")
+
+
+class _Bars:
+    """The importer's progress as rich progress bars (on stderr, drawn only on a terminal)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def stage(self, description: str, total: int) -> None:
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self, amount: int = 1) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, amount)
+
+
+@membership_app.command(
+    "import",
+    help="Import membership accounts and their organizations: every row, or nothing. "
+    "Several rows with one username make one account holding several organizations (with "
+    "the same password); an empty partner_id gets a generated one. Bad rows are listed by "
+    "line number and nothing is imported (exit code 1).",
+)
+def membership_import(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="CSV with the header username,password,legal_name,country,partner_id.",
+        ),
+    ],
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Threads hashing passwords (default: the CPUs, at most 8)."
+        ),
+    ] = None,
+    partner_ids_out: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="Also write the imported organizations and their partner IDs (no passwords) "
+            "to this CSV file.",
+        ),
+    ] = None,
+) -> None:
+    settings = _settings()
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from twotier.kit.db import Database
+    from twotier.membership.importer import (
+        ImportRefused,
+        ImportSummary,
+        import_memberships,
+        write_partner_ids,
+    )
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+
+    async def main() -> ImportSummary:
+        db = Database(settings.database_url)
+        columns = (
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        try:
+            with Progress(*columns, console=console, disable=not console.is_terminal) as bars:
+                return await import_memberships(
+                    db, file.read_bytes(), source=file.name, jobs=jobs, progress=_Bars(bars)
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        summary = asyncio.run(main())
+    except ImportRefused as exc:
+        for error in exc.errors:
+            typer.echo(str(error), err=True)
+        typer.secho(
+            exc.reason or f"{len(exc.errors)} bad row(s) in {file.name}; nothing was imported.",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1) from exc
+    if partner_ids_out is not None:
+        with partner_ids_out.open("w", encoding="utf-8", newline="") as out:
+            write_partner_ids(summary.organizations, out)
+    typer.echo(
+        f"Imported {summary.accounts} membership account(s) holding "
+        f"{len(summary.organizations)} organization(s) "
+        f"({summary.generated_partner_ids} partner ID(s) generated) "
+        f"in {time.perf_counter() - started:.1f} s."
+    )
+    if partner_ids_out is not None:
+        typer.echo(f"Partner IDs written to {partner_ids_out}.")
 
 
 def main() -> None:  # pragma: no cover — console entry point

@@ -1,6 +1,8 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
 from twotier.audit.models import AuditRecord
+from twotier.channel.models import Invitation, ResellerLink
+from twotier.customers.models import DelegatedAccessGrant
 from twotier.directory.models import AccessToken, Tenant, User
 from twotier.enrollment.models import Enrollment, EnrollmentVerification
 from twotier.kit.db import Base
@@ -15,9 +17,11 @@ __all__ = [
     "AccessToken",
     "AuditRecord",
     "Base",
+    "DelegatedAccessGrant",
     "Enrollment",
     "EnrollmentVerification",
     "IdempotencyKey",
+    "Invitation",
     "MailboxMessage",
     "MembershipAccount",
     "MembershipOrganization",
@@ -25,6 +29,7 @@ __all__ = [
     "PartnerAccount",
     "PartnerProgram",
     "RateLimitCounter",
+    "ResellerLink",
     "Tenant",
     "User",
 ]

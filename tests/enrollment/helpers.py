@@ -56,9 +56,11 @@ async def approved_partner(
     org: Org,
     operator: dict[str, str],
     program: str = "indirect_reseller",
+    company: str | None = None,
 ) -> dict[str, Any]:
     """Enroll ``org``, confirm the email, approve it; returns the enrollment."""
-    enrollment, body = await submit(client, org, operator, program=program)
+    extra = {"company": company} if company else {}
+    enrollment, body = await submit(client, org, operator, program=program, **extra)
     await verify(client, db, settings, body["primary_contact"]["email"])
     approved = await client.post(
         f"/api/v1/operator/enrollments/{enrollment['id']}/approve", headers=operator

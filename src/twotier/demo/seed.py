@@ -1,10 +1,23 @@
 """The demo world: an operator and sample organizations to click through every flow.
 
-Idempotent: what exists already (by domain or email) is left as it is.
+- Contoso Distribution: an approved indirect provider (on the official provider list);
+- Fabrikam Cloud Resellers: an approved indirect reseller whose admin is an admin agent;
+- Northwind Traders: a customer;
+- the membership account ``newcomer``, holding a Taiwanese organization that is not enrolled
+  anywhere yet: create a tenant in Taiwan at /signup and enroll it with this sign-in.
+
+Contoso and Fabrikam go through the real enrollment flow (membership sign-in, the emailed
+confirmation link, the operator's approval), so their rows, emails and audit records are
+what a real enrollment leaves.
+
+Idempotent: what exists already (by domain, email, username or partner account) is left as
+it is.
 """
 
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
@@ -13,11 +26,48 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.config import Settings
 from twotier.directory import service as directory
 from twotier.directory.models import Tenant, User
+from twotier.directory.principal import PartnerRole, Principal, permissions_for
 from twotier.directory.schemas import AdminIn, TenantCreate
+from twotier.enrollment import service as enrollment_service
+from twotier.enrollment.models import Enrollment, EnrollmentStatus
+from twotier.enrollment.schemas import EnrollmentCreate
 from twotier.kit.db import Database
+from twotier.kit.email import EMAIL
+from twotier.kit.errors import AppError
+from twotier.kit.outbox import PENDING, OutboxMessage
+from twotier.membership import service as membership
+from twotier.membership.models import MembershipAccount, MembershipOrganization
+from twotier.membership.schemas import MembershipCreate, OrganizationIn
 from twotier.operator.service import create_operator
+from twotier.partners import service as partners
+from twotier.partners.models import Program
+from twotier.partners.schemas import PartnerRolesIn
 
 DEMO_PASSWORD = "twotier-demo-2026"  # noqa: S105 — printed to the developer on purpose
+DEMO_CLIENT = "demo-seed"  # the "client address" the seed's membership sign-ins count against
+
+
+@dataclass(frozen=True)
+class DemoMembership:
+    """A membership-registry account holding one organization profile."""
+
+    username: str
+    partner_id: str
+    legal_name: str
+    country: str
+
+
+@dataclass(frozen=True)
+class DemoPartner:
+    """How a demo organization becomes a partner (through the real enrollment flow)."""
+
+    program: str
+    membership: DemoMembership
+    contact_first_name: str
+    contact_last_name: str
+    address_line1: str
+    postal_code: str
+    partner_roles: tuple[PartnerRole, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -28,9 +78,15 @@ class DemoOrg:
     admin_email: str
     admin_name: str
     role: str
+    partner: DemoPartner | None = None
 
 
 OPERATOR_EMAIL = "operator@twotier.example"
+
+CONTOSO_MEMBERSHIP = DemoMembership("contoso", "4100001", "Contoso Distribution Ltd", "TW")
+FABRIKAM_MEMBERSHIP = DemoMembership("fabrikam", "4100002", "Fabrikam Cloud Resellers Ltd", "TW")
+# For a newcomer's own tenant (created at /signup, country Taiwan) to enroll.
+NEWCOMER_MEMBERSHIP = DemoMembership("newcomer", "4100003", "Adatum Cloud Services Ltd", "TW")
 
 DEMO_ORGS = (
     DemoOrg(
@@ -39,7 +95,15 @@ DEMO_ORGS = (
         "TW",
         "admin@contoso-distribution.example",
         "Chen Mei-ling",
-        "indirect provider (to be)",
+        "indirect provider",
+        DemoPartner(
+            Program.indirect_provider,
+            CONTOSO_MEMBERSHIP,
+            "Mei-ling",
+            "Chen",
+            "7 Songren Road, Xinyi District",
+            "110",
+        ),
     ),
     DemoOrg(
         "Fabrikam Cloud Resellers",
@@ -47,7 +111,16 @@ DEMO_ORGS = (
         "TW",
         "admin@fabrikam.example",
         "Lin Wei",
-        "indirect reseller (to be)",
+        "indirect reseller (admin agent)",
+        DemoPartner(
+            Program.indirect_reseller,
+            FABRIKAM_MEMBERSHIP,
+            "Wei",
+            "Lin",
+            "1 Zhongxiao East Road, Da'an District",
+            "106",
+            partner_roles=(PartnerRole.admin_agent,),
+        ),
     ),
     DemoOrg(
         "Northwind Traders",
@@ -59,11 +132,16 @@ DEMO_ORGS = (
     ),
 )
 
+DEMO_MEMBERSHIPS = (CONTOSO_MEMBERSHIP, FABRIKAM_MEMBERSHIP, NEWCOMER_MEMBERSHIP)
+
 
 @dataclass
 class SeedReport:
     created: list[str] = field(default_factory=list)
     sign_ins: list[tuple[str, str]] = field(default_factory=list)
+    # (username, partner ID, legal name): the registry sign-in a newcomer enrolls with.
+    newcomer: tuple[str, str, str] | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 async def ensure_org(
@@ -89,17 +167,200 @@ async def ensure_org(
     report.created.append(org.display_name)
 
 
+async def ensure_membership(
+    session: AsyncSession, demo: DemoMembership, report: SeedReport
+) -> MembershipOrganization | None:
+    """The registry account and its organization; None if the username holds another one."""
+    account = await session.scalar(
+        select(MembershipAccount).where(MembershipAccount.username == demo.username)
+    )
+    if account is None:
+        taken = await session.scalar(
+            select(MembershipOrganization.id).where(
+                MembershipOrganization.partner_id == demo.partner_id
+            )
+        )
+        account = await membership.create_membership(
+            session,
+            MembershipCreate(
+                username=demo.username,
+                password=DEMO_PASSWORD,
+                organizations=[
+                    OrganizationIn(
+                        legal_name=demo.legal_name,
+                        country=demo.country,
+                        partner_id=None if taken else demo.partner_id,  # generated if taken
+                    )
+                ],
+            ),
+        )
+        report.created.append(f"membership {demo.username}")
+    orgs = (await membership.organizations_of(session, [account.id]))[account.id]
+    return next((o for o in orgs if o.country == demo.country), None)
+
+
+async def _principal(session: AsyncSession, user: User) -> Principal:
+    """The principal ``user`` would have when signed in (as auth.principal_for_token builds)."""
+    tenant = await session.get_one(Tenant, user.tenant_id)
+    partner = await partners.partner_of_tenant(session, tenant.id)
+    programs = frozenset(await partners.programs_of(session, partner.id)) if partner else None
+    roles = frozenset(user.roles)
+    partner_roles = frozenset(user.partner_roles) if partner is not None else frozenset()
+    return Principal(
+        user_id=user.id,
+        tenant_id=tenant.id,
+        email=user.email,
+        display_name=user.display_name,
+        roles=roles,
+        tenant_kind=tenant.kind,
+        token_id=uuid.uuid4(),  # no token: the seed acts for the user directly
+        via="session",
+        partner_account_id=partner.id if partner is not None else None,
+        partner_id=partner.partner_id if partner is not None else None,
+        partner_programs=programs or frozenset(),
+        partner_roles=partner_roles,
+        permissions=permissions_for(
+            roles, partner_roles, tenant_kind=tenant.kind, is_partner=partner is not None
+        ),
+    )
+
+
+_LINK = re.compile(r"/enroll/verify\?token=([A-Za-z0-9_\-]+)")
+
+
+async def _emailed_token(session: AsyncSession, to: str) -> str:
+    """The confirmation token in the newest (not yet delivered) email to ``to``."""
+    await session.flush()
+    messages = await session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.kind == EMAIL, OutboxMessage.status == PENDING)
+        .order_by(OutboxMessage.created_at.desc())
+    )
+    for message in messages:
+        found = _LINK.search(str(message.payload.get("body", "")))
+        if message.payload.get("to") == to and found:
+            return found.group(1)
+    raise LookupError(f"no confirmation email to {to}")  # pragma: no cover — create sends it
+
+
+def _enrollment_body(org: DemoOrg, demo: DemoPartner, partner_id: str) -> EnrollmentCreate:
+    return EnrollmentCreate.model_validate(
+        {
+            "program": demo.program,
+            "membership": {
+                "username": demo.membership.username,
+                "password": DEMO_PASSWORD,
+                "partner_id": partner_id,
+            },
+            "legal_profile": {
+                "company_name": demo.membership.legal_name,
+                "address": {
+                    "line1": demo.address_line1,
+                    "city": "Taipei",
+                    "postal_code": demo.postal_code,
+                    "country": org.country,
+                },
+            },
+            "primary_contact": {
+                "first_name": demo.contact_first_name,
+                "last_name": demo.contact_last_name,
+                "email": org.admin_email,
+                "phone": "+886 2 2720 1234",
+            },
+            "support_profile": {
+                "email": f"support@{org.domain}",
+                "phone": "+886 2 2720 5678",
+                "website": f"https://{org.domain}/support",
+            },
+        }
+    )
+
+
+async def ensure_partner(
+    session: AsyncSession,
+    settings: Settings,
+    org: DemoOrg,
+    operator: Principal,
+    report: SeedReport,
+) -> None:
+    """Enroll ``org`` as its admin would, confirm the emailed link, approve as the operator."""
+    demo = org.partner
+    if demo is None:
+        return
+    admin = await session.scalar(
+        select(User)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(User.email == org.admin_email, Tenant.domain == org.domain)
+    )
+    if admin is None:
+        return  # the domain or the email belongs to something else: left as it is
+    partner = await partners.partner_of_tenant(session, admin.tenant_id)
+    if partner is not None and demo.program in await partners.programs_of(session, partner.id):
+        return
+    started = await session.scalar(
+        select(Enrollment.id).where(
+            Enrollment.tenant_id == admin.tenant_id, Enrollment.status.in_(EnrollmentStatus.OPEN)
+        )
+    )
+    if started is not None:
+        return  # someone is enrolling it by hand: left as it is
+    registered = await ensure_membership(session, demo.membership, report)
+    if registered is None:
+        report.notes.append(f"{org.display_name} not enrolled: its membership account differs.")
+        return
+    try:
+        async with session.begin_nested():
+            principal = await _principal(session, admin)
+            enrollment = await enrollment_service.create(
+                session,
+                settings,
+                principal,
+                _enrollment_body(org, demo, registered.partner_id),
+                DEMO_CLIENT,
+            )
+            if enrollment.status != EnrollmentStatus.approved:  # not the partner's shortcut
+                token = await _emailed_token(session, org.admin_email)
+                await enrollment_service.verify_email(session, settings, token)
+                await enrollment_service.approve(session, settings, operator, enrollment.id)
+            if demo.partner_roles:
+                await partners.set_partner_roles(
+                    session,
+                    await _principal(session, admin),  # a partner now
+                    admin.id,
+                    PartnerRolesIn.model_validate(
+                        {"partner_roles": sorted({*admin.partner_roles, *demo.partner_roles})}
+                    ),
+                )
+    except AppError as exc:
+        report.notes.append(f"{org.display_name} not enrolled: {exc.detail}")
+        return
+    report.created.append(f"{org.display_name} approved as {demo.program.replace('_', ' ')}")
+
+
+async def _operator(session: AsyncSession, report: SeedReport) -> User:
+    report.sign_ins.append((OPERATOR_EMAIL, "operator"))
+    user = await session.scalar(select(User).where(User.email == OPERATOR_EMAIL))
+    if user is None:
+        user = await create_operator(
+            session, email=OPERATOR_EMAIL, password=DEMO_PASSWORD, name="Olivia Operator"
+        )
+        report.created.append("operator")
+    return user
+
+
 async def seed(db: Database, settings: Settings) -> SeedReport:
     report = SeedReport()
     async with db.write_sessions() as session, session.begin():
-        report.sign_ins.append((OPERATOR_EMAIL, "operator"))
-        if not await session.scalar(select(User.id).where(User.email == OPERATOR_EMAIL)):
-            await create_operator(
-                session, email=OPERATOR_EMAIL, password=DEMO_PASSWORD, name="Olivia Operator"
-            )
-            report.created.append("operator")
+        operator = await _principal(session, await _operator(session, report))
         for org in DEMO_ORGS:
             await ensure_org(session, settings, org, report)
+        for org in DEMO_ORGS:
+            if operator.is_operator:
+                await ensure_partner(session, settings, org, operator, report)
+        for demo in DEMO_MEMBERSHIPS:
+            registered = await ensure_membership(session, demo, report)
+            if demo is NEWCOMER_MEMBERSHIP and registered is not None:
+                report.newcomer = (demo.username, registered.partner_id, registered.legal_name)
     return report
 
 

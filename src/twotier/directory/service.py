@@ -34,11 +34,13 @@ async def _ensure_free(session: AsyncSession, *, domain: str | None, email: str 
         raise Conflict(f"{email} is already a user.", code="email_taken")
 
 
-async def _flush_unique(session: AsyncSession) -> None:
-    """Flush; a unique clash with a concurrent request becomes the same 409 as a pre-check."""
+async def _add_unique(session: AsyncSession, *objects: object) -> None:
+    """Insert in a savepoint; a unique clash with a concurrent request becomes the same 409
+    as the pre-check gives (begin_nested flushes first, so the objects are added inside it).
+    """
     try:
         async with session.begin_nested():
-            await session.flush()
+            session.add_all(objects)
     except IntegrityError as exc:
         message = str(exc.orig).lower()
         if "domain" in message:
@@ -69,8 +71,7 @@ async def create_tenant(
         password_hash=await hash_password(data.admin.password),
         roles=[DirectoryRole.global_admin.value],
     )
-    session.add_all([tenant, admin])
-    await _flush_unique(session)
+    await _add_unique(session, tenant, admin)
     audit.record(
         session,
         operation="tenant_created",
@@ -108,8 +109,7 @@ async def create_user(
         password_hash=await hash_password(data.password),
         roles=sorted({role.value for role in data.roles}),
     )
-    session.add(user)
-    await _flush_unique(session)
+    await _add_unique(session, user)
     audit.record(
         session,
         operation="user_created",

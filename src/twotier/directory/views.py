@@ -16,7 +16,7 @@ from twotier.directory import service
 from twotier.directory.access import access_tenant_user
 from twotier.directory.auth import SESSION_COOKIE, optional_principal
 from twotier.directory.models import TokenKind, User
-from twotier.directory.principal import Permission, Principal
+from twotier.directory.principal import PARTNER_ROLE_LABELS, Permission, Principal
 from twotier.directory.roles import ROLE_LABELS
 from twotier.directory.routes import client_address
 from twotier.directory.schemas import TenantCreate, UserCreate, UserUpdate
@@ -25,10 +25,14 @@ from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import Conflict, Forbidden, TooManyRequests
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
+from twotier.partners import service as partners
+from twotier.partners.schemas import PartnerRolesIn
 from twotier.portal.forms import form_values, parse
 from twotier.portal.render import check_csrf, render, safe_next, set_csrf_cookie, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+PARTNER_ROLES = {role.value: label for role, label in PARTNER_ROLE_LABELS.items()}
 
 FLASHES = {
     "created": "Your tenant is ready. Sign in with the global admin you just created.",
@@ -187,6 +191,7 @@ async def _users_page(
             "users": users,
             "next_cursor": next_cursor,
             "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
+            "partner_role_labels": PARTNER_ROLES if principal.is_partner else {},
             "can_manage": principal.can(Permission.manage_tenant_users),
             "form": form or {"roles": []},
             "errors": errors or {},
@@ -246,6 +251,7 @@ def _edit_form(user: User) -> dict[str, Any]:
     return {
         "display_name": user.display_name,
         "roles": list(user.roles),
+        "partner_roles": list(user.partner_roles),
         "is_active": user.is_active,
     }
 
@@ -269,6 +275,12 @@ def _render_edit(
             "errors": errors or {},
             "error": error,
             "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
+            # Partner roles exist in a partner's tenant, for those who may assign them.
+            "partner_role_labels": (
+                PARTNER_ROLES
+                if principal.is_partner and principal.can(Permission.manage_partner_roles)
+                else {}
+            ),
         },
         principal=principal,
         section="account",
@@ -302,17 +314,24 @@ async def edit_user(
 ) -> Response:
     _require_manager(principal)
     user = await access_tenant_user(session, principal, user_id)
-    raw = form_values(await request.form(), lists=("roles",))
+    raw = form_values(await request.form(), lists=("roles", "partner_roles"))
     form = {
         "display_name": raw.get("display_name", ""),
         "roles": raw["roles"],
         "is_active": raw.get("is_active") == "true",
     }
     data, errors = parse(UserUpdate, form)
-    if data is None:
-        return _render_edit(request, principal, user, form, errors=errors, status_code=422)
+    form["partner_roles"] = raw["partner_roles"]
+    assign_partner_roles = principal.is_partner and principal.can(Permission.manage_partner_roles)
+    roles_in, role_errors = parse(PartnerRolesIn, {"partner_roles": raw["partner_roles"]})
+    if data is None or (assign_partner_roles and roles_in is None):
+        return _render_edit(
+            request, principal, user, form, errors=errors | role_errors, status_code=422
+        )
     try:
         await service.update_user(session, principal, user_id, data)
+        if assign_partner_roles and roles_in is not None:
+            await partners.set_partner_roles(session, principal, user_id, roles_in)
     except (Conflict, Forbidden) as exc:
         return _render_edit(
             request, principal, user, form, error=exc.detail, status_code=exc.status

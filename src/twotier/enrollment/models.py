@@ -18,6 +18,15 @@ class EnrollmentStatus:
     rejected = "rejected"
 
     OPEN = (pending_email_verification, in_review)
+    ALL = (pending_email_verification, in_review, approved, rejected)
+
+
+STATUS_LABELS: dict[str, str] = {
+    EnrollmentStatus.pending_email_verification: "Waiting for email confirmation",
+    EnrollmentStatus.in_review: "In review",
+    EnrollmentStatus.approved: "Approved",
+    EnrollmentStatus.rejected: "Not approved",
+}
 
 
 class Enrollment(IdMixin, TimestampMixin, Base):

@@ -302,13 +302,7 @@ async def resend_verification(
     return enrollment
 
 
-async def verify_email(session: AsyncSession, settings: Settings, token: str) -> Enrollment:
-    """The emailed link's button: single use, expiring; anyone holding the link may confirm."""
-    verification = await session.scalar(
-        select(EnrollmentVerification)
-        .where(EnrollmentVerification.token_hash == token_hash(token))
-        .with_for_update()
-    )
+def _usable(verification: EnrollmentVerification | None) -> EnrollmentVerification:
     if verification is None:
         raise NotFound("This confirmation link is not valid.", code="verification_not_found")
     if verification.used_at is not None:
@@ -320,12 +314,42 @@ async def verify_email(session: AsyncSession, settings: Settings, token: str) ->
         )
     if verification.expires_at <= utcnow():
         raise Gone("This confirmation link has expired.", code="verification_expired")
-    enrollment = await session.scalar(
-        select(Enrollment).where(Enrollment.id == verification.enrollment_id).with_for_update()
-    )
+    return verification
+
+
+def _still_waiting(enrollment: Enrollment | None) -> Enrollment:
     assert enrollment is not None  # noqa: S101 — cascade keeps them together
     if enrollment.status != S.pending_email_verification:
         raise Gone("This enrollment no longer waits for confirmation.", code="verification_used")
+    return enrollment
+
+
+async def preview_verification(session: AsyncSession, token: str) -> Enrollment:
+    """What the emailed link would confirm, read-only: opening a link changes nothing."""
+    verification = _usable(
+        await session.scalar(
+            select(EnrollmentVerification).where(
+                EnrollmentVerification.token_hash == token_hash(token)
+            )
+        )
+    )
+    return _still_waiting(await session.get(Enrollment, verification.enrollment_id))
+
+
+async def verify_email(session: AsyncSession, settings: Settings, token: str) -> Enrollment:
+    """The emailed link's button: single use, expiring; anyone holding the link may confirm."""
+    verification = _usable(
+        await session.scalar(
+            select(EnrollmentVerification)
+            .where(EnrollmentVerification.token_hash == token_hash(token))
+            .with_for_update()
+        )
+    )
+    enrollment = _still_waiting(
+        await session.scalar(
+            select(Enrollment).where(Enrollment.id == verification.enrollment_id).with_for_update()
+        )
+    )
     now = utcnow()
     verification.used_at = now
     enrollment.status = S.in_review

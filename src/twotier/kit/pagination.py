@@ -24,6 +24,8 @@ MAX_LIMIT = 200
 
 T = TypeVar("T")
 RowT = TypeVar("RowT")
+# Any SELECT, whatever its columns.
+AnySelect = Select[*tuple[Any, ...]]
 
 
 class Page(BaseModel, Generic[T]):
@@ -84,7 +86,7 @@ def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any
 
 async def paginate(
     session: AsyncSession,
-    stmt: Select[Any],
+    stmt: AnySelect,
     *,
     keys: Sequence[InstrumentedAttribute[Any]],
     params: PageParams,

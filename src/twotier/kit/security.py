@@ -23,6 +23,15 @@ def _hash_sync(password: str) -> str:
     return _hasher.hash(password)
 
 
+def hash_password_blocking(password: str) -> str:
+    """One argon2id hash in the calling thread (argon2 releases the GIL while it works).
+
+    For callers that run many hashes at once in their own threads (the bulk importer);
+    everything else awaits ``hash_password``.
+    """
+    return _hash_sync(password)
+
+
 def _verify_sync(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None

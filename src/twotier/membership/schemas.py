@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from twotier.directory.schemas import Country, Name, Password
 
 PartnerIdStr = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{7}$")]
+MAX_ORGANIZATIONS = 50  # organization profiles per membership account
+
 Username = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=3, max_length=320)
 ]
@@ -23,7 +25,7 @@ class OrganizationIn(BaseModel):
 class MembershipCreate(BaseModel):
     username: Username
     password: Password
-    organizations: list[OrganizationIn] = Field(min_length=1, max_length=50)
+    organizations: list[OrganizationIn] = Field(min_length=1, max_length=MAX_ORGANIZATIONS)
 
 
 class OrganizationOut(BaseModel):

@@ -41,6 +41,12 @@ class Program:
     ALL = (indirect_reseller, indirect_provider)
 
 
+PROGRAM_LABELS: dict[str, str] = {
+    Program.indirect_reseller: "Indirect reseller",
+    Program.indirect_provider: "Indirect provider",
+}
+
+
 class PartnerProgram(Base):
     """A program a partner account is approved in."""
 

@@ -35,6 +35,22 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def drop_blank(values: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
+    """Leave out optional fields left empty, so they take their default (None)."""
+    return {
+        key: value
+        for key, value in values.items()
+        if not (key in optional and isinstance(value, str) and not value.strip())
+    }
+
+
+# Fields whose format is a pattern: what to tell people instead of the regular expression.
+PATTERN_HINTS = {
+    "phone": "Enter a phone number such as +886 2 1234 5678.",
+    "partner_id": "A partner ID has 7 digits.",
+}
+
+
 def _friendly(err: Any) -> str:
     """Words for people, not the validation library's."""
     kind = err["type"]
@@ -44,6 +60,13 @@ def _friendly(err: Any) -> str:
         return _("This field is required.")
     if given in ("", None) and kind == "value_error":
         return _("This field is required.")
+    if isinstance(given, str) and not given.strip() and kind != "enum":
+        return _("This field is required.")
+    if kind == "string_pattern_mismatch":
+        leaf = str(err["loc"][-1]) if err.get("loc") else ""
+        return _(PATTERN_HINTS.get(leaf, "Check the format of this value."))
+    if kind.startswith("url_"):
+        return _("Enter a web address such as https://contoso.example/support.")
     if kind == "string_too_short":
         return _("Enter at least %(n)s characters.") % {"n": ctx.get("min_length")}
     if kind == "string_too_long":
@@ -60,10 +83,11 @@ def _friendly(err: Any) -> str:
     return message[:1].upper() + message[1:]
 
 
-def field_errors(exc: ValidationError) -> dict[str, str]:
+def field_errors(exc: ValidationError, *, indexed: bool = False) -> dict[str, str]:
+    """Messages by dotted field name; ``indexed`` keeps list positions (``orgs.0.name``)."""
     errors: dict[str, str] = {}
     for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"] if not isinstance(p, int))
+        name = ".".join(str(p) for p in err["loc"] if indexed or not isinstance(p, int))
         errors.setdefault(name, _friendly(err))
     return errors
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,10 +19,13 @@ from markupsafe import Markup, escape
 from twotier.config import Settings
 from twotier.directory.auth import CSRF_COOKIE, CSRF_PURPOSE, csrf_ok, optional_principal
 from twotier.directory.principal import Permission, Principal
+from twotier.enrollment.models import STATUS_LABELS
+from twotier.kit.countries import country_names
 from twotier.kit.deps import get_settings
 from twotier.kit.errors import AppError, Forbidden
-from twotier.kit.i18n import translations
+from twotier.kit.i18n import _, translations
 from twotier.kit.security import sign
+from twotier.partners.models import PROGRAM_LABELS
 
 HERE = Path(__file__).resolve().parent
 _env = jinja2.Environment(
@@ -48,7 +52,28 @@ def linkify(text: str) -> Markup:
     return Markup("".join(out))  # noqa: S704 — every piece was escaped above
 
 
+def program_label(program: str) -> str:
+    return _(PROGRAM_LABELS.get(program, program))
+
+
+def status_label(status: str) -> str:
+    return _(STATUS_LABELS.get(status, status))
+
+
+def country_label(code: str | None) -> str:
+    return country_names().get(code or "", code or "")
+
+
+def when(value: datetime | None) -> str:
+    """A stored UTC time for people: ``2026-11-24 09:30 UTC``."""
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else ""
+
+
 templates.env.filters["linkify"] = linkify
+templates.env.filters["program"] = program_label
+templates.env.filters["enrollment_status"] = status_label
+templates.env.filters["country"] = country_label
+templates.env.filters["when"] = when
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,10 @@ def navigation(request: Request, principal: Principal | None) -> list[NavItem]:
         items.append(NavItem(_("User management"), "/account/users", "account"))
     if principal.is_partner:
         items.append(NavItem(_("Partner profile"), "/partner/profile", "partner"))
+    if principal.in_program("indirect_provider"):
+        items.append(NavItem(_("Indirect resellers"), "/indirect-resellers", "indirect"))
+    if principal.in_program("indirect_reseller"):
+        items.append(NavItem(_("Indirect providers"), "/indirect-providers", "indirect"))
     if principal.can(Permission.enroll_partner):
         items.append(NavItem(_("Enrollment"), "/enroll", "enroll"))
     items.append(NavItem(_("Find a provider"), "/providers", "providers"))

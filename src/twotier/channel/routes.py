@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.channel import service
+from twotier.channel.models import InvitationKind
+from twotier.channel.schemas import (
+    AcceptIn,
+    AcceptOut,
+    InvitationOut,
+    InvitationStatusFilter,
+    InvitationView,
+    LinkOut,
+    LinkStatusFilter,
+    ResellerInvitationCreate,
+    SendIn,
+    SendOut,
+)
+from twotier.config import Settings
+from twotier.directory.auth import CurrentPrincipal
+from twotier.directory.principal import Permission
+from twotier.directory.routes import PROBLEM
+from twotier.kit.clock import utcnow
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.errors import Invalid
+from twotier.kit.idempotency import idempotent
+from twotier.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/api/v1", tags=["channel"], route_class=TransactionalRoute)
+RESELLER = InvitationKind.reseller
+
+
+@router.post(
+    "/reseller-invitations",
+    status_code=201,
+    response_model=InvitationOut,
+    responses={403: PROBLEM, 422: PROBLEM},
+    summary="Invite a reseller: a personalized link and a draft email",
+)
+async def create_reseller_invitation(
+    data: ResellerInvitationCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> JSONResponse:
+    async def create() -> tuple[int, Any]:
+        out = await service.create_reseller_invitation(session, settings, principal, data)
+        return 201, out.model_dump(mode="json")
+
+    return await idempotent(
+        session,
+        request,
+        scope=f"user:{principal.user_id}",
+        body=data.model_dump(mode="json"),
+        ttl_hours=settings.idempotency_ttl_hours,
+        create=create,
+    )
+
+
+@router.get(
+    "/reseller-invitations",
+    response_model=Page[InvitationOut],
+    summary="The invitations my provider account sent, with their status",
+)
+async def list_reseller_invitations(
+    principal: CurrentPrincipal,
+    status: InvitationStatusFilter | None = Query(None),
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Page[InvitationOut]:
+    service.require_provider(principal, Permission.view_partner)
+    items, cursor = await service.list_sent_invitations(
+        session, settings, principal, RESELLER, status, params
+    )
+    return Page[InvitationOut](items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/reseller-invitations/{invitation_id}",
+    response_model=InvitationOut,
+    responses={404: PROBLEM},
+)
+async def get_reseller_invitation(
+    invitation_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> InvitationOut:
+    invitation = await service.access_sent_invitation(session, principal, invitation_id, RESELLER)
+    return await service.sent_invitation_out(session, settings, invitation)
+
+
+@router.post(
+    "/reseller-invitations/{invitation_id}/send",
+    status_code=202,
+    response_model=SendOut,
+    responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    summary="Email the (possibly edited) draft; the body must keep the link",
+)
+async def send_reseller_invitation(
+    invitation_id: uuid.UUID,
+    data: SendIn,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> SendOut:
+    service.require_provider(principal, Permission.invite_resellers)
+    invitation = await service.access_sent_invitation(
+        session, principal, invitation_id, RESELLER, lock=True
+    )
+    to, subject = await service.send_invitation(
+        session, settings, principal, invitation, data.subject, data.body
+    )
+    return SendOut(id=invitation.id, to=to, subject=subject, queued_at=utcnow())
+
+
+@router.post(
+    "/reseller-invitations/{invitation_id}/revoke",
+    response_model=InvitationOut,
+    responses={404: PROBLEM, 409: PROBLEM},
+)
+async def revoke_reseller_invitation(
+    invitation_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> InvitationOut:
+    service.require_provider(principal, Permission.invite_resellers)
+    invitation = await service.access_sent_invitation(
+        session, principal, invitation_id, RESELLER, lock=True
+    )
+    await service.revoke_invitation(session, principal, invitation)
+    return await service.sent_invitation_out(session, settings, invitation)
+
+
+@router.get(
+    "/invitations/{token}",
+    response_model=InvitationView,
+    response_model_by_alias=True,
+    responses={404: PROBLEM},
+    summary="What an invitation asks for (no side effects)",
+)
+async def view_invitation(
+    token: str, session: AsyncSession = Depends(get_session)
+) -> InvitationView:
+    return await service.view_invitation(session, token)
+
+
+@router.post(
+    "/invitations/{token}/accept",
+    response_model=AcceptOut,
+    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 410: PROBLEM, 422: PROBLEM},
+    summary="Accept an invitation (the consent check box must be ticked)",
+)
+async def accept_invitation(
+    token: str,
+    data: AcceptIn,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> AcceptOut:
+    invitation = await service.invitation_by_token(session, token, lock=True)
+    service.check_usable(invitation)
+    if not data.authorize:
+        raise Invalid(
+            "Tick the box to authorize; nothing was changed.", code="authorization_required"
+        )
+    link = await service.accept_reseller_invitation(session, settings, principal, invitation)
+    return AcceptOut(kind=invitation.kind, status=invitation.status, link=link)
+
+
+def _side_routes(side: str, path: str, other: str) -> None:
+    @router.get(
+        f"/{path}",
+        response_model=Page[LinkOut],
+        name=f"list_{path.replace('-', '_')}",
+        summary=f"My {path.replace('-', ' ')}",
+    )
+    async def list_links(
+        principal: CurrentPrincipal,
+        status: LinkStatusFilter | None = Query(None),
+        params: PageParams = Depends(page_params),
+        session: AsyncSession = Depends(get_session),
+    ) -> Page[LinkOut]:
+        if side == "provider":
+            service.require_provider(principal, Permission.view_partner)
+        else:
+            service.require_reseller(principal, Permission.view_partner)
+        items, cursor = await service.list_links(session, principal, side, status, params)
+        return Page[LinkOut](items=items, next_cursor=cursor)
+
+    @router.get(
+        f"/{path}/{{{other}_id}}/customers",
+        response_model=Page[dict[str, Any]],
+        responses={404: PROBLEM},
+        name=f"{path.replace('-', '_')}_customers",
+        summary="The customers both sides share",
+    )
+    async def shared_customers(
+        request: Request,
+        principal: CurrentPrincipal,
+        params: PageParams = Depends(page_params),
+        session: AsyncSession = Depends(get_session),
+    ) -> Page[dict[str, Any]]:
+        other_id = uuid.UUID(request.path_params[f"{other}_id"])
+        await service.access_link(session, principal, side, other_id)
+        # Customer relationships arrive with the customers capability; none exist yet.
+        return Page[dict[str, Any]](items=[], next_cursor=None)
+
+    @router.delete(
+        f"/{path}/{{{other}_id}}",
+        status_code=204,
+        responses={403: PROBLEM, 404: PROBLEM},
+        name=f"end_{path.replace('-', '_')}",
+        summary="End the link now",
+    )
+    async def end_link(
+        request: Request,
+        principal: CurrentPrincipal,
+        session: AsyncSession = Depends(get_session),
+        settings: Settings = Depends(get_settings),
+    ) -> Response:
+        other_id = uuid.UUID(request.path_params[f"{other}_id"])
+        await service.terminate_link(session, settings, principal, side, other_id)
+        return Response(status_code=204)
+
+
+_side_routes("provider", "indirect-resellers", "reseller")
+_side_routes("reseller", "indirect-providers", "provider")

@@ -1,0 +1,587 @@
+"""Provider ↔ reseller: invitations as real objects, "Authorize indirect provider", links.
+
+An invitation's token is 256 bits derived from a random nonce and the server secret; only
+its SHA-256 is stored for lookup, so the database alone never yields a working link, yet
+the sender can see its link again while the invitation is pending.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from twotier.audit import service as audit
+from twotier.channel import emails
+from twotier.channel.models import (
+    Invitation,
+    InvitationKind,
+    InvitationStatus,
+    LinkStatus,
+    ResellerLink,
+)
+from twotier.channel.schemas import (
+    DraftEmail,
+    GrantOut,
+    InvitationOut,
+    InvitationView,
+    LinkOut,
+    PartnerRef,
+    ResellerInvitationCreate,
+)
+from twotier.config import Settings
+from twotier.customers.models import DelegatedAccessGrant, GrantStatus
+from twotier.directory.principal import Permission, Principal
+from twotier.kit.clock import utcnow
+from twotier.kit.email import queue_email
+from twotier.kit.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from twotier.kit.i18n import _
+from twotier.kit.pagination import AnySelect, PageParams, paginate
+from twotier.kit.security import token_hash
+from twotier.partners.models import PartnerAccount, Program
+
+PROVIDER_GRANT_ROLES = ("user_admin", "license_admin", "helpdesk_admin")
+PROVIDER_GRANT_DAYS = 365
+SIDES = ("provider", "reseller")
+
+
+# Tokens and links.
+
+
+def invite_token(settings: Settings, nonce: str) -> str:
+    digest = hmac.new(
+        settings.secret_key.encode(), f"invitation:{nonce}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def invite_url(settings: Settings, invitation: Invitation) -> str:
+    return f"{settings.base_url}/invitations/{invite_token(settings, invitation.token_nonce)}"
+
+
+def new_invitation(settings: Settings, **fields: Any) -> Invitation:
+    nonce = secrets.token_urlsafe(32)
+    return Invitation(
+        id=uuid.uuid4(),
+        token_nonce=nonce,
+        token_hash=token_hash(invite_token(settings, nonce)),
+        status=InvitationStatus.pending,
+        created_at=utcnow(),
+        **fields,
+    )
+
+
+def consent_text(provider: PartnerAccount, until: datetime) -> str:
+    return _(
+        'By selecting "Authorize indirect provider", you allow %(provider)s to submit orders '
+        "and add subscriptions on behalf of your customers, and you give %(provider)s admin "
+        "access to your tenant (user, license and helpdesk administration) until %(until)s. "
+        "You can end this at any time on your Indirect providers page."
+    ) % {"provider": provider.company_name, "until": until.date().isoformat()}
+
+
+# Who may do what.
+
+
+def require_provider(principal: Principal, permission: Permission) -> uuid.UUID:
+    if principal.partner_account_id is None or not principal.in_program(Program.indirect_provider):
+        raise Forbidden(
+            "Only an approved indirect provider can do this.", code="not_an_indirect_provider"
+        )
+    if not principal.can(permission):
+        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
+    return principal.partner_account_id
+
+
+def require_reseller(principal: Principal, permission: Permission) -> uuid.UUID:
+    if principal.partner_account_id is None or not principal.in_program(Program.indirect_reseller):
+        raise Forbidden(
+            "Only an approved indirect reseller can do this. Enroll as an indirect reseller "
+            "first, at /enroll.",
+            code="not_an_indirect_reseller",
+        )
+    if not principal.can(permission):
+        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
+    return principal.partner_account_id
+
+
+# Reseller invitations (the provider's side).
+
+
+async def _partner(session: AsyncSession, account_id: uuid.UUID) -> PartnerAccount:
+    return await session.get_one(PartnerAccount, account_id)
+
+
+def draft_for(settings: Settings, invitation: Invitation, provider: PartnerAccount) -> DraftEmail:
+    subject, body = emails.reseller_invitation_draft(
+        provider, invite_url(settings, invitation), invitation.message
+    )
+    return DraftEmail(to=invitation.email, subject=subject, body=body)
+
+
+def invitation_out(
+    settings: Settings,
+    invitation: Invitation,
+    sender: PartnerAccount,
+    accepted_by: PartnerAccount | None = None,
+) -> InvitationOut:
+    status = invitation.effective_status(utcnow())
+    pending = status == InvitationStatus.pending
+    return InvitationOut(
+        id=invitation.id,
+        kind=invitation.kind,
+        status=status,
+        email=invitation.email,
+        to_partner_id=invitation.to_partner_id,
+        message=invitation.message,
+        invite_url=invite_url(settings, invitation) if pending else None,
+        draft_email=draft_for(settings, invitation, sender) if pending else None,
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        sent_at=invitation.sent_at,
+        accepted_at=invitation.accepted_at,
+        accepted_by=_ref(accepted_by) if accepted_by else None,
+        revoked_at=invitation.revoked_at,
+    )
+
+
+async def sent_invitation_out(
+    session: AsyncSession, settings: Settings, invitation: Invitation
+) -> InvitationOut:
+    sender = await _partner(session, invitation.from_partner_account_id)
+    acceptor = (
+        await session.scalar(
+            select(PartnerAccount).where(
+                PartnerAccount.tenant_id == invitation.accepted_by_tenant_id
+            )
+        )
+        if invitation.accepted_by_tenant_id
+        else None
+    )
+    return invitation_out(settings, invitation, sender, acceptor)
+
+
+def _ref(account: PartnerAccount) -> PartnerRef:
+    return PartnerRef(
+        id=account.id,
+        partner_id=account.partner_id,
+        company_name=account.company_name,
+        country=account.country,
+    )
+
+
+async def create_reseller_invitation(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    data: ResellerInvitationCreate,
+) -> InvitationOut:
+    provider_id = require_provider(principal, Permission.invite_resellers)
+    provider = await _partner(session, provider_id)
+    if data.partner_id is not None and data.partner_id == provider.partner_id:
+        raise Invalid("A provider cannot invite itself.", code="cannot_invite_self")
+    invitation = new_invitation(
+        settings,
+        kind=InvitationKind.reseller,
+        from_partner_account_id=provider_id,
+        email=data.email,
+        to_partner_id=data.partner_id,
+        message=data.message or None,
+        created_by_user_id=principal.user_id,
+        expires_at=utcnow() + timedelta(days=data.expires_in_days),
+    )
+    session.add(invitation)
+    await session.flush()
+    audit.record(
+        session,
+        operation="reseller_invitation_created",
+        actor=principal,
+        resource_type="invitation",
+        resource_id=invitation.id,
+        detail={"email": data.email, "partner_id": data.partner_id},
+    )
+    return invitation_out(settings, invitation, provider)
+
+
+async def access_sent_invitation(
+    session: AsyncSession,
+    principal: Principal,
+    invitation_id: uuid.UUID,
+    kind: str,
+    *,
+    lock: bool = False,
+) -> Invitation:
+    """An invitation the caller's partner account sent; anything else is 404."""
+    stmt = select(Invitation).where(
+        Invitation.id == invitation_id,
+        Invitation.kind == kind,
+        Invitation.from_partner_account_id == principal.partner_account_id,
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    invitation = await session.scalar(stmt) if principal.partner_account_id is not None else None
+    if invitation is None:
+        raise NotFound("No such invitation.", code="invitation_not_found")
+    return invitation
+
+
+def _status_filter(stmt: AnySelect, status: str | None, now: datetime) -> AnySelect:
+    if status == InvitationStatus.expired:
+        return stmt.where(
+            Invitation.status == InvitationStatus.pending, Invitation.expires_at <= now
+        )
+    if status == InvitationStatus.pending:
+        return stmt.where(
+            Invitation.status == InvitationStatus.pending, Invitation.expires_at > now
+        )
+    if status:
+        return stmt.where(Invitation.status == status)
+    return stmt
+
+
+async def list_sent_invitations(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    kind: str,
+    status: str | None,
+    params: PageParams,
+) -> tuple[list[InvitationOut], str | None]:
+    sender = (
+        await _partner(session, principal.partner_account_id)
+        if (principal.partner_account_id)
+        else None
+    )
+    if sender is None:
+        return [], None
+    acceptor = aliased(PartnerAccount)
+    stmt = (
+        select(Invitation, acceptor)
+        .outerjoin(acceptor, and_(acceptor.tenant_id == Invitation.accepted_by_tenant_id))
+        .where(Invitation.from_partner_account_id == sender.id, Invitation.kind == kind)
+    )
+    stmt = _status_filter(stmt, status, utcnow())
+    rows, cursor = await paginate(
+        session, stmt, keys=[Invitation.created_at, Invitation.id], params=params, scalars=False
+    )
+    return [invitation_out(settings, inv, sender, acc) for inv, acc in rows], cursor
+
+
+def _require_pending(invitation: Invitation) -> None:
+    status = invitation.effective_status(utcnow())
+    if status != InvitationStatus.pending:
+        raise Conflict(f"The invitation is {status}.", code="invitation_not_pending")
+
+
+async def send_invitation(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    invitation: Invitation,
+    subject: str | None,
+    body: str | None,
+) -> tuple[str, str]:
+    _require_pending(invitation)
+    if not invitation.email:
+        raise Invalid(
+            "This invitation has no email address to send to.", code="invitation_has_no_email"
+        )
+    sender = await _partner(session, invitation.from_partner_account_id)
+    draft = draft_for(settings, invitation, sender)
+    subject = subject or draft.subject
+    body = body or draft.body
+    if invite_url(settings, invitation) not in body:
+        raise Invalid(
+            "The email must keep the invitation link; put it back and send again.",
+            code="invite_link_missing",
+        )
+    queue_email(session, settings, to=invitation.email, subject=subject, body=body)
+    invitation.sent_at = utcnow()
+    await session.flush()
+    audit.record(
+        session,
+        operation="invitation_sent",
+        actor=principal,
+        resource_type="invitation",
+        resource_id=invitation.id,
+        detail={"to": invitation.email, "kind": invitation.kind},
+    )
+    return invitation.email, subject
+
+
+async def revoke_invitation(
+    session: AsyncSession, principal: Principal, invitation: Invitation
+) -> None:
+    _require_pending(invitation)
+    invitation.status = InvitationStatus.revoked
+    invitation.revoked_at = utcnow()
+    await session.flush()
+    audit.record(
+        session,
+        operation="invitation_revoked",
+        actor=principal,
+        resource_type="invitation",
+        resource_id=invitation.id,
+        detail={"kind": invitation.kind},
+    )
+
+
+# Anyone holding the link.
+
+
+async def invitation_by_token(
+    session: AsyncSession, token: str, *, lock: bool = False
+) -> Invitation:
+    stmt = select(Invitation).where(Invitation.token_hash == token_hash(token))
+    if lock:
+        stmt = stmt.with_for_update()
+    invitation = await session.scalar(stmt)
+    if invitation is None:
+        raise NotFound("This invitation link is not valid.", code="invitation_not_found")
+    return invitation
+
+
+async def view_invitation(session: AsyncSession, token: str) -> InvitationView:
+    invitation = await invitation_by_token(session, token)
+    sender = await _partner(session, invitation.from_partner_account_id)
+    until = utcnow() + timedelta(days=PROVIDER_GRANT_DAYS)
+    return InvitationView(
+        kind=invitation.kind,
+        status=invitation.effective_status(utcnow()),
+        from_={
+            "id": str(sender.id),
+            "partner_id": sender.partner_id,
+            "company_name": sender.company_name,
+            "country": sender.country,
+            "support_profile": sender.support_profile,
+            "role": "indirect_provider",
+        },
+        to={"email": invitation.email, "partner_id": invitation.to_partner_id},
+        grants=[
+            {"to": sender.company_name, "what": "submit_orders_for_your_customers"},
+            {
+                "to": sender.company_name,
+                "what": "admin_access_to_your_tenant",
+                "roles": list(PROVIDER_GRANT_ROLES),
+                "until": until.isoformat(),
+            },
+        ],
+        consent_text=consent_text(sender, until),
+        expires_at=invitation.expires_at,
+    )
+
+
+def check_usable(invitation: Invitation) -> None:
+    status = invitation.effective_status(utcnow())
+    if status == InvitationStatus.accepted:
+        raise Gone("This invitation was already used.", code="invitation_used")
+    if status == InvitationStatus.revoked:
+        raise Gone("The sender revoked this invitation.", code="invitation_revoked")
+    if status == InvitationStatus.expired:
+        raise Gone("This invitation has expired; ask for a new one.", code="invitation_expired")
+
+
+async def accept_reseller_invitation(
+    session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
+) -> LinkOut:
+    reseller_id = require_reseller(principal, Permission.authorize_provider)
+    if invitation.to_partner_id and invitation.to_partner_id != principal.partner_id:
+        raise Forbidden(
+            f"This invitation is for another partner (partner ID {invitation.to_partner_id}).",
+            code="invitation_not_for_you",
+        )
+    provider = await _partner(session, invitation.from_partner_account_id)
+    if provider.id == reseller_id:
+        raise Invalid("A partner cannot authorize itself.", code="cannot_invite_self")
+    reseller = await _partner(session, reseller_id)
+    now = utcnow()
+    link = ResellerLink(
+        id=uuid.uuid4(),
+        provider_account_id=provider.id,
+        reseller_account_id=reseller.id,
+        status=LinkStatus.active,
+        active_pair=f"{provider.id}:{reseller.id}",
+        invitation_id=invitation.id,
+        authorized_by_user_id=principal.user_id,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():  # begin_nested flushes first: add inside it
+            session.add(link)
+    except IntegrityError as exc:
+        raise Conflict(
+            f"{provider.company_name} is already your indirect provider.", code="already_linked"
+        ) from exc
+    grant = DelegatedAccessGrant(
+        id=uuid.uuid4(),
+        tenant_id=reseller.tenant_id,
+        partner_account_id=provider.id,
+        roles=list(PROVIDER_GRANT_ROLES),
+        status=GrantStatus.active,
+        source="reseller_link",
+        source_id=link.id,
+        approved_by_user_id=principal.user_id,
+        created_at=now,
+        expires_at=now + timedelta(days=PROVIDER_GRANT_DAYS),
+    )
+    session.add(grant)
+    invitation.status = InvitationStatus.accepted
+    invitation.accepted_at = now
+    invitation.accepted_by_user_id = principal.user_id
+    invitation.accepted_by_tenant_id = principal.tenant_id
+    await session.flush()
+    emails.link_authorized(session, settings, provider, reseller)
+    audit.record(
+        session,
+        operation="indirect_provider_authorized",
+        actor=principal,
+        resource_type="reseller_link",
+        resource_id=link.id,
+        detail={
+            "provider_partner_id": provider.partner_id,
+            "reseller_partner_id": reseller.partner_id,
+            "invitation_id": str(invitation.id),
+            "grant": {"roles": grant.roles, "expires_at": grant.expires_at.isoformat()},
+        },
+    )
+    return _link_out(link, provider, grant)
+
+
+# The two lists and ending a link.
+
+
+def _link_out(
+    link: ResellerLink, other: PartnerAccount, grant: DelegatedAccessGrant | None = None
+) -> LinkOut:
+    return LinkOut(
+        id=other.id,
+        link_id=link.id,
+        partner_id=other.partner_id,
+        company_name=other.company_name,
+        country=other.country,
+        status=link.status,
+        since=link.created_at,
+        terminated_at=link.terminated_at,
+        access=GrantOut(
+            id=grant.id,
+            roles=grant.roles,
+            expires_at=grant.expires_at,
+            status=grant.effective_status(utcnow()),
+        )
+        if grant
+        else None,
+    )
+
+
+def _sides(side: str) -> tuple[Any, Any]:
+    """(my column, the other side's column) on ResellerLink for ``side``."""
+    if side == "provider":
+        return ResellerLink.provider_account_id, ResellerLink.reseller_account_id
+    return ResellerLink.reseller_account_id, ResellerLink.provider_account_id
+
+
+async def list_links(
+    session: AsyncSession,
+    principal: Principal,
+    side: str,
+    status: str | None,
+    params: PageParams,
+) -> tuple[list[LinkOut], str | None]:
+    mine, other = _sides(side)
+    grant = aliased(DelegatedAccessGrant)
+    stmt = (
+        select(ResellerLink, PartnerAccount, grant)
+        .join(PartnerAccount, PartnerAccount.id == other)
+        .outerjoin(grant, and_(grant.source == "reseller_link", grant.source_id == ResellerLink.id))
+        .where(
+            mine == principal.partner_account_id,
+            ResellerLink.status == (status or LinkStatus.active),
+        )
+    )
+    rows, cursor = await paginate(
+        session,
+        stmt,
+        keys=[ResellerLink.created_at, ResellerLink.id],
+        params=params,
+        scalars=False,
+    )
+    return [_link_out(link, acct, g) for link, acct, g in rows], cursor
+
+
+async def access_link(
+    session: AsyncSession,
+    principal: Principal,
+    side: str,
+    other_account_id: uuid.UUID,
+    *,
+    lock: bool = False,
+) -> ResellerLink:
+    """The caller's active link with ``other_account_id``; otherwise 404."""
+    mine, other = _sides(side)
+    stmt = select(ResellerLink).where(
+        mine == principal.partner_account_id,
+        other == other_account_id,
+        ResellerLink.status == LinkStatus.active,
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    link = await session.scalar(stmt) if principal.partner_account_id else None
+    if link is None:
+        raise NotFound("No such indirect partner.", code="link_not_found")
+    return link
+
+
+async def terminate_link(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    side: str,
+    other_account_id: uuid.UUID,
+) -> None:
+    if side == "provider":
+        require_provider(principal, Permission.manage_customers)
+    else:
+        require_reseller(principal, Permission.authorize_provider)
+    link = await access_link(session, principal, side, other_account_id, lock=True)
+    now = utcnow()
+    link.status = LinkStatus.terminated
+    link.active_pair = None
+    link.terminated_at = now
+    link.terminated_by_account_id = principal.partner_account_id
+    link.terminated_by_user_id = principal.user_id
+    grants = await session.scalars(
+        select(DelegatedAccessGrant).where(
+            DelegatedAccessGrant.source == "reseller_link",
+            DelegatedAccessGrant.source_id == link.id,
+            DelegatedAccessGrant.status == GrantStatus.active,
+        )
+    )
+    for grant in grants:
+        grant.status = GrantStatus.revoked
+        grant.revoked_at = now
+    await session.flush()
+    provider = await _partner(session, link.provider_account_id)
+    reseller = await _partner(session, link.reseller_account_id)
+    ended_by = provider if side == "provider" else reseller
+    emails.link_terminated(session, settings, provider, reseller, ended_by)
+    audit.record(
+        session,
+        operation="indirect_link_terminated",
+        actor=principal,
+        resource_type="reseller_link",
+        resource_id=link.id,
+        detail={
+            "provider_partner_id": provider.partner_id,
+            "reseller_partner_id": reseller.partner_id,
+            "ended_by": side,
+        },
+    )

@@ -1,0 +1,425 @@
+"""Portal pages of the channel: Indirect resellers, Indirect providers, the invitation link."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.channel import service
+from twotier.channel.models import InvitationKind, InvitationStatus
+from twotier.channel.schemas import ResellerInvitationCreate
+from twotier.config import Settings
+from twotier.directory.auth import optional_principal
+from twotier.directory.principal import Permission, Principal
+from twotier.directory.roles import ROLE_LABELS
+from twotier.kit.clock import utcnow
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.errors import AppError, Forbidden, Gone, Invalid
+from twotier.kit.i18n import _
+from twotier.kit.pagination import PageParams
+from twotier.partners.models import PartnerAccount
+from twotier.portal.forms import form_values, parse
+from twotier.portal.render import check_csrf, render, signed_in
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+STATUS_LABELS = {
+    InvitationStatus.pending: "Pending",
+    InvitationStatus.accepted: "Accepted",
+    InvitationStatus.revoked: "Revoked",
+    InvitationStatus.expired: "Expired",
+}
+NOTICES = {
+    "authorized": "The provider is authorized. It now appears below.",
+    "sent": "The invitation email is on its way.",
+    "revoked": "The invitation was revoked; its link no longer works.",
+    "ended": "The relationship has ended.",
+}
+
+
+def _notice(notice: str | None) -> list[str]:
+    return [_(NOTICES[notice])] if notice in NOTICES else []
+
+
+async def _resellers_page(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    *,
+    cursor: str | None = None,
+    inv_cursor: str | None = None,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    flashes: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    service.require_provider(principal, Permission.view_partner)
+    links, links_next = await service.list_links(
+        session, principal, "provider", None, PageParams(limit=50, cursor=cursor)
+    )
+    invitations, inv_next = await service.list_sent_invitations(
+        session,
+        settings,
+        principal,
+        InvitationKind.reseller,
+        None,
+        PageParams(limit=50, cursor=inv_cursor),
+    )
+    return render(
+        request,
+        "indirect_resellers.html",
+        {
+            "links": links,
+            "links_next": links_next,
+            "invitations": list(reversed(invitations)),
+            "invitations_next": inv_next,
+            "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "can_invite": principal.can(Permission.invite_resellers),
+            "can_manage": principal.can(Permission.manage_customers),
+            "form": form or {},
+            "errors": errors or {},
+            "error": error,
+            "flashes": flashes or [],
+        },
+        principal=principal,
+        section="indirect",
+        status_code=status_code,
+    )
+
+
+@router.get("/indirect-resellers")
+async def resellers_page(
+    request: Request,
+    cursor: str | None = Query(None),
+    inv_cursor: str | None = Query(None),
+    notice: str | None = Query(None),
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    return await _resellers_page(
+        request,
+        session,
+        settings,
+        principal,
+        cursor=cursor,
+        inv_cursor=inv_cursor,
+        flashes=_notice(notice),
+    )
+
+
+@router.post("/indirect-resellers/invite", dependencies=[Depends(check_csrf)])
+async def invite_reseller(
+    request: Request,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    form = form_values(await request.form())
+    data, errors = parse(ResellerInvitationCreate, {k: v for k, v in form.items() if v})
+    if data is None:
+        return await _resellers_page(
+            request, session, settings, principal, form=form, errors=errors, status_code=422
+        )
+    try:
+        invitation = await service.create_reseller_invitation(session, settings, principal, data)
+    except (Invalid, Forbidden) as exc:
+        return await _resellers_page(
+            request,
+            session,
+            settings,
+            principal,
+            form=form,
+            error=exc.detail,
+            status_code=exc.status,
+        )
+    return RedirectResponse(f"/indirect-resellers/invitations/{invitation.id}", status_code=303)
+
+
+async def _draft_page(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    invitation_id: uuid.UUID,
+    *,
+    subject: str | None = None,
+    body: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    service.require_provider(principal, Permission.invite_resellers)
+    invitation = await service.access_sent_invitation(
+        session, principal, invitation_id, InvitationKind.reseller
+    )
+    out = await service.sent_invitation_out(session, settings, invitation)
+    if out.draft_email is None:
+        raise Gone(_("This invitation is no longer pending."), code="invitation_not_pending")
+    return render(
+        request,
+        "invitation_draft.html",
+        {
+            "invitation": out,
+            "subject": subject if subject is not None else out.draft_email.subject,
+            "body": body if body is not None else out.draft_email.body,
+            "send_action": f"/indirect-resellers/invitations/{invitation.id}/send",
+            "back_href": "/indirect-resellers",
+            "back_label": _("Indirect resellers"),
+            "error": error,
+        },
+        principal=principal,
+        section="indirect",
+        status_code=status_code,
+    )
+
+
+@router.get("/indirect-resellers/invitations/{invitation_id}")
+async def draft_page(
+    request: Request,
+    invitation_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    return await _draft_page(request, session, settings, principal, invitation_id)
+
+
+@router.post(
+    "/indirect-resellers/invitations/{invitation_id}/send", dependencies=[Depends(check_csrf)]
+)
+async def send_draft(
+    request: Request,
+    invitation_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    service.require_provider(principal, Permission.invite_resellers)
+    form = form_values(await request.form())
+    invitation = await service.access_sent_invitation(
+        session, principal, invitation_id, InvitationKind.reseller, lock=True
+    )
+    try:
+        await service.send_invitation(
+            session,
+            settings,
+            principal,
+            invitation,
+            form.get("subject") or None,
+            form.get("body") or None,
+        )
+    except AppError as exc:
+        return await _draft_page(
+            request,
+            session,
+            settings,
+            principal,
+            invitation_id,
+            subject=form.get("subject"),
+            body=form.get("body"),
+            error=exc.detail,
+            status_code=exc.status,
+        )
+    return RedirectResponse("/indirect-resellers?notice=sent", status_code=303)
+
+
+@router.post(
+    "/indirect-resellers/invitations/{invitation_id}/revoke", dependencies=[Depends(check_csrf)]
+)
+async def revoke(
+    invitation_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    service.require_provider(principal, Permission.invite_resellers)
+    invitation = await service.access_sent_invitation(
+        session, principal, invitation_id, InvitationKind.reseller, lock=True
+    )
+    await service.revoke_invitation(session, principal, invitation)
+    return RedirectResponse("/indirect-resellers?notice=revoked", status_code=303)
+
+
+@router.get("/indirect-providers")
+async def providers_page(
+    request: Request,
+    cursor: str | None = Query(None),
+    notice: str | None = Query(None),
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    service.require_reseller(principal, Permission.view_partner)
+    links, links_next = await service.list_links(
+        session, principal, "reseller", None, PageParams(limit=50, cursor=cursor)
+    )
+    return render(
+        request,
+        "indirect_providers.html",
+        {
+            "links": links,
+            "links_next": links_next,
+            "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
+            "can_manage": principal.can(Permission.authorize_provider),
+            "flashes": _notice(notice),
+        },
+        principal=principal,
+        section="indirect",
+    )
+
+
+def _side_pages(page: str, side: str, label: str) -> None:
+    @router.get(f"/{page}/{{other_id}}/customers", name=f"{side}_shared_customers_page")
+    async def shared_customers_page(
+        request: Request,
+        other_id: uuid.UUID,
+        principal: Principal = Depends(signed_in),
+        session: AsyncSession = Depends(get_session),
+    ) -> Response:
+        await service.access_link(session, principal, side, other_id)
+        other = await session.get_one(PartnerAccount, other_id)
+        return render(
+            request,
+            "shared_customers.html",
+            {"other": other, "customers": [], "back_href": f"/{page}", "back_label": _(label)},
+            principal=principal,
+            section="indirect",
+        )
+
+    @router.post(
+        f"/{page}/{{other_id}}/end",
+        dependencies=[Depends(check_csrf)],
+        name=f"{side}_end_link_page",
+    )
+    async def end_link(
+        other_id: uuid.UUID,
+        principal: Principal = Depends(signed_in),
+        session: AsyncSession = Depends(get_session),
+        settings: Settings = Depends(get_settings),
+    ) -> Response:
+        await service.terminate_link(session, settings, principal, side, other_id)
+        return RedirectResponse(f"/{page}?notice=ended", status_code=303)
+
+
+_side_pages("indirect-resellers", "provider", "Indirect resellers")
+_side_pages("indirect-providers", "reseller", "Indirect providers")
+
+
+# The link in the email.
+
+
+async def _invitation_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal | None,
+    token: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    invitation = await service.invitation_by_token(session, token)
+    here = f"/invitations/{token}"
+    status = invitation.effective_status(utcnow())
+    if status != InvitationStatus.pending:
+        titles = {
+            InvitationStatus.accepted: (
+                _("This invitation was already used"),
+                _(
+                    "Each invitation link works once. If you need to "
+                    "connect again, ask the sender for a new one."
+                ),
+            ),
+            InvitationStatus.revoked: (
+                _("This invitation was withdrawn"),
+                _("The sender revoked it. Contact them if you expected to connect."),
+            ),
+            InvitationStatus.expired: (
+                _("This invitation has expired"),
+                _("Ask the sender for a new invitation link."),
+            ),
+        }
+        title, message = titles[status]
+        return render(
+            request,
+            "invitation.html",
+            {"state": status, "title": title, "message": message},
+            principal=principal,
+            status_code=410,
+        )
+    view = await service.view_invitation(session, token)
+    sender = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
+    blocked = blocked_code = None
+    my_company = None
+    if principal is not None:
+        try:
+            service.require_reseller(principal, Permission.authorize_provider)
+        except Forbidden as exc:
+            blocked, blocked_code = exc.detail, exc.code
+        else:
+            if invitation.to_partner_id and invitation.to_partner_id != principal.partner_id:
+                blocked = _("This invitation is for another partner (partner ID %(id)s).") % {
+                    "id": invitation.to_partner_id
+                }
+                blocked_code = "invitation_not_for_you"
+            mine = await session.get(PartnerAccount, principal.partner_account_id)
+            my_company = mine.company_name if mine else None
+    return render(
+        request,
+        "invitation.html",
+        {
+            "state": "usable",
+            "sender": sender,
+            "consent_text": view.consent_text,
+            "here": here,
+            "blocked": blocked,
+            "blocked_code": blocked_code,
+            "my_company": my_company,
+            "error": error,
+        },
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+@router.get("/invitations/{token}")
+async def invitation_page(
+    request: Request,
+    token: str,
+    principal: Principal | None = Depends(optional_principal),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    return await _invitation_page(request, session, principal, token)
+
+
+@router.post("/invitations/{token}", dependencies=[Depends(check_csrf)])
+async def accept_invitation(
+    request: Request,
+    token: str,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    form = await request.form()
+    invitation = await service.invitation_by_token(session, token, lock=True)
+    if invitation.effective_status(utcnow()) != InvitationStatus.pending:
+        return await _invitation_page(request, session, principal, token)
+    if form.get("authorize") != "true":
+        return await _invitation_page(
+            request,
+            session,
+            principal,
+            token,
+            error=_("Tick the box to authorize. Nothing was changed."),
+            status_code=422,
+        )
+    try:
+        await service.accept_reseller_invitation(session, settings, principal, invitation)
+    except AppError as exc:
+        return await _invitation_page(
+            request, session, principal, token, error=exc.detail, status_code=exc.status
+        )
+    return RedirectResponse("/indirect-providers?notice=authorized", status_code=303)

@@ -1,0 +1,155 @@
+"""The demo world, seeded by the real `twotier demo` and checked through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import create_database, drop_database
+from tests.factories import enrollment_body, tenant_body
+from tests.test_cli import _api, run
+from twotier.kit.db import Database
+from twotier.models import Base
+
+PASSWORD = "twotier-demo-2026"
+
+
+@pytest.fixture(scope="module")
+def demo(pg_base_url: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database the real command seeded (once for the module)."""
+    url = asyncio.run(create_database(pg_base_url, Path(tmp_path_factory.mktemp("demo"))))
+    seeded = run(url, "demo")
+    assert seeded.returncode == 0, seeded.stderr
+    assert seeded.stderr == ""
+    yield url
+    asyncio.run(drop_database(url, pg_base_url))
+
+
+def sign_in(email: str) -> tuple[str, str, dict[str, object]]:
+    return ("POST", "/api/v1/auth/token", {"email": email, "password": PASSWORD})
+
+
+async def _counts(url: str) -> dict[str, int]:
+    db = Database(url)
+    try:
+        async with db.read_sessions() as s:
+            return {
+                table.name: int(await s.scalar(select(func.count()).select_from(table)) or 0)
+                for table in Base.metadata.sorted_tables
+            }
+    finally:
+        await db.dispose()
+
+
+def test_contoso_is_an_approved_indirect_provider_on_the_provider_list(demo: str) -> None:
+    providers, partner = asyncio.run(
+        _api(
+            demo,
+            [
+                ("GET", "/api/v1/providers", None),
+                sign_in("admin@contoso-distribution.example"),
+                ("GET", "/api/v1/partner", None),
+            ],
+        )
+    )[0::2]
+    assert providers.status_code == 200
+    assert [(p["company_name"], p["country"]) for p in providers.json()["items"]] == [
+        ("Contoso Distribution Ltd", "TW")
+    ]
+    assert partner.status_code == 200
+    assert partner.json()["programs"] == ["indirect_provider"]
+    assert partner.json()["partner_id"] == providers.json()["items"][0]["partner_id"]
+
+
+def test_fabrikam_is_an_indirect_reseller_whose_admin_is_an_admin_agent(demo: str) -> None:
+    _token, partner, me, users = asyncio.run(
+        _api(
+            demo,
+            [
+                sign_in("admin@fabrikam.example"),
+                ("GET", "/api/v1/partner", None),
+                ("GET", "/api/v1/me", None),
+                ("GET", "/api/v1/partner/users", None),
+            ],
+        )
+    )
+    assert partner.status_code == 200, partner.text
+    assert partner.json()["programs"] == ["indirect_reseller"]
+    assert partner.json()["company_name"] == "Fabrikam Cloud Resellers Ltd"
+    assert me.json()["partner"]["partner_roles"] == ["admin_agent"]
+    assert me.json()["partner"]["programs"] == ["indirect_reseller"]
+    assert [(u["email"], u["partner_roles"]) for u in users.json()["items"]] == [
+        ("admin@fabrikam.example", ["admin_agent"])
+    ]
+
+
+def test_both_partners_went_through_email_confirmation_and_approval(demo: str) -> None:
+    approved = asyncio.run(
+        _api(
+            demo,
+            [
+                sign_in("operator@twotier.example"),
+                ("GET", "/api/v1/operator/enrollments?status=approved", None),
+            ],
+        )
+    )[1].json()["items"]
+    assert sorted((e["company_name"], e["program"]) for e in approved) == [
+        ("Contoso Distribution Ltd", "indirect_provider"),
+        ("Fabrikam Cloud Resellers Ltd", "indirect_reseller"),
+    ]
+    assert all(e["verified_at"] and e["decided_at"] and not e["shortcut"] for e in approved)
+
+
+def test_the_newcomer_membership_enrolls_a_new_tenant_in_taiwan(demo: str) -> None:
+    shown = run(demo, "demo")
+    found = re.search(r"username (\S+), password (\S+), partner ID (\d{7})", shown.stdout)
+    assert found, shown.stdout
+    username, password, partner_id = found.groups()
+    assert password == PASSWORD
+    tenant = tenant_body(country="TW")
+    membership = {"username": username, "password": password}
+    _created, _token, lookup, enrolled = asyncio.run(
+        _api(
+            demo,
+            [
+                ("POST", "/api/v1/tenants", tenant),
+                (
+                    "POST",
+                    "/api/v1/auth/token",
+                    {"email": tenant["admin"]["email"], "password": tenant["admin"]["password"]},
+                ),
+                ("POST", "/api/v1/enrollment/membership-lookup", membership),
+                (
+                    "POST",
+                    "/api/v1/enrollments",
+                    enrollment_body(
+                        membership | {"organizations": [{"partner_id": partner_id}]},
+                        company="Adatum Cloud Services Ltd",
+                    ),
+                ),
+            ],
+        )
+    )
+    assert lookup.status_code == 200, lookup.text
+    assert [
+        (o["partner_id"], o["country"], o["eligible"]) for o in lookup.json()["organizations"]
+    ] == [(partner_id, "TW", True)]
+    assert enrolled.status_code == 201, enrolled.text
+    assert enrolled.json()["status"] == "pending_email_verification"
+
+
+def test_running_the_demo_again_changes_nothing(demo: str) -> None:
+    before = asyncio.run(_counts(demo))
+    again = run(demo, "demo")
+    assert again.returncode == 0, again.stderr
+    assert "seeded" not in again.stdout
+    assert "admin@fabrikam.example" in again.stdout
+    assert "username newcomer" in again.stdout
+    assert asyncio.run(_counts(demo)) == before
+    assert before["partner_accounts"] == 2
+    assert before["membership_accounts"] == 3
