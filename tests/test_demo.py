@@ -143,6 +143,34 @@ def test_the_newcomer_membership_enrolls_a_new_tenant_in_taiwan(demo: str) -> No
     assert enrolled.json()["status"] == "pending_email_verification"
 
 
+def test_fabrikam_authorized_contoso_and_contoso_has_a_pending_invitation(demo: str) -> None:
+    _t, providers = asyncio.run(
+        _api(demo, [sign_in("admin@fabrikam.example"), ("GET", "/api/v1/indirect-providers", None)])
+    )
+    [link] = providers.json()["items"]
+    assert link["company_name"] == "Contoso Distribution Ltd"
+    assert link["status"] == "active"
+    assert link["access"]["status"] == "active"
+    _t, resellers, invitations = asyncio.run(
+        _api(
+            demo,
+            [
+                sign_in("admin@contoso-distribution.example"),
+                ("GET", "/api/v1/indirect-resellers", None),
+                ("GET", "/api/v1/reseller-invitations", None),
+            ],
+        )
+    )
+    assert [r["company_name"] for r in resellers.json()["items"]] == [
+        "Fabrikam Cloud Resellers Ltd"
+    ]
+    statuses = sorted(i["status"] for i in invitations.json()["items"])
+    assert statuses == ["accepted", "pending"]
+    seeded = run(demo, "demo")
+    pending = next(i for i in invitations.json()["items"] if i["status"] == "pending")
+    assert pending["invite_url"].rsplit("/", 1)[1] in seeded.stdout
+
+
 def test_running_the_demo_again_changes_nothing(demo: str) -> None:
     before = asyncio.run(_counts(demo))
     again = run(demo, "demo")

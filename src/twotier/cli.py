@@ -71,6 +71,11 @@ def _print_demo(report: object) -> None:
         )
         typer.echo(f"  username {username}, password {DEMO_PASSWORD}, partner ID {partner_id}")
         typer.echo(f"  ({legal_name})")
+    if report.pending_invitation_url is not None:
+        typer.echo(
+            "Contoso's pending reseller invitation (open it, then sign in as a reseller's admin):"
+        )
+        typer.echo(f"  {report.pending_invitation_url}")
     for note in report.notes:
         typer.secho(note, fg=typer.colors.YELLOW, err=True)
 

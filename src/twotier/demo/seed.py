@@ -17,20 +17,24 @@ it is.
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.channel import service as channel
+from twotier.channel.models import Invitation, InvitationStatus, ResellerLink
+from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
 from twotier.directory import service as directory
+from twotier.directory.auth import principal_for_user
 from twotier.directory.models import Tenant, User
-from twotier.directory.principal import PartnerRole, Principal, permissions_for
+from twotier.directory.principal import PartnerRole, Principal
 from twotier.directory.schemas import AdminIn, TenantCreate
 from twotier.enrollment import service as enrollment_service
 from twotier.enrollment.models import Enrollment, EnrollmentStatus
 from twotier.enrollment.schemas import EnrollmentCreate
+from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 from twotier.kit.email import EMAIL
 from twotier.kit.errors import AppError
@@ -40,7 +44,7 @@ from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.membership.schemas import MembershipCreate, OrganizationIn
 from twotier.operator.service import create_operator
 from twotier.partners import service as partners
-from twotier.partners.models import Program
+from twotier.partners.models import PartnerAccount, Program
 from twotier.partners.schemas import PartnerRolesIn
 
 DEMO_PASSWORD = "twotier-demo-2026"  # noqa: S105 — printed to the developer on purpose
@@ -95,7 +99,7 @@ DEMO_ORGS = (
         "TW",
         "admin@contoso-distribution.example",
         "Chen Mei-ling",
-        "indirect provider",
+        "indirect provider (admin agent)",
         DemoPartner(
             Program.indirect_provider,
             CONTOSO_MEMBERSHIP,
@@ -103,6 +107,7 @@ DEMO_ORGS = (
             "Chen",
             "7 Songren Road, Xinyi District",
             "110",
+            partner_roles=(PartnerRole.admin_agent,),
         ),
     ),
     DemoOrg(
@@ -142,6 +147,8 @@ class SeedReport:
     # (username, partner ID, legal name): the registry sign-in a newcomer enrolls with.
     newcomer: tuple[str, str, str] | None = None
     notes: list[str] = field(default_factory=list)
+    # The link of Contoso's pending reseller invitation, while it is pending.
+    pending_invitation_url: str | None = None
 
 
 async def ensure_org(
@@ -200,29 +207,9 @@ async def ensure_membership(
 
 
 async def _principal(session: AsyncSession, user: User) -> Principal:
-    """The principal ``user`` would have when signed in (as auth.principal_for_token builds)."""
-    tenant = await session.get_one(Tenant, user.tenant_id)
-    partner = await partners.partner_of_tenant(session, tenant.id)
-    programs = frozenset(await partners.programs_of(session, partner.id)) if partner else None
-    roles = frozenset(user.roles)
-    partner_roles = frozenset(user.partner_roles) if partner is not None else frozenset()
-    return Principal(
-        user_id=user.id,
-        tenant_id=tenant.id,
-        email=user.email,
-        display_name=user.display_name,
-        roles=roles,
-        tenant_kind=tenant.kind,
-        token_id=uuid.uuid4(),  # no token: the seed acts for the user directly
-        via="session",
-        partner_account_id=partner.id if partner is not None else None,
-        partner_id=partner.partner_id if partner is not None else None,
-        partner_programs=programs or frozenset(),
-        partner_roles=partner_roles,
-        permissions=permissions_for(
-            roles, partner_roles, tenant_kind=tenant.kind, is_partner=partner is not None
-        ),
-    )
+    """What ``user`` may do when signed in (the seed acts for it, as the portal would)."""
+    await session.flush()
+    return await principal_for_user(session, user.id)
 
 
 _LINK = re.compile(r"/enroll/verify\?token=([A-Za-z0-9_\-]+)")
@@ -337,6 +324,76 @@ async def ensure_partner(
     report.created.append(f"{org.display_name} approved as {demo.program.replace('_', ' ')}")
 
 
+PENDING_INVITEE = "partners@tailspin.example"
+
+
+async def _partner_admin(session: AsyncSession, org: DemoOrg) -> User | None:
+    return await session.scalar(
+        select(User)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .join(PartnerAccount, PartnerAccount.tenant_id == Tenant.id)
+        .where(User.email == org.admin_email, Tenant.domain == org.domain)
+    )
+
+
+async def ensure_channel(session: AsyncSession, settings: Settings, report: SeedReport) -> None:
+    """Fabrikam authorized Contoso (through a real invitation); Contoso has one more pending."""
+    contoso, fabrikam = DEMO_ORGS[0], DEMO_ORGS[1]
+    provider_admin = await _partner_admin(session, contoso)
+    reseller_admin = await _partner_admin(session, fabrikam)
+    if provider_admin is None or reseller_admin is None:
+        return
+    provider = await _principal(session, provider_admin)
+    reseller = await _principal(session, reseller_admin)
+    if not (
+        provider.in_program(Program.indirect_provider)
+        and reseller.in_program(Program.indirect_reseller)
+    ):
+        return
+    linked = await session.scalar(
+        select(ResellerLink.id).where(
+            ResellerLink.provider_account_id == provider.partner_account_id,
+            ResellerLink.reseller_account_id == reseller.partner_account_id,
+        )
+    )
+    try:
+        async with session.begin_nested():
+            if linked is None:
+                sent = await channel.create_reseller_invitation(
+                    session,
+                    settings,
+                    provider,
+                    ResellerInvitationCreate(
+                        email=fabrikam.admin_email, partner_id=reseller.partner_id
+                    ),
+                )
+                invitation = await session.get_one(Invitation, sent.id)
+                await channel.accept_reseller_invitation(session, settings, reseller, invitation)
+                report.created.append("Fabrikam authorized Contoso as its indirect provider")
+            pending = await session.scalar(
+                select(Invitation).where(
+                    Invitation.from_partner_account_id == provider.partner_account_id,
+                    Invitation.email == PENDING_INVITEE,
+                )
+            )
+            if pending is None:
+                out = await channel.create_reseller_invitation(
+                    session,
+                    settings,
+                    provider,
+                    ResellerInvitationCreate(
+                        email=PENDING_INVITEE,
+                        message="We'd be glad to be your distributor in Taiwan.",
+                    ),
+                )
+                report.created.append("a pending reseller invitation from Contoso")
+                pending = await session.get_one(Invitation, out.id)
+            if pending.effective_status(utcnow()) == InvitationStatus.pending:
+                report.pending_invitation_url = channel.invite_url(settings, pending)
+    except AppError as exc:
+        report.notes.append(f"Channel demo skipped: {exc.detail}")
+
+
 async def _operator(session: AsyncSession, report: SeedReport) -> User:
     report.sign_ins.append((OPERATOR_EMAIL, "operator"))
     user = await session.scalar(select(User).where(User.email == OPERATOR_EMAIL))
@@ -357,6 +414,7 @@ async def seed(db: Database, settings: Settings) -> SeedReport:
         for org in DEMO_ORGS:
             if operator.is_operator:
                 await ensure_partner(session, settings, org, operator, report)
+        await ensure_channel(session, settings, report)
         for demo in DEMO_MEMBERSHIPS:
             registered = await ensure_membership(session, demo, report)
             if demo is NEWCOMER_MEMBERSHIP and registered is not None:

@@ -5,6 +5,8 @@ One indexed lookup (token hash → user → tenant) per request; no password has
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -26,33 +28,22 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_PURPOSE = "csrf"
 
 
-async def principal_for_token(
-    session: AsyncSession, token: str, kind: str, request_id: str | None = None
-) -> Principal | None:
-    """One indexed query: token → user → tenant (→ partner account → its programs)."""
-    digest = token_hash(token)
-    rows = (
-        await session.execute(
-            select(AccessToken, User, Tenant, PartnerAccount, PartnerProgram.program)
-            .join(User, User.id == AccessToken.user_id)
-            .join(Tenant, Tenant.id == User.tenant_id)
-            .outerjoin(PartnerAccount, PartnerAccount.tenant_id == Tenant.id)
-            .outerjoin(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
-            .where(
-                AccessToken.token_hash == digest,
-                AccessToken.kind == kind,
-                AccessToken.revoked_at.is_(None),
-                AccessToken.expires_at > utcnow(),
-                User.is_active.is_(True),
-            )
-        )
-    ).all()
-    if not rows:
-        return None
-    access, user, tenant, partner, _program = rows[0]
-    if not same_hash(access.token_hash, digest):  # pragma: no cover — the index matched it
-        return None
-    programs = frozenset(row[4] for row in rows if row[4] is not None)
+def _principal_query() -> Any:
+    """User → tenant (→ partner account → its programs): one row per program, or one row."""
+    return (
+        select(User, Tenant, PartnerAccount, PartnerProgram.program)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .outerjoin(PartnerAccount, PartnerAccount.tenant_id == Tenant.id)
+        .outerjoin(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
+        .where(User.is_active.is_(True))
+    )
+
+
+def _principal_from(
+    rows: Sequence[Any], *, token_id: uuid.UUID, via: str, request_id: str | None
+) -> Principal:
+    user, tenant, partner = rows[0][0], rows[0][1], rows[0][2]
+    programs = frozenset(row[3] for row in rows if row[3] is not None)
     roles = frozenset(user.roles)
     partner_roles = frozenset(user.partner_roles) if partner is not None else frozenset()
     return Principal(
@@ -62,8 +53,8 @@ async def principal_for_token(
         display_name=user.display_name,
         roles=roles,
         tenant_kind=tenant.kind,
-        token_id=access.id,
-        via="bearer" if kind == TokenKind.api else "session",
+        token_id=token_id,
+        via=via,
         partner_account_id=partner.id if partner is not None else None,
         partner_id=partner.partner_id if partner is not None else None,
         partner_programs=programs,
@@ -73,6 +64,39 @@ async def principal_for_token(
             roles, partner_roles, tenant_kind=tenant.kind, is_partner=partner is not None
         ),
     )
+
+
+async def principal_for_token(
+    session: AsyncSession, token: str, kind: str, request_id: str | None = None
+) -> Principal | None:
+    """One indexed query: token → user → tenant (→ partner account → its programs)."""
+    digest = token_hash(token)
+    rows = (
+        await session.execute(
+            _principal_query()
+            .add_columns(AccessToken.id, AccessToken.token_hash)
+            .join(AccessToken, AccessToken.user_id == User.id)
+            .where(
+                AccessToken.token_hash == digest,
+                AccessToken.kind == kind,
+                AccessToken.revoked_at.is_(None),
+                AccessToken.expires_at > utcnow(),
+            )
+        )
+    ).all()
+    if not rows or not same_hash(rows[0][5], digest):
+        return None
+    via = "bearer" if kind == TokenKind.api else "session"
+    return _principal_from(rows, token_id=rows[0][4], via=via, request_id=request_id)
+
+
+async def principal_for_user(session: AsyncSession, user_id: uuid.UUID) -> Principal:
+    """The principal ``user_id`` has when signed in, for work done on its behalf (the demo
+    seed, the CLI) without a token."""
+    rows = (await session.execute(_principal_query().where(User.id == user_id))).all()
+    if not rows:
+        raise LookupError(f"no active user {user_id}")
+    return _principal_from(rows, token_id=uuid.uuid4(), via="system", request_id=None)
 
 
 def csrf_ok(request: Request, settings: Settings, presented: str | None) -> bool:

@@ -142,7 +142,7 @@ class Principal:
     roles: frozenset[str]
     tenant_kind: str
     token_id: uuid.UUID
-    via: str  # "bearer" | "session"
+    via: str  # "bearer", "session", or "system" (work done for a user without a token)
     partner_account_id: uuid.UUID | None = None
     partner_id: str | None = None
     partner_programs: frozenset[str] = frozenset()
