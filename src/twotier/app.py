@@ -18,6 +18,7 @@ from twotier import health
 from twotier.channel import routes as channel_routes
 from twotier.channel import views as channel_views
 from twotier.config import Settings, get_settings
+from twotier.customers import routes as customer_routes
 from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.enrollment import routes as enrollment_routes
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(enrollment_routes.operator_router)
     app.include_router(partner_routes.router)
     app.include_router(channel_routes.router)
+    app.include_router(customer_routes.router)
     if settings.mailbox_enabled:
         app.include_router(mail_routes.router)
         app.include_router(mail_views.router)

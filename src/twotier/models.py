@@ -2,7 +2,7 @@
 
 from twotier.audit.models import AuditRecord
 from twotier.channel.models import Invitation, ResellerLink
-from twotier.customers.models import DelegatedAccessGrant
+from twotier.customers.models import CustomerRelationship, DelegatedAccessGrant
 from twotier.directory.models import AccessToken, Tenant, User
 from twotier.enrollment.models import Enrollment, EnrollmentVerification
 from twotier.kit.db import Base
@@ -17,6 +17,7 @@ __all__ = [
     "AccessToken",
     "AuditRecord",
     "Base",
+    "CustomerRelationship",
     "DelegatedAccessGrant",
     "Enrollment",
     "EnrollmentVerification",

@@ -22,6 +22,8 @@ from twotier.channel.schemas import (
     SendOut,
 )
 from twotier.config import Settings
+from twotier.customers import service as customers
+from twotier.customers.schemas import CustomerOut
 from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.principal import Permission
 from twotier.directory.routes import PROBLEM
@@ -150,6 +152,9 @@ async def revoke_reseller_invitation(
 async def view_invitation(
     token: str, session: AsyncSession = Depends(get_session)
 ) -> InvitationView:
+    invitation = await service.invitation_by_token(session, token)
+    if invitation.kind == InvitationKind.customer:
+        return await customers.view_customer_invitation(session, invitation)
     return await service.view_invitation(session, token)
 
 
@@ -172,6 +177,11 @@ async def accept_invitation(
         raise Invalid(
             "Tick the box to authorize; nothing was changed.", code="authorization_required"
         )
+    if invitation.kind == InvitationKind.customer:
+        created = await customers.accept_customer_invitation(
+            session, settings, principal, invitation
+        )
+        return AcceptOut(kind=invitation.kind, status=invitation.status, relationships=created)
     link = await service.accept_reseller_invitation(session, settings, principal, invitation)
     return AcceptOut(kind=invitation.kind, status=invitation.status, link=link)
 
@@ -198,7 +208,7 @@ def _side_routes(side: str, path: str, other: str) -> None:
 
     @router.get(
         f"/{path}/{{{other}_id}}/customers",
-        response_model=Page[dict[str, Any]],
+        response_model=Page[CustomerOut],
         responses={404: PROBLEM},
         name=f"{path.replace('-', '_')}_customers",
         summary="The customers both sides share",
@@ -208,11 +218,13 @@ def _side_routes(side: str, path: str, other: str) -> None:
         principal: CurrentPrincipal,
         params: PageParams = Depends(page_params),
         session: AsyncSession = Depends(get_session),
-    ) -> Page[dict[str, Any]]:
+    ) -> Page[CustomerOut]:
         other_id = uuid.UUID(request.path_params[f"{other}_id"])
         await service.access_link(session, principal, side, other_id)
-        # Customer relationships arrive with the customers capability; none exist yet.
-        return Page[dict[str, Any]](items=[], next_cursor=None)
+        items, cursor = await customers.list_customers(
+            session, principal, None, params, other_tier=other_id
+        )
+        return Page[CustomerOut](items=items, next_cursor=cursor)
 
     @router.delete(
         f"/{path}/{{{other}_id}}",

@@ -393,6 +393,10 @@ def check_usable(invitation: Invitation) -> None:
 async def accept_reseller_invitation(
     session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
 ) -> LinkOut:
+    if invitation.kind != InvitationKind.reseller:
+        raise Invalid(
+            "This is not an invitation to authorize a provider.", code="invitation_kind_mismatch"
+        )
     reseller_id = require_reseller(principal, Permission.authorize_provider)
     if invitation.to_partner_id and invitation.to_partner_id != principal.partner_id:
         raise Forbidden(

@@ -10,12 +10,14 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel import service
-from twotier.channel.models import InvitationKind, InvitationStatus
+from twotier.channel.models import Invitation, InvitationKind, InvitationStatus
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
+from twotier.customers import service as customers
 from twotier.directory.auth import optional_principal
+from twotier.directory.models import Tenant
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.roles import ROLE_LABELS
+from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Forbidden, Gone, Invalid
@@ -38,6 +40,8 @@ NOTICES = {
     "sent": "The invitation email is on its way.",
     "revoked": "The invitation was revoked; its link no longer works.",
     "ended": "The relationship has ended.",
+    "accepted": "The reseller relationship is accepted. Your partners are listed below.",
+    "removed": "The partner was removed; its access to your tenant has ended.",
 }
 
 
@@ -282,10 +286,13 @@ def _side_pages(page: str, side: str, label: str) -> None:
     ) -> Response:
         await service.access_link(session, principal, side, other_id)
         other = await session.get_one(PartnerAccount, other_id)
+        shared, _cursor = await customers.list_customers(
+            session, principal, None, PageParams(limit=200, cursor=None), other_tier=other_id
+        )
         return render(
             request,
             "shared_customers.html",
-            {"other": other, "customers": [], "back_href": f"/{page}", "back_label": _(label)},
+            {"other": other, "customers": shared, "back_href": f"/{page}", "back_label": _(label)},
             principal=principal,
             section="indirect",
         )
@@ -350,6 +357,10 @@ async def _invitation_page(
             principal=principal,
             status_code=410,
         )
+    if invitation.kind == InvitationKind.customer:
+        return await _customer_invitation_page(
+            request, session, principal, invitation, here, error=error, status_code=status_code
+        )
     view = await service.view_invitation(session, token)
     sender = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
     blocked = blocked_code = None
@@ -377,6 +388,53 @@ async def _invitation_page(
             "here": here,
             "blocked": blocked,
             "blocked_code": blocked_code,
+            "my_company": my_company,
+            "error": error,
+        },
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+async def _customer_invitation_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal | None,
+    invitation: Invitation,
+    here: str,
+    *,
+    error: str | None,
+    status_code: int,
+) -> Response:
+    """A customer's view: who asks, which roles, until when; only its global admin accepts."""
+    view = await customers.view_customer_invitation(session, invitation)
+    reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
+    provider_ref = view.from_.get("indirect_provider")
+    provider = (
+        await session.get(PartnerAccount, uuid.UUID(provider_ref["id"])) if provider_ref else None
+    )
+    blocked = None
+    my_company = None
+    if principal is not None:
+        if DirectoryRole.global_admin.value not in principal.roles:
+            blocked = _(
+                "Only your organization's global admin can accept a reseller relationship. "
+                "Send this link to them."
+            )
+        else:
+            mine = await session.get(Tenant, principal.tenant_id)
+            my_company = mine.display_name if mine else None
+    return render(
+        request,
+        "customer_invitation.html",
+        {
+            "reseller": reseller,
+            "provider": provider,
+            "grants": view.grants,
+            "consent_text": view.consent_text,
+            "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
+            "here": here,
+            "blocked": blocked,
             "my_company": my_company,
             "error": error,
         },
@@ -417,9 +475,46 @@ async def accept_invitation(
             status_code=422,
         )
     try:
-        await service.accept_reseller_invitation(session, settings, principal, invitation)
+        if invitation.kind == InvitationKind.customer:
+            await customers.accept_customer_invitation(session, settings, principal, invitation)
+        else:
+            await service.accept_reseller_invitation(session, settings, principal, invitation)
     except AppError as exc:
         return await _invitation_page(
             request, session, principal, token, error=exc.detail, status_code=exc.status
         )
+    if invitation.kind == InvitationKind.customer:
+        return RedirectResponse("/partners?notice=accepted", status_code=303)
     return RedirectResponse("/indirect-providers?notice=authorized", status_code=303)
+
+
+@router.get("/partners")
+async def my_partners_page(
+    request: Request,
+    notice: str | None = Query(None),
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    partners = await customers.my_partners(session, principal)
+    return render(
+        request,
+        "partners.html",
+        {
+            "partners": partners,
+            "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
+            "flashes": _notice(notice),
+        },
+        principal=principal,
+        section="partners",
+    )
+
+
+@router.post("/partners/{partner_account_id}/remove", dependencies=[Depends(check_csrf)])
+async def remove_partner(
+    partner_account_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await customers.revoke_partner(session, settings, principal, partner_account_id)
+    return RedirectResponse("/partners?notice=removed", status_code=303)

@@ -45,3 +45,54 @@ class DelegatedAccessGrant(IdMixin, Base):
         if self.status == GrantStatus.active and self.expires_at <= now:
             return GrantStatus.expired
         return self.status
+
+
+class RelationshipKind:
+    direct = "direct"  # the reseller alone ("Request a reseller relationship")
+    two_tier = "two_tier"  # the reseller and its provider ("Invite new customer")
+
+
+class RelationshipStatus:
+    active = "active"
+    terminated = "terminated"
+
+
+class CustomerRelationship(IdMixin, Base):
+    """A partner's reseller relationship with a customer tenant.
+
+    A two-tier acceptance creates two rows, one for the reseller and one for the provider;
+    each names the other tier, the reseller being the provider's partner on record.
+    """
+
+    __tablename__ = "customer_relationships"
+    __table_args__ = (
+        Index("ix_relationships_partner", "partner_account_id", "status", "created_at", "id"),
+        Index("ix_relationships_customer", "customer_tenant_id", "status"),
+        Index("ix_relationships_other_tier", "other_tier_account_id", "status"),
+    )
+
+    customer_tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
+    )
+    partner_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("partner_accounts.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    tier: Mapped[str] = mapped_column(String(20), nullable=False)  # "reseller" | "provider"
+    # Two-tier: the provider (on the reseller's row) or the reseller (on the provider's row).
+    other_tier_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("partner_accounts.id", ondelete="SET NULL"), nullable=True
+    )
+    status: Mapped[str] = mapped_column(
+        String(20), nullable=False, default=RelationshipStatus.active
+    )
+    # "partner:customer" while active, NULL once ended: one active relationship per pair.
+    active_pair: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL"), nullable=True
+    )
+    accepted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
+    terminated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    terminated_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    terminated_by_user_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory import emails
-from twotier.directory.access import access_tenant_user
+from twotier.directory.access import user_in_tenant
 from twotier.directory.models import AccessToken, Tenant, TenantKind, TokenKind, User
 from twotier.directory.principal import Principal
 from twotier.directory.roles import DirectoryRole
@@ -85,9 +86,30 @@ async def create_tenant(
     return tenant, admin
 
 
-def _guard_global_admin(actor: Principal, *roles: list[str]) -> None:
+@dataclass(frozen=True)
+class Delegation:
+    """A partner acting in a customer's tenant under a delegated-access grant."""
+
+    customer_tenant_id: uuid.UUID
+    granted_roles: frozenset[str]
+
+
+def _tenant_of(actor: Principal, delegation: Delegation | None) -> uuid.UUID:
+    return delegation.customer_tenant_id if delegation else actor.tenant_id
+
+
+def _audit_scope(delegation: Delegation | None) -> dict[str, uuid.UUID]:
+    if delegation is None:
+        return {}
+    return {"on_behalf_of_customer_id": delegation.customer_tenant_id}
+
+
+def _guard_global_admin(
+    actor: Principal, *roles: list[str], delegation: Delegation | None = None
+) -> None:
     """Only a global admin grants, removes or edits the global admin role (as in Entra ID)."""
-    if DirectoryRole.global_admin.value in actor.roles:
+    held = delegation.granted_roles if delegation else actor.roles
+    if DirectoryRole.global_admin.value in held:
         return
     if any(DirectoryRole.global_admin.value in r for r in roles):
         raise Forbidden(
@@ -97,13 +119,19 @@ def _guard_global_admin(actor: Principal, *roles: list[str]) -> None:
 
 
 async def create_user(
-    session: AsyncSession, settings: Settings, actor: Principal, data: UserCreate
+    session: AsyncSession,
+    settings: Settings,
+    actor: Principal,
+    data: UserCreate,
+    *,
+    delegation: Delegation | None = None,
 ) -> User:
-    _guard_global_admin(actor, [role.value for role in data.roles])
+    _guard_global_admin(actor, [role.value for role in data.roles], delegation=delegation)
     await _ensure_free(session, domain=None, email=data.email)
+    tenant_id = _tenant_of(actor, delegation)
     user = User(
         id=uuid.uuid4(),
-        tenant_id=actor.tenant_id,
+        tenant_id=tenant_id,
         email=data.email,
         display_name=data.display_name,
         password_hash=await hash_password(data.password),
@@ -117,8 +145,9 @@ async def create_user(
         resource_type="user",
         resource_id=user.id,
         detail={"email": user.email, "roles": user.roles},
+        **_audit_scope(delegation),
     )
-    tenant = await get_tenant(session, actor.tenant_id)
+    tenant = await get_tenant(session, tenant_id)
     emails.user_added(session, settings, tenant, user, actor.display_name)
     return user
 
@@ -130,19 +159,49 @@ async def _active_global_admins(session: AsyncSession, tenant_id: uuid.UUID) -> 
     return [u for u in users if DirectoryRole.global_admin.value in u.roles]
 
 
+async def _lock_tenant_user(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> User:
+    # The tenant row is the lock for role changes: two admins demoting each other at once
+    # cannot leave the tenant with none.
+    await session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())
+    return await user_in_tenant(session, tenant_id, user_id)
+
+
+async def _keep_a_global_admin(session: AsyncSession, user: User) -> None:
+    admins = await _active_global_admins(session, user.tenant_id)
+    if [a.id for a in admins] == [user.id]:
+        raise Conflict(
+            "A tenant needs at least one active global admin; make someone else one first.",
+            code="last_global_admin",
+        )
+
+
+async def _end_sessions(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(AccessToken)
+        .where(AccessToken.user_id == user_id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
 async def update_user(
-    session: AsyncSession, actor: Principal, user_id: uuid.UUID, data: UserUpdate
+    session: AsyncSession,
+    actor: Principal,
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    *,
+    delegation: Delegation | None = None,
 ) -> User:
     """Change a user's name, directory roles or whether they may sign in.
 
     A tenant always keeps one active global admin: the last one cannot be demoted or
     deactivated. Deactivating a user ends their tokens and sessions at once.
     """
-    # The tenant row is the lock for role changes: two admins demoting each other at once
-    # cannot leave the tenant with none.
-    await session.execute(select(Tenant.id).where(Tenant.id == actor.tenant_id).with_for_update())
-    user = await access_tenant_user(session, actor, user_id)
-    _guard_global_admin(actor, user.roles, [r.value for r in data.roles or []])
+    user = await _lock_tenant_user(session, _tenant_of(actor, delegation), user_id)
+    _guard_global_admin(
+        actor, user.roles, [r.value for r in data.roles or []], delegation=delegation
+    )
     before = {
         "display_name": user.display_name,
         "roles": list(user.roles),
@@ -155,22 +214,13 @@ async def update_user(
     was_admin = DirectoryRole.global_admin.value in user.roles and user.is_active
     stays_admin = DirectoryRole.global_admin.value in new_roles and new_active
     if was_admin and not stays_admin:
-        admins = await _active_global_admins(session, actor.tenant_id)
-        if [a.id for a in admins] == [user.id]:
-            raise Conflict(
-                "A tenant needs at least one active global admin; make someone else one first.",
-                code="last_global_admin",
-            )
+        await _keep_a_global_admin(session, user)
     if data.display_name is not None:
         user.display_name = data.display_name
     user.roles = new_roles
     user.is_active = new_active
     if not new_active:
-        await session.execute(
-            update(AccessToken)
-            .where(AccessToken.user_id == user.id, AccessToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+        await _end_sessions(session, user.id)
     await session.flush()
     after = {
         "display_name": user.display_name,
@@ -186,8 +236,52 @@ async def update_user(
             resource_type="user",
             resource_id=user.id,
             detail={"email": user.email, "changes": changed},
+            **_audit_scope(delegation),
         )
     return user
+
+
+async def delete_user(
+    session: AsyncSession, actor: Principal, user_id: uuid.UUID, *, delegation: Delegation
+) -> None:
+    """Remove a user from a customer's tenant (never its last global admin)."""
+    user = await _lock_tenant_user(session, _tenant_of(actor, delegation), user_id)
+    _guard_global_admin(actor, user.roles, delegation=delegation)
+    if DirectoryRole.global_admin.value in user.roles and user.is_active:
+        await _keep_a_global_admin(session, user)
+    audit.record(
+        session,
+        operation="user_deleted",
+        actor=actor,
+        resource_type="user",
+        resource_id=user.id,
+        detail={"email": user.email},
+        **_audit_scope(delegation),
+    )
+    await session.delete(user)
+    await session.flush()
+
+
+async def reset_password(
+    session: AsyncSession, actor: Principal, user_id: uuid.UUID, *, delegation: Delegation
+) -> str:
+    """A temporary password, shown once to the helpdesk; the user's sessions end."""
+    user = await user_in_tenant(session, _tenant_of(actor, delegation), user_id)
+    _guard_global_admin(actor, user.roles, delegation=delegation)
+    temporary = secrets.token_urlsafe(12)
+    user.password_hash = await hash_password(temporary)
+    await _end_sessions(session, user.id)
+    await session.flush()
+    audit.record(
+        session,
+        operation="user_password_reset",
+        actor=actor,
+        resource_type="user",
+        resource_id=user.id,
+        detail={"email": user.email},
+        **_audit_scope(delegation),
+    )
+    return temporary
 
 
 async def list_users(

@@ -99,6 +99,8 @@ def navigation(request: Request, principal: Principal | None) -> list[NavItem]:
         items.append(NavItem(_("Indirect providers"), "/indirect-providers", "indirect"))
     if principal.can(Permission.enroll_partner):
         items.append(NavItem(_("Enrollment"), "/enroll", "enroll"))
+    if "global_admin" in principal.roles and not principal.is_operator:
+        items.append(NavItem(_("Partners"), "/partners", "partners"))
     items.append(NavItem(_("Find a provider"), "/providers", "providers"))
     if principal.is_operator:
         items.append(NavItem(_("Enrollment reviews"), "/operator/enrollments", "op-enrollments"))

@@ -1,0 +1,307 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.config import Settings
+from twotier.customers import service
+from twotier.customers.schemas import (
+    CustomerDetail,
+    CustomerInvitationCreate,
+    CustomerInvitationOut,
+    CustomerOut,
+    GrantOut,
+    MyPartnerOut,
+)
+from twotier.directory import service as directory
+from twotier.directory.access import user_in_tenant
+from twotier.directory.auth import CurrentPrincipal
+from twotier.directory.principal import Permission
+from twotier.directory.roles import DirectoryRole
+from twotier.directory.routes import PROBLEM
+from twotier.directory.schemas import UserCreate, UserOut, UserUpdate
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.idempotency import idempotent
+from twotier.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/api/v1", tags=["customers"], route_class=TransactionalRoute)
+
+
+async def _invite(
+    request: Request,
+    data: CustomerInvitationCreate,
+    provider_id: uuid.UUID | None,
+    principal: CurrentPrincipal,
+    session: AsyncSession,
+    settings: Settings,
+) -> JSONResponse:
+    async def create() -> tuple[int, Any]:
+        out = await service.create_customer_invitation(
+            session, settings, principal, data, provider_id
+        )
+        return 201, out.model_dump(mode="json")
+
+    return await idempotent(
+        session,
+        request,
+        scope=f"user:{principal.user_id}",
+        body={"provider": str(provider_id), **data.model_dump(mode="json")},
+        ttl_hours=settings.idempotency_ttl_hours,
+        create=create,
+    )
+
+
+@router.post(
+    "/indirect-providers/{provider_id}/customer-invitations",
+    status_code=201,
+    response_model=CustomerInvitationOut,
+    responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    summary="Invite new customer: a relationship with you and your indirect provider",
+)
+async def invite_two_tier(
+    provider_id: uuid.UUID,
+    data: CustomerInvitationCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> JSONResponse:
+    return await _invite(request, data, provider_id, principal, session, settings)
+
+
+@router.post(
+    "/customer-invitations",
+    status_code=201,
+    response_model=CustomerInvitationOut,
+    responses={403: PROBLEM, 422: PROBLEM},
+    summary="Request a reseller relationship (you only)",
+)
+async def invite_direct(
+    data: CustomerInvitationCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> JSONResponse:
+    return await _invite(request, data, None, principal, session, settings)
+
+
+@router.get(
+    "/customer-invitations",
+    response_model=Page[CustomerInvitationOut],
+    summary="The customer invitations I sent",
+)
+async def list_customer_invitations(
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Page[CustomerInvitationOut]:
+    items, cursor = await service.list_customer_invitations(session, settings, principal, params)
+    return Page[CustomerInvitationOut](items=items, next_cursor=cursor)
+
+
+@router.get("/customers", response_model=Page[CustomerOut], summary="My customers")
+async def list_customers(
+    principal: CurrentPrincipal,
+    q: str | None = Query(None, description="Case-insensitive prefix of name or domain"),
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[CustomerOut]:
+    items, cursor = await service.list_customers(session, principal, q, params)
+    return Page[CustomerOut](items=items, next_cursor=cursor)
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerDetail, responses={404: PROBLEM})
+async def get_customer(
+    customer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> CustomerDetail:
+    customer, grants = await service.customer_detail(session, principal, customer_id)
+    return CustomerDetail(**customer.model_dump(), access=grants)
+
+
+@router.delete(
+    "/customers/{customer_id}/relationship", status_code=204, responses={403: PROBLEM, 404: PROBLEM}
+)
+async def end_relationship(
+    customer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await service.end_relationship(session, settings, principal, customer_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/customers/{customer_id}/delegated-access",
+    response_model=list[GrantOut],
+    responses={404: PROBLEM},
+    summary="What the customer granted me, until when",
+)
+async def delegated_access(
+    customer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> list[GrantOut]:
+    return await service.delegated_access(session, principal, customer_id)
+
+
+@router.get(
+    "/my/partners",
+    response_model=list[MyPartnerOut],
+    summary="Partners with a relationship and access in my tenant",
+)
+async def my_partners(
+    principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)
+) -> list[MyPartnerOut]:
+    return await service.my_partners(session, principal)
+
+
+@router.delete(
+    "/my/partners/{partner_account_id}",
+    status_code=204,
+    responses={403: PROBLEM, 404: PROBLEM},
+    summary="End a partner's relationship and access at once",
+)
+async def revoke_partner(
+    partner_account_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await service.revoke_partner(session, settings, principal, partner_account_id)
+    return Response(status_code=204)
+
+
+# The customer's users, on its behalf.
+
+USER_ADMIN = DirectoryRole.user_admin
+HELPDESK = DirectoryRole.helpdesk_admin
+
+
+@router.get(
+    "/customers/{customer_id}/users",
+    response_model=Page[UserOut],
+    responses={403: PROBLEM, 404: PROBLEM},
+)
+async def list_customer_users(
+    customer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[UserOut]:
+    delegation = await service.act_for_customer(
+        session,
+        principal,
+        customer_id,
+        directory_role=HELPDESK,
+        partner_permission=Permission.helpdesk_tasks,
+    )
+    users, cursor = await directory.list_users(session, delegation.customer_tenant_id, params)
+    return Page[UserOut](items=[UserOut.model_validate(u) for u in users], next_cursor=cursor)
+
+
+@router.post(
+    "/customers/{customer_id}/users",
+    status_code=201,
+    response_model=UserOut,
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+)
+async def create_customer_user(
+    customer_id: uuid.UUID,
+    data: UserCreate,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> UserOut:
+    delegation = await service.act_for_customer(
+        session,
+        principal,
+        customer_id,
+        directory_role=USER_ADMIN,
+        partner_permission=Permission.manage_customers,
+    )
+    user = await directory.create_user(session, settings, principal, data, delegation=delegation)
+    return UserOut.model_validate(user)
+
+
+@router.patch(
+    "/customers/{customer_id}/users/{user_id}",
+    response_model=UserOut,
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+)
+async def update_customer_user(
+    customer_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: UserUpdate,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> UserOut:
+    delegation = await service.act_for_customer(
+        session,
+        principal,
+        customer_id,
+        directory_role=USER_ADMIN,
+        partner_permission=Permission.manage_customers,
+    )
+    user = await directory.update_user(session, principal, user_id, data, delegation=delegation)
+    return UserOut.model_validate(user)
+
+
+@router.delete(
+    "/customers/{customer_id}/users/{user_id}",
+    status_code=204,
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+)
+async def delete_customer_user(
+    customer_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    delegation = await service.act_for_customer(
+        session,
+        principal,
+        customer_id,
+        directory_role=USER_ADMIN,
+        partner_permission=Permission.manage_customers,
+    )
+    await directory.delete_user(session, principal, user_id, delegation=delegation)
+    return Response(status_code=204)
+
+
+class PasswordResetOut(BaseModel):
+    user_id: uuid.UUID
+    temporary_password: str
+
+
+@router.post(
+    "/customers/{customer_id}/users/{user_id}/password-reset",
+    response_model=PasswordResetOut,
+    responses={403: PROBLEM, 404: PROBLEM},
+    summary="Reset a customer user's password (helpdesk); shown once",
+)
+async def reset_customer_password(
+    customer_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> PasswordResetOut:
+    delegation = await service.act_for_customer(
+        session,
+        principal,
+        customer_id,
+        directory_role=HELPDESK,
+        partner_permission=Permission.helpdesk_tasks,
+    )
+    await user_in_tenant(session, customer_id, user_id)
+    temporary = await directory.reset_password(session, principal, user_id, delegation=delegation)
+    return PasswordResetOut(user_id=user_id, temporary_password=temporary)

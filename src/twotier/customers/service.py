@@ -1,0 +1,636 @@
+"""Customers: reseller relationships (two-tier and reseller-only), time-bound delegated
+access, the customer's control over who acts in its tenant, and acting under a grant.
+
+A partner reaches a customer only through an active relationship; without one, every
+customer id is 404 (``access_customer``). Acting in the customer's directory also needs an
+unexpired grant covering the directory role the task needs, and the acting user's partner
+role; expiry is checked at each request, so no background job is needed for safety.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from twotier.audit import service as audit
+from twotier.channel import service as channel
+from twotier.channel.models import Invitation, InvitationKind, LinkStatus, ResellerLink
+from twotier.channel.schemas import DraftEmail, InvitationView, PartnerRef
+from twotier.config import Settings
+from twotier.customers import emails
+from twotier.customers.models import (
+    CustomerRelationship,
+    DelegatedAccessGrant,
+    GrantStatus,
+    RelationshipKind,
+    RelationshipStatus,
+)
+from twotier.customers.schemas import (
+    AccessRequest,
+    CustomerInvitationCreate,
+    CustomerInvitationOut,
+    CustomerOut,
+    GrantOut,
+    MyPartnerOut,
+    RelationshipOut,
+)
+from twotier.directory.models import Tenant, TenantKind
+from twotier.directory.principal import Permission, Principal
+from twotier.directory.roles import DirectoryRole
+from twotier.directory.service import Delegation
+from twotier.kit.clock import utcnow
+from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
+from twotier.kit.pagination import PageParams, paginate
+from twotier.partners.models import PartnerAccount
+
+RELATIONSHIP_SOURCE = "relationship"
+
+
+def _ref(account: PartnerAccount) -> PartnerRef:
+    return PartnerRef(
+        id=account.id,
+        partner_id=account.partner_id,
+        company_name=account.company_name,
+        country=account.country,
+    )
+
+
+# Invitations (the reseller's side).
+
+
+def _access_of(invitation: Invitation) -> AccessRequest:
+    return AccessRequest.model_validate(
+        {"roles": invitation.details["roles"], "duration_days": invitation.details["days"]}
+    )
+
+
+async def _provider_of(session: AsyncSession, invitation: Invitation) -> PartnerAccount | None:
+    provider_id = invitation.details.get("provider_account_id")
+    return await session.get(PartnerAccount, uuid.UUID(provider_id)) if provider_id else None
+
+
+async def customer_invitation_out(
+    session: AsyncSession, settings: Settings, invitation: Invitation
+) -> CustomerInvitationOut:
+    reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
+    provider = await _provider_of(session, invitation)
+    access = _access_of(invitation)
+    status = invitation.effective_status(utcnow())
+    pending = status == "pending"
+    url = channel.invite_url(settings, invitation)
+    draft = None
+    if pending:
+        subject, body = emails.customer_invitation_draft(
+            reseller,
+            provider,
+            url,
+            invitation.message,
+            [r.value for r in access.roles],
+            access.duration_days,
+        )
+        draft = DraftEmail(to=invitation.email, subject=subject, body=body)
+    return CustomerInvitationOut(
+        id=invitation.id,
+        kind="two_tier" if provider else "direct",
+        status=status,
+        email=invitation.email,
+        message=invitation.message,
+        invite_url=url if pending else None,
+        draft_email=draft,
+        indirect_provider=_ref(provider) if provider else None,
+        access=access,
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        sent_at=invitation.sent_at,
+        accepted_at=invitation.accepted_at,
+        accepted_by_customer_id=invitation.accepted_by_tenant_id,
+        revoked_at=invitation.revoked_at,
+    )
+
+
+async def create_customer_invitation(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    data: CustomerInvitationCreate,
+    provider_account_id: uuid.UUID | None,
+) -> CustomerInvitationOut:
+    reseller_id = channel.require_reseller(principal, Permission.request_customer_relationship)
+    if provider_account_id is not None:
+        await channel.access_link(session, principal, "reseller", provider_account_id)
+    invitation = channel.new_invitation(
+        settings,
+        kind=InvitationKind.customer,
+        from_partner_account_id=reseller_id,
+        email=data.email,
+        message=data.message or None,
+        details={
+            "provider_account_id": str(provider_account_id) if provider_account_id else None,
+            "roles": [r.value for r in data.access.roles],
+            "days": data.access.duration_days,
+        },
+        created_by_user_id=principal.user_id,
+        expires_at=utcnow() + timedelta(days=data.expires_in_days),
+    )
+    session.add(invitation)
+    await session.flush()
+    audit.record(
+        session,
+        operation="customer_invitation_created",
+        actor=principal,
+        resource_type="invitation",
+        resource_id=invitation.id,
+        detail={
+            "email": data.email,
+            "two_tier": provider_account_id is not None,
+            "roles": invitation.details["roles"],
+            "days": invitation.details["days"],
+        },
+    )
+    return await customer_invitation_out(session, settings, invitation)
+
+
+async def list_customer_invitations(
+    session: AsyncSession, settings: Settings, principal: Principal, params: PageParams
+) -> tuple[list[CustomerInvitationOut], str | None]:
+    channel.require_reseller(principal, Permission.view_customers)
+    rows, cursor = await paginate(
+        session,
+        select(Invitation).where(
+            Invitation.from_partner_account_id == principal.partner_account_id,
+            Invitation.kind == InvitationKind.customer,
+        ),
+        keys=[Invitation.created_at, Invitation.id],
+        params=params,
+    )
+    return [await customer_invitation_out(session, settings, inv) for inv in rows], cursor
+
+
+async def view_customer_invitation(session: AsyncSession, invitation: Invitation) -> InvitationView:
+    """What anyone holding a customer invitation's link sees (no side effects)."""
+    reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
+    provider = await _provider_of(session, invitation)
+    view = customer_view(invitation, reseller, provider)
+    return InvitationView(
+        kind=invitation.kind,
+        status=invitation.effective_status(utcnow()),
+        from_=view["from"],
+        to={"email": invitation.email, "partner_id": None},
+        grants=view["grants"],
+        consent_text=view["consent_text"],
+        expires_at=invitation.expires_at,
+    )
+
+
+def customer_view(
+    invitation: Invitation, reseller: PartnerAccount, provider: PartnerAccount | None
+) -> dict[str, Any]:
+    """What the public invitation view says for a customer invitation."""
+    access = _access_of(invitation)
+    until = (utcnow() + timedelta(days=access.duration_days)).date().isoformat()
+    roles = [r.value for r in access.roles]
+    partners = [reseller] + ([provider] if provider else [])
+    names = " and ".join(p.company_name for p in partners)
+    consent = (
+        f"By accepting, you start a reseller relationship with {names}. "
+        + (
+            f"{reseller.company_name} manages your subscriptions, licenses and users, and "
+            f"{provider.company_name} may submit orders on your behalf. "
+            if provider
+            else f"{reseller.company_name} manages your subscriptions, licenses and users. "
+        )
+        + f"Each gets {emails.roles_in_words(roles)} in your tenant until {until}. "
+        "You can see and end their access at any time on your Partners page."
+    )
+    return {
+        "from": {
+            "id": str(reseller.id),
+            "partner_id": reseller.partner_id,
+            "company_name": reseller.company_name,
+            "country": reseller.country,
+            "support_profile": reseller.support_profile,
+            "role": "indirect_reseller",
+            "indirect_provider": _ref(provider).model_dump(mode="json") if provider else None,
+        },
+        "grants": [
+            {"to": p.company_name, "partner_id": p.partner_id, "roles": roles, "until": until}
+            for p in partners
+        ],
+        "consent_text": consent,
+    }
+
+
+# The customer accepts.
+
+
+async def _active_relationship(
+    session: AsyncSession, partner_id: uuid.UUID, customer_id: uuid.UUID
+) -> CustomerRelationship | None:
+    return await session.scalar(
+        select(CustomerRelationship).where(
+            CustomerRelationship.partner_account_id == partner_id,
+            CustomerRelationship.customer_tenant_id == customer_id,
+            CustomerRelationship.status == RelationshipStatus.active,
+        )
+    )
+
+
+async def accept_customer_invitation(
+    session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
+) -> list[dict[str, Any]]:
+    if DirectoryRole.global_admin.value not in principal.roles:
+        raise Forbidden(
+            "Only your organization's global admin can accept a reseller relationship. "
+            "Send this link to them.",
+            code="global_admin_required",
+        )
+    if principal.tenant_kind == TenantKind.operator:
+        raise Forbidden("The operator's tenant cannot be a customer.", code="not_a_customer")
+    reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
+    provider = await _provider_of(session, invitation)
+    if principal.tenant_id in {reseller.tenant_id, provider.tenant_id if provider else None}:
+        raise Invalid("A partner cannot be its own customer.", code="cannot_invite_self")
+    if provider is not None:
+        link = await session.scalar(
+            select(ResellerLink.id).where(
+                ResellerLink.provider_account_id == provider.id,
+                ResellerLink.reseller_account_id == reseller.id,
+                ResellerLink.status == LinkStatus.active,
+            )
+        )
+        if link is None:
+            raise Conflict(
+                f"{reseller.company_name} and {provider.company_name} are no longer connected; "
+                "ask your reseller for a new invitation.",
+                code="indirect_link_inactive",
+            )
+    access = _access_of(invitation)
+    roles = [r.value for r in access.roles]
+    now = utcnow()
+    kind = RelationshipKind.two_tier if provider else RelationshipKind.direct
+    customer = await session.get_one(Tenant, principal.tenant_id)
+    tiers: list[tuple[PartnerAccount, str, PartnerAccount | None]] = [
+        (reseller, "reseller", provider)
+    ]
+    if provider is not None:
+        tiers.append((provider, "provider", reseller))
+    created: list[dict[str, Any]] = []
+    for partner, tier, other in tiers:
+        relationship = await _active_relationship(session, partner.id, customer.id)
+        if relationship is None:
+            relationship = CustomerRelationship(
+                id=uuid.uuid4(),
+                customer_tenant_id=customer.id,
+                partner_account_id=partner.id,
+                kind=kind,
+                tier=tier,
+                other_tier_account_id=other.id if other else None,
+                status=RelationshipStatus.active,
+                active_pair=f"{partner.id}:{customer.id}",
+                invitation_id=invitation.id,
+                accepted_by_user_id=principal.user_id,
+                created_at=now,
+            )
+            try:
+                async with session.begin_nested():
+                    session.add(relationship)
+            except IntegrityError as exc:
+                raise Conflict(
+                    "This relationship was accepted just now.", code="invitation_used"
+                ) from exc
+        elif provider is not None and relationship.kind == RelationshipKind.direct:
+            relationship.kind = RelationshipKind.two_tier  # the reseller now brings a provider
+            relationship.other_tier_account_id = other.id if other else None
+        session.add(
+            DelegatedAccessGrant(
+                id=uuid.uuid4(),
+                tenant_id=customer.id,
+                partner_account_id=partner.id,
+                roles=roles,
+                status=GrantStatus.active,
+                source=RELATIONSHIP_SOURCE,
+                source_id=relationship.id,
+                approved_by_user_id=principal.user_id,
+                created_at=now,
+                expires_at=now + timedelta(days=access.duration_days),
+            )
+        )
+        emails.relationship_accepted(session, settings, customer, partner, roles)
+        created.append(
+            {
+                "partner": _ref(partner).model_dump(mode="json") if partner else None,
+                "tier": tier,
+                "kind": kind,
+                "roles": roles,
+                "expires_at": (now + timedelta(days=access.duration_days)).isoformat(),
+            }
+        )
+    invitation.status = "accepted"
+    invitation.accepted_at = now
+    invitation.accepted_by_user_id = principal.user_id
+    invitation.accepted_by_tenant_id = customer.id
+    await session.flush()
+    audit.record(
+        session,
+        operation=(
+            "indirect_reseller_relationship_accepted"
+            if provider
+            else "reseller_relationship_accepted"
+        ),
+        actor=principal,
+        resource_type="customer",
+        resource_id=customer.id,
+        detail={
+            "reseller_partner_id": reseller.partner_id,
+            "provider_partner_id": provider.partner_id if provider else None,
+            "roles": roles,
+            "days": access.duration_days,
+        },
+    )
+    return created
+
+
+# The partner's view of its customers.
+
+
+async def access_customer(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> CustomerRelationship:
+    """The caller's active relationship with ``customer_id``; 404 for anything else."""
+    relationship = (
+        await _active_relationship(session, principal.partner_account_id, customer_id)
+        if principal.partner_account_id is not None
+        else None
+    )
+    if relationship is None:
+        raise NotFound("No such customer.", code="customer_not_found")
+    return relationship
+
+
+def _require_view(principal: Principal) -> None:
+    if principal.partner_account_id is None:
+        raise Forbidden("Only partners have customers.", code="not_a_partner")
+    if not principal.can(Permission.view_customers):
+        raise Forbidden("Your partner roles do not show customers.", code="insufficient_role")
+
+
+def _relationship_out(rel: CustomerRelationship, other: PartnerAccount | None) -> RelationshipOut:
+    kind = RelationshipKind.two_tier if rel.kind == RelationshipKind.two_tier else "direct"
+    return RelationshipOut(
+        since=rel.created_at,
+        kind=kind,
+        indirect_provider=_ref(other) if rel.tier == "reseller" and other else None,
+        indirect_reseller=_ref(other) if rel.tier == "provider" and other else None,
+    )
+
+
+def _customer_out(
+    rel: CustomerRelationship, tenant: Tenant, other: PartnerAccount | None
+) -> CustomerOut:
+    return CustomerOut(
+        id=tenant.id,
+        company_name=tenant.display_name,
+        domain=tenant.domain,
+        country=tenant.country,
+        relationship=_relationship_out(rel, other),
+    )
+
+
+async def list_customers(
+    session: AsyncSession,
+    principal: Principal,
+    q: str | None,
+    params: PageParams,
+    *,
+    other_tier: uuid.UUID | None = None,
+) -> tuple[list[CustomerOut], str | None]:
+    _require_view(principal)
+    other = aliased(PartnerAccount)
+    stmt = (
+        select(CustomerRelationship, Tenant, other)
+        .join(Tenant, Tenant.id == CustomerRelationship.customer_tenant_id)
+        .outerjoin(other, other.id == CustomerRelationship.other_tier_account_id)
+        .where(
+            CustomerRelationship.partner_account_id == principal.partner_account_id,
+            CustomerRelationship.status == RelationshipStatus.active,
+        )
+    )
+    if other_tier is not None:
+        stmt = stmt.where(CustomerRelationship.other_tier_account_id == other_tier)
+    if q:
+        prefix = q.strip().lower()
+        stmt = stmt.where(
+            or_(
+                func.lower(Tenant.display_name).startswith(prefix, autoescape=True),
+                Tenant.domain.startswith(prefix, autoescape=True),
+            )
+        )
+    rows, cursor = await paginate(
+        session,
+        stmt,
+        keys=[CustomerRelationship.created_at, CustomerRelationship.id],
+        params=params,
+        scalars=False,
+    )
+    return [_customer_out(rel, tenant, o) for rel, tenant, o in rows], cursor
+
+
+async def _grants(
+    session: AsyncSession, tenant_id: uuid.UUID, partner_ids: Sequence[uuid.UUID]
+) -> list[tuple[DelegatedAccessGrant, PartnerAccount]]:
+    if not partner_ids:
+        return []
+    rows = await session.execute(
+        select(DelegatedAccessGrant, PartnerAccount)
+        .join(PartnerAccount, PartnerAccount.id == DelegatedAccessGrant.partner_account_id)
+        .where(
+            DelegatedAccessGrant.tenant_id == tenant_id,
+            DelegatedAccessGrant.partner_account_id.in_(partner_ids),
+            DelegatedAccessGrant.source == RELATIONSHIP_SOURCE,
+        )
+        .order_by(DelegatedAccessGrant.created_at, DelegatedAccessGrant.id)
+    )
+    return [(g, p) for g, p in rows.all()]
+
+
+def _grant_out(grant: DelegatedAccessGrant, partner: PartnerAccount) -> GrantOut:
+    ref = _ref(partner)
+    assert ref is not None  # noqa: S101 — a grant always has its partner
+    return GrantOut(
+        id=grant.id,
+        partner=ref,
+        roles=grant.roles,
+        created_at=grant.created_at,
+        expires_at=grant.expires_at,
+        status=grant.effective_status(utcnow()),
+    )
+
+
+async def customer_detail(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> tuple[CustomerOut, list[GrantOut]]:
+    _require_view(principal)
+    rel = await access_customer(session, principal, customer_id)
+    tenant = await session.get_one(Tenant, customer_id)
+    other = (
+        await session.get(PartnerAccount, rel.other_tier_account_id)
+        if rel.other_tier_account_id
+        else None
+    )
+    assert principal.partner_account_id is not None  # noqa: S101 — access_customer checked
+    grants = await _grants(session, customer_id, [principal.partner_account_id])
+    return _customer_out(rel, tenant, other), [_grant_out(g, p) for g, p in grants]
+
+
+async def _end(
+    session: AsyncSession,
+    settings: Settings,
+    rel: CustomerRelationship,
+    *,
+    by_customer: bool,
+    user_id: uuid.UUID,
+) -> None:
+    now = utcnow()
+    rel.status = RelationshipStatus.terminated
+    rel.active_pair = None
+    rel.terminated_at = now
+    rel.terminated_by = "customer" if by_customer else "partner"
+    rel.terminated_by_user_id = user_id
+    grants = await session.scalars(
+        select(DelegatedAccessGrant).where(
+            DelegatedAccessGrant.tenant_id == rel.customer_tenant_id,
+            DelegatedAccessGrant.partner_account_id == rel.partner_account_id,
+            DelegatedAccessGrant.status == GrantStatus.active,
+        )
+    )
+    for grant in grants:
+        grant.status = GrantStatus.revoked
+        grant.revoked_at = now
+    customer = await session.get_one(Tenant, rel.customer_tenant_id)
+    partner = await session.get_one(PartnerAccount, rel.partner_account_id)
+    emails.relationship_ended(session, settings, customer, partner, by_customer)
+    await session.flush()
+
+
+async def end_relationship(
+    session: AsyncSession, settings: Settings, principal: Principal, customer_id: uuid.UUID
+) -> None:
+    rel = await access_customer(session, principal, customer_id)
+    if not principal.can(Permission.manage_customers):
+        raise Forbidden("Only admin agents end customer relationships.", code="insufficient_role")
+    await _end(session, settings, rel, by_customer=False, user_id=principal.user_id)
+    audit.record(
+        session,
+        operation="customer_relationship_ended",
+        actor=principal,
+        resource_type="customer",
+        resource_id=customer_id,
+        subject_tenant_id=customer_id,
+        detail={"by": "partner"},
+    )
+
+
+async def delegated_access(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> list[GrantOut]:
+    return (await customer_detail(session, principal, customer_id))[1]
+
+
+async def act_for_customer(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    *,
+    directory_role: DirectoryRole,
+    partner_permission: Permission,
+) -> Delegation:
+    """Relationship, an unexpired grant covering ``directory_role``, and the acting user's
+    partner role — all three, checked now."""
+    await access_customer(session, principal, customer_id)
+    if not principal.can(partner_permission):
+        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
+    now = utcnow()
+    grants = await session.scalars(
+        select(DelegatedAccessGrant).where(
+            DelegatedAccessGrant.tenant_id == customer_id,
+            DelegatedAccessGrant.partner_account_id == principal.partner_account_id,
+            DelegatedAccessGrant.status == GrantStatus.active,
+            DelegatedAccessGrant.expires_at > now,
+        )
+    )
+    held = frozenset(role for grant in grants for role in grant.roles)
+    if directory_role.value not in held and DirectoryRole.global_admin.value not in held:
+        raise Forbidden(
+            f"The customer has not granted you {directory_role.value} (or it has expired).",
+            code="delegated_access_missing",
+        )
+    return Delegation(customer_tenant_id=customer_id, granted_roles=held)
+
+
+# The customer's side.
+
+
+def _require_customer_admin(principal: Principal) -> None:
+    if DirectoryRole.global_admin.value not in principal.roles:
+        raise Forbidden(
+            "Only your global admin manages your partners.", code="global_admin_required"
+        )
+
+
+async def my_partners(session: AsyncSession, principal: Principal) -> list[MyPartnerOut]:
+    _require_customer_admin(principal)
+    other = aliased(PartnerAccount)
+    rows = (
+        await session.execute(
+            select(CustomerRelationship, PartnerAccount, other)
+            .join(PartnerAccount, PartnerAccount.id == CustomerRelationship.partner_account_id)
+            .outerjoin(other, other.id == CustomerRelationship.other_tier_account_id)
+            .where(
+                CustomerRelationship.customer_tenant_id == principal.tenant_id,
+                CustomerRelationship.status == RelationshipStatus.active,
+            )
+            .order_by(CustomerRelationship.created_at, CustomerRelationship.id)
+        )
+    ).all()
+    grants = await _grants(session, principal.tenant_id, [p.id for _r, p, _o in rows])
+    out = []
+    for rel, partner, o in rows:
+        ref = _ref(partner)
+        assert ref is not None  # noqa: S101
+        out.append(
+            MyPartnerOut(
+                partner=ref,
+                relationship=_relationship_out(rel, o),
+                access=[_grant_out(g, p) for g, p in grants if p.id == partner.id],
+            )
+        )
+    return out
+
+
+async def revoke_partner(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    partner_account_id: uuid.UUID,
+) -> None:
+    """End the partner's relationship and every grant in this tenant, at once."""
+    _require_customer_admin(principal)
+    rel = await _active_relationship(session, partner_account_id, principal.tenant_id)
+    if rel is None:
+        raise NotFound("No such partner.", code="partner_not_found")
+    await _end(session, settings, rel, by_customer=True, user_id=principal.user_id)
+    audit.record(
+        session,
+        operation="customer_relationship_ended",
+        actor=principal,
+        resource_type="partner_account",
+        resource_id=partner_account_id,
+        detail={"by": "customer"},
+    )
