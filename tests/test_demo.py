@@ -171,6 +171,25 @@ def test_fabrikam_authorized_contoso_and_contoso_has_a_pending_invitation(demo: 
     assert pending["invite_url"].rsplit("/", 1)[1] in seeded.stdout
 
 
+def test_demo_customers_one_two_tier_one_reseller_only(demo: str) -> None:
+    _t, reseller_view = asyncio.run(
+        _api(demo, [sign_in("admin@fabrikam.example"), ("GET", "/api/v1/customers", None)])
+    )
+    kinds = {c["company_name"]: c["relationship"]["kind"] for c in reseller_view.json()["items"]}
+    assert kinds == {"Northwind Traders": "two_tier", "Wide World Importers": "direct"}
+    _t, provider_view = asyncio.run(
+        _api(
+            demo,
+            [sign_in("admin@contoso-distribution.example"), ("GET", "/api/v1/customers", None)],
+        )
+    )
+    assert [c["company_name"] for c in provider_view.json()["items"]] == ["Northwind Traders"]
+    _t, partners = asyncio.run(
+        _api(demo, [sign_in("admin@northwind.example"), ("GET", "/api/v1/my/partners", None)])
+    )
+    assert len(partners.json()) == 2
+
+
 def test_running_the_demo_again_changes_nothing(demo: str) -> None:
     before = asyncio.run(_counts(demo))
     again = run(demo, "demo")

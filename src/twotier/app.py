@@ -15,10 +15,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import twotier
 from twotier import health
+from twotier.audit import routes as audit_routes
 from twotier.channel import routes as channel_routes
 from twotier.channel import views as channel_views
 from twotier.config import Settings, get_settings
+from twotier.customers import grant_routes
 from twotier.customers import routes as customer_routes
+from twotier.customers import views as customer_views
 from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.enrollment import routes as enrollment_routes
@@ -128,6 +131,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(partner_routes.router)
     app.include_router(channel_routes.router)
     app.include_router(customer_routes.router)
+    app.include_router(grant_routes.router)
+    app.include_router(audit_routes.router)
     if settings.mailbox_enabled:
         app.include_router(mail_routes.router)
         app.include_router(mail_views.router)
@@ -135,6 +140,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(directory_views.router)
     app.include_router(operator_views.router)
     app.include_router(channel_views.router)
+    app.include_router(customer_views.router)
     app.include_router(enrollment_views.router)
     app.include_router(membership_views.router)
     app.include_router(partner_views.router)

@@ -326,7 +326,10 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
         await expect(inbox.get_by_role("heading", level=1)).to_have_text(
             f"Customers shared with {PROVIDER_NAME}"
         )
-        await expect(inbox.get_by_test_id("customers")).to_contain_text("No shared customers yet.")
+        # The demo's two-tier customer is shared with the provider; the reseller-only one is not.
+        shared = inbox.get_by_test_id("customers")
+        await expect(shared).to_contain_text("Northwind Traders")
+        await expect(shared).not_to_contain_text("Wide World Importers")
         await shot(inbox, artifacts, "09b-reseller-shared-customers")
         await main.get_by_role("link", name="Indirect providers").click()
         await expect(contoso).to_have_count(1)

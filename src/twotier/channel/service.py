@@ -289,14 +289,19 @@ async def send_invitation(
     invitation: Invitation,
     subject: str | None,
     body: str | None,
+    *,
+    draft: DraftEmail | None = None,
 ) -> tuple[str, str]:
+    """Email the invitation: the sender's edit of ``draft`` (by default the reseller
+    invitation's draft), which must keep the link."""
     _require_pending(invitation)
     if not invitation.email:
         raise Invalid(
             "This invitation has no email address to send to.", code="invitation_has_no_email"
         )
-    sender = await _partner(session, invitation.from_partner_account_id)
-    draft = draft_for(settings, invitation, sender)
+    if draft is None:
+        sender = await _partner(session, invitation.from_partner_account_id)
+        draft = draft_for(settings, invitation, sender)
     subject = subject or draft.subject
     body = body or draft.body
     if invite_url(settings, invitation) not in body:

@@ -269,6 +269,7 @@ async def providers_page(
             "links_next": links_next,
             "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
             "can_manage": principal.can(Permission.authorize_provider),
+            "can_invite_customers": principal.can(Permission.request_customer_relationship),
             "flashes": _notice(notice),
         },
         principal=principal,

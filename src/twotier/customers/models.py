@@ -40,6 +40,9 @@ class DelegatedAccessGrant(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # A partner's pending request to extend the grant; the customer approves or declines.
+    extension_days: Mapped[int | None] = mapped_column(nullable=True)
+    extension_requested_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     def effective_status(self, now: datetime) -> str:
         if self.status == GrantStatus.active and self.expires_at <= now:

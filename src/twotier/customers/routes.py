@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.channel.schemas import SendIn, SendOut
 from twotier.config import Settings
 from twotier.customers import service
 from twotier.customers.schemas import (
@@ -25,6 +26,7 @@ from twotier.directory.principal import Permission
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.routes import PROBLEM
 from twotier.directory.schemas import UserCreate, UserOut, UserUpdate
+from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import idempotent
 from twotier.kit.pagination import Page, PageParams, page_params
@@ -104,6 +106,56 @@ async def list_customer_invitations(
 ) -> Page[CustomerInvitationOut]:
     items, cursor = await service.list_customer_invitations(session, settings, principal, params)
     return Page[CustomerInvitationOut](items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/customer-invitations/{invitation_id}",
+    response_model=CustomerInvitationOut,
+    responses={403: PROBLEM, 404: PROBLEM},
+)
+async def get_customer_invitation(
+    invitation_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> CustomerInvitationOut:
+    invitation = await service.access_customer_invitation(session, principal, invitation_id)
+    return await service.customer_invitation_out(session, settings, invitation)
+
+
+@router.post(
+    "/customer-invitations/{invitation_id}/send",
+    status_code=202,
+    response_model=SendOut,
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    summary="Email the (possibly edited) draft; the body must keep the link",
+)
+async def send_customer_invitation(
+    invitation_id: uuid.UUID,
+    data: SendIn,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> SendOut:
+    to, subject = await service.send_customer_invitation(
+        session, settings, principal, invitation_id, data.subject, data.body
+    )
+    return SendOut(id=invitation_id, to=to, subject=subject, queued_at=utcnow())
+
+
+@router.post(
+    "/customer-invitations/{invitation_id}/revoke",
+    response_model=CustomerInvitationOut,
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    summary="Revoke a pending customer invitation; its link stops working",
+)
+async def revoke_customer_invitation(
+    invitation_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> CustomerInvitationOut:
+    return await service.revoke_customer_invitation(session, settings, principal, invitation_id)
 
 
 @router.get("/customers", response_model=Page[CustomerOut], summary="My customers")

@@ -76,6 +76,17 @@ class GrantOut(BaseModel):
     created_at: datetime
     expires_at: datetime
     status: str
+    extension_requested_days: int | None = Field(
+        None, description="A pending request by the partner to extend, in days from approval."
+    )
+
+
+class DropRolesIn(BaseModel):
+    roles: list[DirectoryRole] = Field(min_length=1)
+
+
+class ExtensionRequestIn(BaseModel):
+    duration_days: int = Field(ge=1, le=MAX_DAYS)
 
 
 class CustomerDetail(CustomerOut):

@@ -173,6 +173,40 @@ async def list_customer_invitations(
     return [await customer_invitation_out(session, settings, inv) for inv in rows], cursor
 
 
+async def access_customer_invitation(
+    session: AsyncSession, principal: Principal, invitation_id: uuid.UUID, *, lock: bool = False
+) -> Invitation:
+    """A customer invitation the caller's reseller account sent; anything else is 404."""
+    channel.require_reseller(principal, Permission.request_customer_relationship)
+    return await channel.access_sent_invitation(
+        session, principal, invitation_id, InvitationKind.customer, lock=lock
+    )
+
+
+async def send_customer_invitation(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    invitation_id: uuid.UUID,
+    subject: str | None,
+    body: str | None,
+) -> tuple[str, str]:
+    """Email the (possibly edited) draft; the body must keep the link."""
+    invitation = await access_customer_invitation(session, principal, invitation_id, lock=True)
+    out = await customer_invitation_out(session, settings, invitation)
+    return await channel.send_invitation(
+        session, settings, principal, invitation, subject, body, draft=out.draft_email
+    )
+
+
+async def revoke_customer_invitation(
+    session: AsyncSession, settings: Settings, principal: Principal, invitation_id: uuid.UUID
+) -> CustomerInvitationOut:
+    invitation = await access_customer_invitation(session, principal, invitation_id, lock=True)
+    await channel.revoke_invitation(session, principal, invitation)
+    return await customer_invitation_out(session, settings, invitation)
+
+
 async def view_customer_invitation(session: AsyncSession, invitation: Invitation) -> InvitationView:
     """What anyone holding a customer invitation's link sees (no side effects)."""
     reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
@@ -470,7 +504,12 @@ def _grant_out(grant: DelegatedAccessGrant, partner: PartnerAccount) -> GrantOut
         created_at=grant.created_at,
         expires_at=grant.expires_at,
         status=grant.effective_status(utcnow()),
+        extension_requested_days=grant.extension_days,
     )
+
+
+async def grant_out(session: AsyncSession, grant: DelegatedAccessGrant) -> GrantOut:
+    return _grant_out(grant, await session.get_one(PartnerAccount, grant.partner_account_id))
 
 
 async def customer_detail(

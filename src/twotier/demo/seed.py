@@ -26,6 +26,9 @@ from twotier.channel import service as channel
 from twotier.channel.models import Invitation, InvitationStatus, ResellerLink
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
+from twotier.customers import service as customers
+from twotier.customers.models import CustomerRelationship
+from twotier.customers.schemas import CustomerInvitationCreate
 from twotier.directory import service as directory
 from twotier.directory.auth import principal_for_user
 from twotier.directory.models import Tenant, User
@@ -133,7 +136,15 @@ DEMO_ORGS = (
         "TW",
         "admin@northwind.example",
         "Wang Hsiao-yu",
-        "customer",
+        "customer of Fabrikam and Contoso (two-tier)",
+    ),
+    DemoOrg(
+        "Wide World Importers",
+        "wideworldimporters.example",
+        "TW",
+        "admin@wideworldimporters.example",
+        "Huang Jia-hao",
+        "customer of Fabrikam only",
     ),
 )
 
@@ -394,6 +405,54 @@ async def ensure_channel(session: AsyncSession, settings: Settings, report: Seed
         report.notes.append(f"Channel demo skipped: {exc.detail}")
 
 
+async def ensure_customers(session: AsyncSession, settings: Settings, report: SeedReport) -> None:
+    """Northwind: two-tier (Fabrikam and Contoso); Wide World: Fabrikam only — each accepted
+    by the customer's global admin through a real invitation."""
+    contoso, fabrikam, northwind, wide_world = DEMO_ORGS
+    reseller_admin = await _partner_admin(session, fabrikam)
+    provider_admin = await _partner_admin(session, contoso)
+    if reseller_admin is None or provider_admin is None:
+        return
+    reseller = await _principal(session, reseller_admin)
+    provider = await _principal(session, provider_admin)
+    for org, provider_id in ((northwind, provider.partner_account_id), (wide_world, None)):
+        admin = await session.scalar(
+            select(User)
+            .join(Tenant, Tenant.id == User.tenant_id)
+            .where(User.email == org.admin_email, Tenant.domain == org.domain)
+        )
+        if admin is None or reseller.partner_account_id is None:
+            continue
+        related = await session.scalar(
+            select(CustomerRelationship.id).where(
+                CustomerRelationship.customer_tenant_id == admin.tenant_id,
+                CustomerRelationship.partner_account_id == reseller.partner_account_id,
+            )
+        )
+        if related is not None:
+            continue
+        try:
+            async with session.begin_nested():
+                out = await customers.create_customer_invitation(
+                    session,
+                    settings,
+                    reseller,
+                    CustomerInvitationCreate(email=org.admin_email),
+                    provider_id,
+                )
+                invitation = await session.get_one(Invitation, out.id)
+                await customers.accept_customer_invitation(
+                    session, settings, await _principal(session, admin), invitation
+                )
+        except AppError as exc:
+            report.notes.append(f"{org.display_name} not connected: {exc.detail}")
+            continue
+        report.created.append(
+            f"{org.display_name} accepted "
+            + ("Fabrikam and Contoso (two-tier)" if provider_id else "Fabrikam")
+        )
+
+
 async def _operator(session: AsyncSession, report: SeedReport) -> User:
     report.sign_ins.append((OPERATOR_EMAIL, "operator"))
     user = await session.scalar(select(User).where(User.email == OPERATOR_EMAIL))
@@ -415,6 +474,7 @@ async def seed(db: Database, settings: Settings) -> SeedReport:
             if operator.is_operator:
                 await ensure_partner(session, settings, org, operator, report)
         await ensure_channel(session, settings, report)
+        await ensure_customers(session, settings, report)
         for demo in DEMO_MEMBERSHIPS:
             registered = await ensure_membership(session, demo, report)
             if demo is NEWCOMER_MEMBERSHIP and registered is not None:

@@ -97,6 +97,8 @@ def navigation(request: Request, principal: Principal | None) -> list[NavItem]:
         items.append(NavItem(_("Indirect resellers"), "/indirect-resellers", "indirect"))
     if principal.in_program("indirect_reseller"):
         items.append(NavItem(_("Indirect providers"), "/indirect-providers", "indirect"))
+    if principal.is_partner and principal.can(Permission.view_customers):
+        items.append(NavItem(_("Customers"), "/customers", "customers"))
     if principal.can(Permission.enroll_partner):
         items.append(NavItem(_("Enrollment"), "/enroll", "enroll"))
     if "global_admin" in principal.roles and not principal.is_operator:

@@ -1,0 +1,122 @@
+"""Reading the audit trail: each caller sees what it did and what was done in its tenant."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.audit.models import AuditRecord
+from twotier.directory.auth import CurrentPrincipal
+from twotier.directory.principal import PartnerRole, Principal
+from twotier.directory.roles import DirectoryRole
+from twotier.directory.routes import PROBLEM
+from twotier.kit.deps import TransactionalRoute, get_session
+from twotier.kit.errors import Forbidden
+from twotier.kit.pagination import Page, PageParams, page_params, paginate
+
+router = APIRouter(prefix="/api/v1", tags=["audit"], route_class=TransactionalRoute)
+
+
+class Actor(BaseModel):
+    user_id: uuid.UUID | None
+    tenant_id: uuid.UUID | None
+    partner_id: str | None
+
+
+class AuditRecordOut(BaseModel):
+    id: uuid.UUID
+    at: datetime
+    operation: str
+    actor: Actor
+    on_behalf_of_customer_id: uuid.UUID | None
+    resource_type: str
+    resource_id: str | None
+    detail: dict[str, Any]
+
+
+def _out(r: AuditRecord) -> AuditRecordOut:
+    return AuditRecordOut(
+        id=r.id,
+        at=r.at,
+        operation=r.operation,
+        actor=Actor(
+            user_id=r.actor_user_id, tenant_id=r.actor_tenant_id, partner_id=r.actor_partner_id
+        ),
+        on_behalf_of_customer_id=r.on_behalf_of_customer_id,
+        resource_type=r.resource_type,
+        resource_id=r.resource_id,
+        detail=r.detail,
+    )
+
+
+async def list_records(
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    operation: str | None = None,
+    resource_type: str | None = None,
+) -> tuple[list[AuditRecord], str | None]:
+    """The operator sees everything; anyone else what its tenant did and what was done in it
+    (a customer sees its partners' delegated actions)."""
+    if not (
+        principal.is_operator
+        or DirectoryRole.global_admin.value in principal.roles
+        or PartnerRole.admin_agent.value in principal.partner_roles
+    ):
+        raise Forbidden(
+            "Global admins and admin agents read the activity log.", code="insufficient_role"
+        )
+    since, until = (d.replace(tzinfo=UTC) if d and d.tzinfo is None else d for d in (since, until))
+    stmt = select(AuditRecord)
+    if not principal.is_operator:
+        stmt = stmt.where(
+            or_(
+                AuditRecord.actor_tenant_id == principal.tenant_id,
+                AuditRecord.subject_tenant_id == principal.tenant_id,
+            )
+        )
+    if since is not None:
+        stmt = stmt.where(AuditRecord.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditRecord.at < until)
+    if operation:
+        stmt = stmt.where(AuditRecord.operation == operation)
+    if resource_type:
+        stmt = stmt.where(AuditRecord.resource_type == resource_type)
+    return await paginate(session, stmt, keys=[AuditRecord.at, AuditRecord.id], params=params)
+
+
+@router.get(
+    "/audit-records",
+    response_model=Page[AuditRecordOut],
+    responses={403: PROBLEM},
+    summary="Who did what, for whom, on behalf of which customer (oldest first)",
+)
+async def audit_records(
+    principal: CurrentPrincipal,
+    since: datetime | None = Query(None, description="ISO 8601, inclusive"),
+    until: datetime | None = Query(None, description="ISO 8601, exclusive"),
+    operation: str | None = Query(None),
+    resource_type: str | None = Query(None),
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[AuditRecordOut]:
+    rows, cursor = await list_records(
+        session,
+        principal,
+        params,
+        since=since,
+        until=until,
+        operation=operation,
+        resource_type=resource_type,
+    )
+    return Page[AuditRecordOut](items=[_out(r) for r in rows], next_cursor=cursor)

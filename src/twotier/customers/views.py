@@ -1,0 +1,581 @@
+"""Portal pages of a partner's customers: the Customers page, the two ways to invite a
+customer (seed §2.3), the invitation's draft email, and a customer's record.
+
+Thin views: every change goes through ``customers.service`` or, in a customer's directory,
+through ``act_for_customer`` and the directory service, exactly as the API does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.channel import service as channel
+from twotier.channel.models import InvitationStatus
+from twotier.config import Settings
+from twotier.customers import service
+from twotier.customers.schemas import (
+    DEFAULT_DAYS,
+    DEFAULT_ROLES,
+    MAX_DAYS,
+    CustomerInvitationCreate,
+)
+from twotier.directory import service as directory
+from twotier.directory.access import user_in_tenant
+from twotier.directory.principal import Permission, Principal
+from twotier.directory.roles import ROLE_LABELS, DirectoryRole
+from twotier.directory.schemas import UserCreate
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.errors import AppError, Conflict, Forbidden, Gone
+from twotier.kit.i18n import _
+from twotier.kit.pagination import PageParams
+from twotier.partners.models import PartnerAccount, Program
+from twotier.portal.forms import drop_blank, form_values, parse
+from twotier.portal.render import check_csrf, render, signed_in
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+PAGE_SIZE = 25
+USER_ADMIN = DirectoryRole.user_admin
+HELPDESK = DirectoryRole.helpdesk_admin
+
+STATUS_LABELS = {
+    InvitationStatus.pending: "Pending",
+    InvitationStatus.accepted: "Accepted",
+    InvitationStatus.revoked: "Revoked",
+    InvitationStatus.expired: "Expired",
+}
+GRANT_STATUS_LABELS = {"active": "Active", "expired": "Expired", "revoked": "Revoked"}
+NOTICES = {
+    "sent": "The invitation email is on its way.",
+    "revoked": "The invitation was revoked; its link no longer works.",
+    "ended": "The relationship has ended. The customer's access for you is revoked.",
+    "user_added": "The user was added to the customer's directory.",
+    "user_removed": "The user was removed from the customer's directory.",
+}
+
+
+def _notice(notice: str | None) -> list[str]:
+    return [_(NOTICES[notice])] if notice in NOTICES else []
+
+
+def _role_labels() -> dict[str, str]:
+    return {role.value: _(label) for role, label in ROLE_LABELS.items()}
+
+
+def _is_reseller(principal: Principal) -> bool:
+    return principal.partner_account_id is not None and principal.in_program(
+        Program.indirect_reseller
+    )
+
+
+# The Customers page.
+
+
+@router.get("/customers")
+async def customers_page(
+    request: Request,
+    q: str | None = Query(None, max_length=200),
+    cursor: str | None = Query(None),
+    inv_cursor: str | None = Query(None),
+    notice: str | None = Query(None),
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    query = (q or "").strip()
+    items, next_cursor = await service.list_customers(
+        session, principal, query or None, PageParams(limit=PAGE_SIZE, cursor=cursor)
+    )
+    reseller = _is_reseller(principal)
+    invitations: list[Any] = []
+    invitations_next = None
+    if reseller:
+        invitations, invitations_next = await service.list_customer_invitations(
+            session, settings, principal, PageParams(limit=PAGE_SIZE, cursor=inv_cursor)
+        )
+    return render(
+        request,
+        "customers.html",
+        {
+            "customers": items,
+            "next_cursor": next_cursor,
+            "q": query,
+            "is_reseller": reseller,
+            "can_request": reseller and principal.can(Permission.request_customer_relationship),
+            "invitations": list(reversed(invitations)),
+            "invitations_next": invitations_next,
+            "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "role_labels": _role_labels(),
+            "flashes": _notice(notice),
+        },
+        principal=principal,
+        section="customers",
+    )
+
+
+# The two ways to invite: "Request a reseller relationship" and "Invite new customer".
+
+
+def _default_form() -> dict[str, Any]:
+    return {
+        "email": "",
+        "message": "",
+        "access.roles": [r.value for r in DEFAULT_ROLES],
+        "access.duration_days": str(DEFAULT_DAYS),
+    }
+
+
+async def _invite_form(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    provider_id: uuid.UUID | None,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    channel.require_reseller(principal, Permission.request_customer_relationship)
+    provider = None
+    if provider_id is not None:
+        await channel.access_link(session, principal, "reseller", provider_id)
+        provider = await session.get_one(PartnerAccount, provider_id)
+    return render(
+        request,
+        "customer_request.html",
+        {
+            "provider": provider,
+            "action": (
+                f"/indirect-providers/{provider_id}/invite-customer"
+                if provider_id
+                else "/customers/request"
+            ),
+            "back_href": "/indirect-providers" if provider_id else "/customers",
+            "back_label": _("Indirect providers") if provider_id else _("Customers"),
+            "form": form or _default_form(),
+            "errors": errors or {},
+            "error": error,
+            "role_labels": _role_labels(),
+            "max_days": MAX_DAYS,
+        },
+        principal=principal,
+        section="indirect" if provider_id else "customers",
+        status_code=status_code,
+    )
+
+
+def _invite_errors(errors: dict[str, str]) -> dict[str, str]:
+    """Words for the two fields whose validation messages are a library's."""
+    out = dict(errors)
+    if "access.roles" in out:
+        out["access.roles"] = _("Choose at least one role.")
+    if "access.duration_days" in out:
+        out["access.duration_days"] = _("Enter a number of days from 1 to %(max)s.") % {
+            "max": MAX_DAYS
+        }
+    return out
+
+
+async def _create(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    provider_id: uuid.UUID | None,
+) -> Response:
+    form = form_values(await request.form(), lists=("access.roles",))
+    form.setdefault("email", "")
+    form.setdefault("message", "")
+    form.setdefault("access.duration_days", "")
+    values = drop_blank(form, ("email", "message"))
+    if not str(values.get("access.duration_days", "")).strip():
+        values["access.duration_days"] = "x"  # required: say so rather than take the default
+    data, errors = parse(CustomerInvitationCreate, values)
+    if data is None:
+        return await _invite_form(
+            request,
+            session,
+            principal,
+            provider_id,
+            form=form,
+            errors=_invite_errors(errors),
+            status_code=422,
+        )
+    try:
+        out = await service.create_customer_invitation(
+            session, settings, principal, data, provider_id
+        )
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        return await _invite_form(
+            request,
+            session,
+            principal,
+            provider_id,
+            form=form,
+            error=exc.detail,
+            status_code=exc.status,
+        )
+    return RedirectResponse(f"/customers/invitations/{out.id}", status_code=303)
+
+
+@router.get("/customers/request")
+async def request_page(
+    request: Request,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    return await _invite_form(request, session, principal, None)
+
+
+@router.post("/customers/request", dependencies=[Depends(check_csrf)])
+async def request_relationship(
+    request: Request,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    return await _create(request, session, settings, principal, None)
+
+
+@router.get("/indirect-providers/{provider_id}/invite-customer")
+async def invite_customer_page(
+    request: Request,
+    provider_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    return await _invite_form(request, session, principal, provider_id)
+
+
+@router.post(
+    "/indirect-providers/{provider_id}/invite-customer", dependencies=[Depends(check_csrf)]
+)
+async def invite_customer(
+    request: Request,
+    provider_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    return await _create(request, session, settings, principal, provider_id)
+
+
+# The draft email.
+
+
+async def _draft_page(
+    request: Request,
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    invitation_id: uuid.UUID,
+    *,
+    subject: str | None = None,
+    body: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    invitation = await service.access_customer_invitation(session, principal, invitation_id)
+    out = await service.customer_invitation_out(session, settings, invitation)
+    if out.draft_email is None:
+        raise Gone(_("This invitation is no longer pending."), code="invitation_not_pending")
+    return render(
+        request,
+        "invitation_draft.html",
+        {
+            "invitation": out,
+            "subject": subject if subject is not None else out.draft_email.subject,
+            "body": body if body is not None else out.draft_email.body,
+            "send_action": f"/customers/invitations/{invitation_id}/send",
+            "back_href": "/customers",
+            "back_label": _("Customers"),
+            "link_note": _(
+                "Anyone with this link can see the request; only the customer's global admin "
+                "can accept it. It works once, until %(date)s."
+            )
+            % {"date": out.expires_at.strftime("%Y-%m-%d")},
+            "can_send": bool(out.email),
+            "error": error,
+        },
+        principal=principal,
+        section="customers",
+        status_code=status_code,
+    )
+
+
+@router.get("/customers/invitations/{invitation_id}")
+async def draft_page(
+    request: Request,
+    invitation_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    return await _draft_page(request, session, settings, principal, invitation_id)
+
+
+@router.post("/customers/invitations/{invitation_id}/send", dependencies=[Depends(check_csrf)])
+async def send_draft(
+    request: Request,
+    invitation_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    form = form_values(await request.form())
+    try:
+        await service.send_customer_invitation(
+            session,
+            settings,
+            principal,
+            invitation_id,
+            form.get("subject") or None,
+            form.get("body") or None,
+        )
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        return await _draft_page(
+            request,
+            session,
+            settings,
+            principal,
+            invitation_id,
+            subject=form.get("subject"),
+            body=form.get("body"),
+            error=exc.detail,
+            status_code=exc.status,
+        )
+    return RedirectResponse("/customers?notice=sent", status_code=303)
+
+
+@router.post("/customers/invitations/{invitation_id}/revoke", dependencies=[Depends(check_csrf)])
+async def revoke(
+    invitation_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await service.revoke_customer_invitation(session, settings, principal, invitation_id)
+    return RedirectResponse("/customers?notice=revoked", status_code=303)
+
+
+# A customer's record.
+
+
+def _why_not(exc: Forbidden, role: DirectoryRole, customer: str) -> str:
+    """Why a delegated task is not offered, in words."""
+    if exc.code == "delegated_access_missing":
+        return _(
+            "%(customer)s has not granted you %(role)s, or the grant has expired. Ask its "
+            "global admin to accept a new relationship that includes it."
+        ) % {"customer": customer, "role": _(ROLE_LABELS[role])}
+    return _("Your partner roles do not allow this. Ask an admin agent.")
+
+
+async def _record_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    *,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    user_error: str | None = None,
+    temporary: tuple[str, str] | None = None,
+    flashes: list[str] | None = None,
+    users_cursor: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    customer, grants = await service.customer_detail(session, principal, customer_id)
+    users: list[Any] = []
+    users_next = None
+    users_blocked = manage_blocked = None
+    try:
+        delegation = await service.act_for_customer(
+            session,
+            principal,
+            customer_id,
+            directory_role=HELPDESK,
+            partner_permission=Permission.helpdesk_tasks,
+        )
+        users, users_next = await directory.list_users(
+            session,
+            delegation.customer_tenant_id,
+            PageParams(limit=50, cursor=users_cursor),
+        )
+    except Forbidden as exc:
+        users_blocked = _why_not(exc, HELPDESK, customer.company_name)
+    try:
+        await service.act_for_customer(
+            session,
+            principal,
+            customer_id,
+            directory_role=USER_ADMIN,
+            partner_permission=Permission.manage_customers,
+        )
+    except Forbidden as exc:
+        manage_blocked = _why_not(exc, USER_ADMIN, customer.company_name)
+    return render(
+        request,
+        "customer_record.html",
+        {
+            "customer": customer,
+            "grants": sorted(grants, key=lambda g: g.created_at, reverse=True),
+            "grant_labels": {k: _(v) for k, v in GRANT_STATUS_LABELS.items()},
+            "users": users,
+            "users_next": users_next,
+            "users_blocked": users_blocked,
+            "manage_blocked": manage_blocked,
+            "can_end": principal.can(Permission.manage_customers),
+            # Only a global-admin grant reaches the customer's global admins.
+            "admin_ok": any(
+                g.status == "active" and DirectoryRole.global_admin.value in g.roles for g in grants
+            ),
+            "role_labels": _role_labels(),
+            "form": form or {"roles": []},
+            "errors": errors or {},
+            "error": error,
+            "user_error": user_error,
+            "temporary": temporary,
+            "flashes": flashes or [],
+        },
+        principal=principal,
+        section="customers",
+        status_code=status_code,
+    )
+
+
+@router.get("/customers/{customer_id}")
+async def record_page(
+    request: Request,
+    customer_id: uuid.UUID,
+    users_cursor: str | None = Query(None),
+    notice: str | None = Query(None),
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    return await _record_page(
+        request,
+        session,
+        principal,
+        customer_id,
+        users_cursor=users_cursor,
+        flashes=_notice(notice),
+    )
+
+
+@router.post("/customers/{customer_id}/users", dependencies=[Depends(check_csrf)])
+async def add_user(
+    request: Request,
+    customer_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    delegation = await service.act_for_customer(
+        session,
+        principal,
+        customer_id,
+        directory_role=USER_ADMIN,
+        partner_permission=Permission.manage_customers,
+    )
+    form = form_values(await request.form(), lists=("roles",))
+    data, errors = parse(UserCreate, form)
+    if data is None:
+        return await _record_page(
+            request, session, principal, customer_id, form=form, errors=errors, status_code=422
+        )
+    try:
+        await directory.create_user(session, settings, principal, data, delegation=delegation)
+    except Conflict as exc:
+        return await _record_page(
+            request,
+            session,
+            principal,
+            customer_id,
+            form=form,
+            errors={"email": exc.detail},
+            status_code=exc.status,
+        )
+    except Forbidden as exc:
+        return await _record_page(
+            request, session, principal, customer_id, form=form, error=exc.detail, status_code=403
+        )
+    return RedirectResponse(f"/customers/{customer_id}?notice=user_added", status_code=303)
+
+
+@router.post(
+    "/customers/{customer_id}/users/{user_id}/reset-password", dependencies=[Depends(check_csrf)]
+)
+async def reset_password(
+    request: Request,
+    customer_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    delegation = await service.act_for_customer(
+        session,
+        principal,
+        customer_id,
+        directory_role=HELPDESK,
+        partner_permission=Permission.helpdesk_tasks,
+    )
+    user = await user_in_tenant(session, customer_id, user_id)
+    try:
+        temporary = await directory.reset_password(
+            session, principal, user_id, delegation=delegation
+        )
+    except Forbidden as exc:
+        return await _record_page(
+            request, session, principal, customer_id, user_error=exc.detail, status_code=403
+        )
+    # Shown once, on this answer only: never stored, never in a URL.
+    return await _record_page(
+        request, session, principal, customer_id, temporary=(user.email, temporary)
+    )
+
+
+@router.post("/customers/{customer_id}/users/{user_id}/remove", dependencies=[Depends(check_csrf)])
+async def remove_user(
+    request: Request,
+    customer_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    delegation = await service.act_for_customer(
+        session,
+        principal,
+        customer_id,
+        directory_role=USER_ADMIN,
+        partner_permission=Permission.manage_customers,
+    )
+    try:
+        await directory.delete_user(session, principal, user_id, delegation=delegation)
+    except (Forbidden, Conflict) as exc:
+        return await _record_page(
+            request, session, principal, customer_id, user_error=exc.detail, status_code=exc.status
+        )
+    return RedirectResponse(f"/customers/{customer_id}?notice=user_removed", status_code=303)
+
+
+@router.post("/customers/{customer_id}/end", dependencies=[Depends(check_csrf)])
+async def end_relationship(
+    customer_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await service.end_relationship(session, settings, principal, customer_id)
+    return RedirectResponse("/customers?notice=ended", status_code=303)

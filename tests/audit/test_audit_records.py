@@ -1,0 +1,90 @@
+"""Who sees which audit records: partner, customer, operator, stranger."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.customers.helpers import customer_of, linked_pair
+from tests.factories import PASSWORD, make_operator, make_org, make_user
+from twotier.config import Settings
+from twotier.kit.db import Database
+
+
+async def test_scoping_matrix(
+    client: httpx.AsyncClient, session: AsyncSession, db: Database, settings: Settings
+) -> None:
+    operator = await make_operator(client, session)
+    _provider, reseller, provider_id, _rid = await linked_pair(client, db, settings, operator)
+    customer = await customer_of(client, reseller, provider_id)
+    body = {
+        "email": f"nia@{customer.tenant['domain']}",
+        "display_name": "Nia",
+        "password": PASSWORD,
+        "roles": [],
+    }
+    made = await client.post(
+        f"/api/v1/customers/{customer.id}/users", json=body, headers=reseller.auth
+    )
+    assert made.status_code == 201
+
+    def created_users(items: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [
+            r
+            for r in items
+            if r["operation"] == "user_created" and r["on_behalf_of_customer_id"] == customer.id
+        ]
+
+    seen_by_customer = (
+        await client.get("/api/v1/audit-records", params={"limit": 200}, headers=customer.auth)
+    ).json()["items"]
+    [delegated] = created_users(seen_by_customer)
+    reseller_pid = (await client.get("/api/v1/partner", headers=reseller.auth)).json()["partner_id"]
+    assert delegated["actor"]["partner_id"] == reseller_pid
+    assert delegated["resource_id"] == made.json()["id"]
+
+    seen_by_reseller = (
+        await client.get("/api/v1/audit-records", params={"limit": 200}, headers=reseller.auth)
+    ).json()["items"]
+    assert created_users(seen_by_reseller)
+    assert {r["operation"] for r in seen_by_reseller} >= {"indirect_provider_authorized"}
+
+    stranger = await make_org(client)
+    seen_by_stranger = (
+        await client.get("/api/v1/audit-records", params={"limit": 200}, headers=stranger.auth)
+    ).json()["items"]
+    assert created_users(seen_by_stranger) == []
+    assert all(r["actor"]["tenant_id"] == stranger.id for r in seen_by_stranger)
+
+    seen_by_operator = (
+        await client.get(
+            "/api/v1/audit-records",
+            params={"operation": "user_created", "limit": 200},
+            headers=operator,
+        )
+    ).json()["items"]
+    assert created_users(seen_by_operator)
+    assert {r["operation"] for r in seen_by_operator} == {"user_created"}
+
+    _u, plain = await make_user(client, customer)
+    refused = await client.get(
+        "/api/v1/audit-records", headers={"Authorization": f"Bearer {plain}"}
+    )
+    assert refused.status_code == 403
+
+
+async def test_time_window_filters(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    everything = (await client.get("/api/v1/audit-records", headers=org.auth)).json()["items"]
+    assert everything
+    first_at = everything[0]["at"]
+    after = (
+        await client.get(
+            "/api/v1/audit-records", params={"since": "2999-01-01T00:00:00"}, headers=org.auth
+        )
+    ).json()["items"]
+    assert after == []
+    before = (
+        await client.get("/api/v1/audit-records", params={"until": first_at}, headers=org.auth)
+    ).json()["items"]
+    assert before == []

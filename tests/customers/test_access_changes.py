@@ -1,0 +1,198 @@
+"""Least privilege after the fact: drop roles; extensions only with the customer's approval."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.customers.helpers import customer_of, linked_pair
+from tests.enrollment.helpers import deliver, latest_mail
+from tests.factories import Org, make_operator, make_user
+from twotier.config import Settings
+from twotier.customers.models import CustomerRelationship
+from twotier.directory.models import Tenant
+from twotier.kit import clock
+from twotier.kit.clock import utcnow
+from twotier.kit.db import Database
+
+
+@pytest.fixture
+async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
+    return await make_operator(client, session)
+
+
+@pytest.fixture
+async def world(
+    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
+) -> tuple[Org, Org, str]:
+    _provider, reseller, _pid, reseller_id = await linked_pair(client, db, settings, operator)
+    customer = await customer_of(client, reseller, None)
+    return reseller, customer, reseller_id
+
+
+async def grant_of(client: httpx.AsyncClient, reseller: Org, customer: Org) -> dict[str, object]:
+    [grant] = (
+        await client.get(f"/api/v1/customers/{customer.id}/delegated-access", headers=reseller.auth)
+    ).json()
+    return dict(grant)
+
+
+async def test_partner_drops_roles_and_loses_them_at_once(
+    client: httpx.AsyncClient, world: tuple[Org, Org, str]
+) -> None:
+    reseller, customer, _rid = world
+    grant = await grant_of(client, reseller, customer)
+    path = f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/drop-roles"
+    response = await client.post(path, json={"roles": ["user_admin"]}, headers=reseller.auth)
+    assert response.status_code == 200
+    assert response.json()["roles"] == ["helpdesk_admin", "license_admin"]
+    body = {
+        "email": f"x@{customer.tenant['domain']}",
+        "display_name": "X",
+        "password": "long-enough-1",
+        "roles": [],
+    }
+    refused = await client.post(
+        f"/api/v1/customers/{customer.id}/users", json=body, headers=reseller.auth
+    )
+    assert refused.status_code == 403
+    again = await client.post(path, json={"roles": ["user_admin"]}, headers=reseller.auth)
+    assert again.status_code == 422
+    assert again.json()["code"] == "role_not_granted"
+    last = await client.post(
+        path, json={"roles": ["helpdesk_admin", "license_admin"]}, headers=reseller.auth
+    )
+    assert last.json()["status"] == "revoked"
+
+
+async def test_extension_needs_the_customers_approval(
+    client: httpx.AsyncClient, db: Database, settings: Settings, world: tuple[Org, Org, str]
+) -> None:
+    reseller, customer, _rid = world
+    grant = await grant_of(client, reseller, customer)
+    asked = await client.post(
+        f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/extension-request",
+        json={"duration_days": 700},
+        headers=reseller.auth,
+    )
+    assert asked.json()["extension_requested_days"] == 700
+    assert asked.json()["expires_at"] == grant["expires_at"]  # nothing changes yet
+    await deliver(db, settings)
+    mail = await latest_mail(client, customer.email)
+    assert "extend" in mail["subject"]
+    _u, plain_token = await make_user(client, customer, ["user_admin"])
+    not_admin = await client.post(
+        f"/api/v1/my/grants/{grant['id']}/extension/approve",
+        headers={"Authorization": f"Bearer {plain_token}"},
+    )
+    assert not_admin.status_code == 403
+    approved = await client.post(
+        f"/api/v1/my/grants/{grant['id']}/extension/approve", headers=customer.auth
+    )
+    assert approved.status_code == 200
+    days_left = (clock.utcnow().fromisoformat(approved.json()["expires_at"]) - utcnow()).days
+    assert 698 <= days_left <= 700
+    assert approved.json()["extension_requested_days"] is None
+    twice = await client.post(
+        f"/api/v1/my/grants/{grant['id']}/extension/approve", headers=customer.auth
+    )
+    assert twice.status_code == 409
+
+
+async def test_extension_bounds_and_decline(
+    client: httpx.AsyncClient, world: tuple[Org, Org, str]
+) -> None:
+    reseller, customer, _rid = world
+    grant = await grant_of(client, reseller, customer)
+    path = f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/extension-request"
+    too_long = await client.post(path, json={"duration_days": 731}, headers=reseller.auth)
+    assert too_long.status_code == 422
+    await client.post(path, json={"duration_days": 30}, headers=reseller.auth)
+    declined = await client.post(
+        f"/api/v1/my/grants/{grant['id']}/extension/decline", headers=customer.auth
+    )
+    assert declined.json()["expires_at"] == grant["expires_at"]
+
+
+async def test_grants_are_404_to_strangers(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    operator: dict[str, str],
+    world: tuple[Org, Org, str],
+) -> None:
+    reseller, customer, _rid = world
+    grant = await grant_of(client, reseller, customer)
+    _p, other_reseller, _pid, _r = await linked_pair(client, db, settings, operator)
+    other_customer = await customer_of(client, other_reseller, None, name="Other Customer")
+    drop = await client.post(
+        f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/drop-roles",
+        json={"roles": ["user_admin"]},
+        headers=other_reseller.auth,
+    )
+    assert drop.status_code == 404
+    wrong_pair = await client.post(
+        f"/api/v1/customers/{other_customer.id}/delegated-access/{grant['id']}/drop-roles",
+        json={"roles": ["user_admin"]},
+        headers=other_reseller.auth,
+    )
+    assert wrong_pair.status_code == 404
+    decide = await client.post(
+        f"/api/v1/my/grants/{grant['id']}/extension/approve", headers=other_customer.auth
+    )
+    assert decide.status_code == 404
+
+
+async def test_customers_page_through_250_without_duplicates_or_gaps(
+    client: httpx.AsyncClient, session: AsyncSession, world: tuple[Org, Org, str]
+) -> None:
+    reseller, _customer, reseller_id = world
+    now = utcnow()
+    tenants = [
+        {
+            "id": uuid.uuid4(),
+            "display_name": f"Bulk Customer {i:03d}",
+            "domain": f"bulk-{i:03d}-{uuid.uuid4().hex[:6]}.example",
+            "country": "TW",
+            "kind": "organization",
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(250)
+    ]
+    await session.execute(insert(Tenant), tenants)
+    await session.execute(
+        insert(CustomerRelationship),
+        [
+            {
+                "id": uuid.uuid4(),
+                "customer_tenant_id": t["id"],
+                "partner_account_id": uuid.UUID(reseller_id),
+                "kind": "direct",
+                "tier": "reseller",
+                "status": "active",
+                "active_pair": f"{reseller_id}:{t['id']}",
+                "created_at": now,
+            }  # identical timestamps: the id breaks ties
+            for t in tenants
+        ],
+    )
+    await session.flush()
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": "40", "q": "bulk"} | ({"cursor": cursor} if cursor else {})
+        page = (await client.get("/api/v1/customers", params=params, headers=reseller.auth)).json()
+        seen += [c["id"] for c in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 7
+    assert len(seen) == len(set(seen)) == 250
+    assert set(seen) == {str(t["id"]) for t in tenants}
