@@ -196,3 +196,55 @@ async def test_customers_page_through_250_without_duplicates_or_gaps(
     assert pages == 7
     assert len(seen) == len(set(seen)) == 250
     assert set(seen) == {str(t["id"]) for t in tenants}
+
+
+async def test_the_portal_way_ask_approve_and_see_the_activity(
+    client: httpx.AsyncClient, world: tuple[Org, Org, str]
+) -> None:
+    from tests.directory.test_portal_session import csrf_from, portal_sign_in
+    from tests.factories import PASSWORD
+
+    reseller, customer, _rid = world
+    grant = await grant_of(client, reseller, customer)
+    body = {
+        "email": f"ops@{customer.tenant['domain']}",
+        "display_name": "Ops",
+        "password": PASSWORD,
+        "roles": [],
+    }
+    assert (
+        await client.post(
+            f"/api/v1/customers/{customer.id}/users", json=body, headers=reseller.auth
+        )
+    ).status_code == 201
+    await portal_sign_in(client, reseller.email, reseller.password)
+    record = await client.get(f"/customers/{customer.id}")
+    assert "Ask to extend" in record.text
+    asked = await client.post(
+        f"/customers/{customer.id}/grants/{grant['id']}/extend",
+        data={"csrf_token": csrf_from(record.text), "duration_days": "200"},
+    )
+    assert asked.status_code == 303
+    record = await client.get(asked.headers["location"])
+    assert "Extension of 200 days requested" in record.text
+    dropped = await client.post(
+        f"/customers/{customer.id}/grants/{grant['id']}/drop-roles",
+        data={"csrf_token": csrf_from(record.text), "roles": ["license_admin"]},
+    )
+    assert dropped.status_code == 303
+    client.cookies.clear()
+    await portal_sign_in(client, customer.email, customer.password)
+    partners = await client.get("/partners")
+    assert "asks to extend this access by 200 days" in partners.text
+    assert f"ops@{customer.tenant['domain']}" in partners.text  # the partner's action, shown
+    assert "user_created" in partners.text
+    approved = await client.post(
+        f"/partners/grants/{grant['id']}/extension/approve",
+        data={"csrf_token": csrf_from(partners.text)},
+    )
+    assert approved.status_code == 303
+    after = (
+        await client.get(f"/api/v1/customers/{customer.id}/delegated-access", headers=reseller.auth)
+    ).json()[0]
+    assert after["extension_requested_days"] is None
+    assert after["roles"] == ["helpdesk_admin", "user_admin"]

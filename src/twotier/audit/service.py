@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit.models import AuditRecord
@@ -43,3 +44,16 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+async def partner_actions_in(
+    session: AsyncSession, tenant_id: uuid.UUID, limit: int = 50
+) -> list[AuditRecord]:
+    """The latest things partners did in ``tenant_id`` on its behalf, newest first."""
+    rows = await session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.on_behalf_of_customer_id == tenant_id)
+        .order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
+        .limit(limit)
+    )
+    return list(rows)

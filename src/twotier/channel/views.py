@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.audit import service as audit
 from twotier.channel import service
 from twotier.channel.models import Invitation, InvitationKind, InvitationStatus
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
+from twotier.customers import grants as customer_grants
 from twotier.customers import service as customers
 from twotier.directory.auth import optional_principal
 from twotier.directory.models import Tenant
@@ -20,7 +22,7 @@ from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import AppError, Forbidden, Gone, Invalid
+from twotier.kit.errors import AppError, Forbidden, Gone, Invalid, NotFound
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams
 from twotier.partners.models import PartnerAccount
@@ -42,6 +44,8 @@ NOTICES = {
     "ended": "The relationship has ended.",
     "accepted": "The reseller relationship is accepted. Your partners are listed below.",
     "removed": "The partner was removed; its access to your tenant has ended.",
+    "extension_approved": "The extension is approved.",
+    "extension_declined": "The extension was declined; the access ends as planned.",
 }
 
 
@@ -497,17 +501,35 @@ async def my_partners_page(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     partners = await customers.my_partners(session, principal)
+    activity = await audit.partner_actions_in(session, principal.tenant_id)
     return render(
         request,
         "partners.html",
         {
             "partners": partners,
+            "activity": activity,
+            "partner_names": {p.partner.partner_id: p.partner.company_name for p in partners},
             "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
             "flashes": _notice(notice),
         },
         principal=principal,
         section="partners",
     )
+
+
+@router.post("/partners/grants/{grant_id}/extension/{decision}", dependencies=[Depends(check_csrf)])
+async def decide_extension(
+    grant_id: uuid.UUID,
+    decision: str,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    if decision not in ("approve", "decline"):
+        raise NotFound()
+    await customer_grants.decide_extension(
+        session, principal, grant_id, approve=decision == "approve"
+    )
+    return RedirectResponse(f"/partners?notice=extension_{decision}d", status_code=303)
 
 
 @router.post("/partners/{partner_account_id}/remove", dependencies=[Depends(check_csrf)])

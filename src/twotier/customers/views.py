@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.channel import service as channel
 from twotier.channel.models import InvitationStatus
 from twotier.config import Settings
-from twotier.customers import service
+from twotier.customers import grants, service
 from twotier.customers.schemas import (
     DEFAULT_DAYS,
     DEFAULT_ROLES,
@@ -30,7 +30,7 @@ from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.directory.schemas import UserCreate
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import AppError, Conflict, Forbidden, Gone
+from twotier.kit.errors import AppError, Conflict, Forbidden, Gone, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams
 from twotier.partners.models import PartnerAccount, Program
@@ -56,6 +56,8 @@ NOTICES = {
     "ended": "The relationship has ended. The customer's access for you is revoked.",
     "user_added": "The user was added to the customer's directory.",
     "user_removed": "The user was removed from the customer's directory.",
+    "roles_dropped": "The roles were given back to the customer.",
+    "extension_requested": "Extension requested. The customer's global admin decides.",
 }
 
 
@@ -579,3 +581,41 @@ async def end_relationship(
 ) -> Response:
     await service.end_relationship(session, settings, principal, customer_id)
     return RedirectResponse("/customers?notice=ended", status_code=303)
+
+
+@router.post(
+    "/customers/{customer_id}/grants/{grant_id}/drop-roles", dependencies=[Depends(check_csrf)]
+)
+async def drop_roles(
+    request: Request,
+    customer_id: uuid.UUID,
+    grant_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    roles = [DirectoryRole(str(r)) for r in form.getlist("roles") if r in DirectoryRole.__members__]
+    if not roles:
+        return RedirectResponse(f"/customers/{customer_id}", status_code=303)
+    await grants.drop_roles(session, principal, customer_id, grant_id, roles)
+    return RedirectResponse(f"/customers/{customer_id}?notice=roles_dropped", status_code=303)
+
+
+@router.post(
+    "/customers/{customer_id}/grants/{grant_id}/extend", dependencies=[Depends(check_csrf)]
+)
+async def request_extension(
+    request: Request,
+    customer_id: uuid.UUID,
+    grant_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    form = await request.form()
+    raw = str(form.get("duration_days") or "")
+    days = int(raw) if raw.isdigit() else 0
+    if not 1 <= days <= MAX_DAYS:
+        raise Invalid(_("Enter a number of days from 1 to 730."), code="validation_error")
+    await grants.request_extension(session, settings, principal, customer_id, grant_id, days)
+    return RedirectResponse(f"/customers/{customer_id}?notice=extension_requested", status_code=303)
