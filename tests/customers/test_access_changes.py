@@ -229,7 +229,7 @@ async def test_the_portal_way_ask_approve_and_see_the_activity(
     assert "Extension of 200 days requested" in record.text
     dropped = await client.post(
         f"/customers/{customer.id}/grants/{grant['id']}/drop-roles",
-        data={"csrf_token": csrf_from(record.text), "roles": ["license_admin"]},
+        data={"csrf_token": csrf_from(record.text), "drop_roles": ["license_admin"]},
     )
     assert dropped.status_code == 303
     client.cookies.clear()

@@ -594,7 +594,9 @@ async def drop_roles(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     form = await request.form()
-    roles = [DirectoryRole(str(r)) for r in form.getlist("roles") if r in DirectoryRole.__members__]
+    roles = [
+        DirectoryRole(str(r)) for r in form.getlist("drop_roles") if r in DirectoryRole.__members__
+    ]
     if not roles:
         return RedirectResponse(f"/customers/{customer_id}", status_code=303)
     await grants.drop_roles(session, principal, customer_id, grant_id, roles)
