@@ -22,10 +22,11 @@ from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import AppError, Forbidden, Gone, Invalid, NotFound
+from twotier.kit.errors import AppError, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams
 from twotier.partners.models import PartnerAccount
+from twotier.portal.drafts import render_draft
 from twotier.portal.forms import form_values, parse
 from twotier.portal.render import check_csrf, render, signed_in
 
@@ -167,22 +168,17 @@ async def _draft_page(
         session, principal, invitation_id, InvitationKind.reseller
     )
     out = await service.sent_invitation_out(session, settings, invitation)
-    if out.draft_email is None:
-        raise Gone(_("This invitation is no longer pending."), code="invitation_not_pending")
-    return render(
+    return render_draft(
         request,
-        "invitation_draft.html",
-        {
-            "invitation": out,
-            "subject": subject if subject is not None else out.draft_email.subject,
-            "body": body if body is not None else out.draft_email.body,
-            "send_action": f"/indirect-resellers/invitations/{invitation.id}/send",
-            "back_href": "/indirect-resellers",
-            "back_label": _("Indirect resellers"),
-            "error": error,
-        },
-        principal=principal,
+        principal,
+        out,
+        send_action=f"/indirect-resellers/invitations/{invitation.id}/send",
+        back_href="/indirect-resellers",
+        back_label=_("Indirect resellers"),
         section="indirect",
+        subject=subject,
+        body=body,
+        error=error,
         status_code=status_code,
     )
 

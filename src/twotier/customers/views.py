@@ -30,10 +30,11 @@ from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.directory.schemas import UserCreate
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import AppError, Conflict, Forbidden, Gone, Invalid
+from twotier.kit.errors import AppError, Conflict, Forbidden, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams
 from twotier.partners.models import PartnerAccount, Program
+from twotier.portal.drafts import render_draft
 from twotier.portal.forms import drop_blank, form_values, parse
 from twotier.portal.render import check_csrf, render, signed_in
 
@@ -287,29 +288,24 @@ async def _draft_page(
 ) -> Response:
     invitation = await service.access_customer_invitation(session, principal, invitation_id)
     out = await service.customer_invitation_out(session, settings, invitation)
-    if out.draft_email is None:
-        raise Gone(_("This invitation is no longer pending."), code="invitation_not_pending")
-    return render(
+    return render_draft(
         request,
-        "invitation_draft.html",
-        {
-            "invitation": out,
-            "subject": subject if subject is not None else out.draft_email.subject,
-            "body": body if body is not None else out.draft_email.body,
-            "send_action": f"/customers/invitations/{invitation_id}/send",
-            "back_href": "/customers",
-            "back_label": _("Customers"),
-            "link_note": _(
-                "Anyone with this link can see the request; only the customer's global admin "
-                "can accept it. It works once, until %(date)s."
-            )
-            % {"date": out.expires_at.strftime("%Y-%m-%d")},
-            "can_send": bool(out.email),
-            "error": error,
-        },
-        principal=principal,
+        principal,
+        out,
+        send_action=f"/customers/invitations/{invitation_id}/send",
+        back_href="/customers",
+        back_label=_("Customers"),
         section="customers",
+        subject=subject,
+        body=body,
+        error=error,
         status_code=status_code,
+        link_note=_(
+            "Anyone with this link can see the request; only the customer's global admin "
+            "can accept it. It works once, until %(date)s."
+        )
+        % {"date": out.expires_at.strftime("%Y-%m-%d")},
+        can_send=bool(out.email),
     )
 
 
