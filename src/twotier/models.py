@@ -2,9 +2,21 @@
 
 from twotier.audit.models import AuditRecord
 from twotier.channel.models import Invitation, ResellerLink
+from twotier.commerce.models import (
+    LicenseAssignment,
+    Offer,
+    OfferPrice,
+    Order,
+    OrderLine,
+    Product,
+    SeatPool,
+    Sku,
+    Subscription,
+)
 from twotier.customers.models import CustomerRelationship, DelegatedAccessGrant
 from twotier.directory.models import AccessToken, Tenant, User
 from twotier.enrollment.models import Enrollment, EnrollmentVerification
+from twotier.events.models import Event
 from twotier.kit.db import Base
 from twotier.kit.email import MailboxMessage
 from twotier.kit.idempotency import IdempotencyKey
@@ -21,16 +33,26 @@ __all__ = [
     "DelegatedAccessGrant",
     "Enrollment",
     "EnrollmentVerification",
+    "Event",
     "IdempotencyKey",
     "Invitation",
+    "LicenseAssignment",
     "MailboxMessage",
     "MembershipAccount",
     "MembershipOrganization",
+    "Offer",
+    "OfferPrice",
+    "Order",
+    "OrderLine",
     "OutboxMessage",
     "PartnerAccount",
     "PartnerProgram",
+    "Product",
     "RateLimitCounter",
     "ResellerLink",
+    "SeatPool",
+    "Sku",
+    "Subscription",
     "Tenant",
     "User",
 ]
