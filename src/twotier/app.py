@@ -18,6 +18,7 @@ from twotier import health
 from twotier.audit import routes as audit_routes
 from twotier.channel import routes as channel_routes
 from twotier.channel import views as channel_views
+from twotier.commerce import routes as commerce_routes
 from twotier.config import Settings, get_settings
 from twotier.customers import grant_routes
 from twotier.customers import routes as customer_routes
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(channel_routes.router)
     app.include_router(customer_routes.router)
     app.include_router(grant_routes.router)
+    app.include_router(commerce_routes.router)
     app.include_router(audit_routes.router)
     if settings.mailbox_enabled:
         app.include_router(mail_routes.router)

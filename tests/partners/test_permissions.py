@@ -23,16 +23,20 @@ EXPECTED_DIRECTORY: dict[DirectoryRole, set[P]] = {
         P.manage_partner_roles,
         P.authorize_provider,
         P.view_billing,
+        P.view_subscriptions,
+        P.manage_licenses,
     },
     DirectoryRole.user_admin: {
         P.view_tenant_users,
         P.manage_tenant_users,
         P.view_partner,
         P.manage_partner_roles,
+        P.view_subscriptions,
+        P.manage_licenses,
     },
-    DirectoryRole.license_admin: {P.view_tenant_users},
+    DirectoryRole.license_admin: {P.view_tenant_users, P.view_subscriptions, P.manage_licenses},
     DirectoryRole.helpdesk_admin: {P.view_tenant_users},
-    DirectoryRole.billing_admin: set(),
+    DirectoryRole.billing_admin: {P.view_subscriptions},
 }
 EXPECTED_PARTNER: dict[PartnerRole, set[P]] = {
     PartnerRole.admin_agent: {
@@ -44,6 +48,7 @@ EXPECTED_PARTNER: dict[PartnerRole, set[P]] = {
         P.view_customers,
         P.manage_customers,
         P.helpdesk_tasks,
+        P.submit_orders,
     },
     PartnerRole.sales_agent: {
         P.view_partner,
@@ -75,7 +80,13 @@ def test_partner_roles_grant_nothing_before_the_tenant_is_a_partner(role: Partne
 
 def test_global_admin_of_a_plain_tenant_manages_users_and_may_enroll() -> None:
     granted = permissions_for([DirectoryRole.global_admin], [], tenant_kind=ORG, is_partner=False)
-    assert granted == {P.view_tenant_users, P.manage_tenant_users, P.enroll_partner}
+    assert granted == {
+        P.view_tenant_users,
+        P.manage_tenant_users,
+        P.enroll_partner,
+        P.view_subscriptions,
+        P.manage_licenses,
+    }
 
 
 def test_only_the_operators_global_admin_operates_the_platform() -> None:
@@ -101,6 +112,8 @@ def test_roles_combine() -> None:
     )
     assert granted == {
         P.view_tenant_users,
+        P.view_subscriptions,
+        P.manage_licenses,
         P.view_partner,
         P.view_customers,
         P.helpdesk_tasks,

@@ -47,6 +47,10 @@ class Permission(StrEnum):
     manage_customers = "manage_customers"
     helpdesk_tasks = "helpdesk_tasks"
     view_billing = "view_billing"
+    submit_orders = "submit_orders"
+    # A customer's own subscriptions and licenses.
+    view_subscriptions = "view_subscriptions"
+    manage_licenses = "manage_licenses"
     # The vendor.
     operate_platform = "operate_platform"
 
@@ -65,14 +69,25 @@ DIRECTORY_ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
             P.manage_partner_roles,
             P.authorize_provider,
             P.view_billing,
+            P.view_subscriptions,
+            P.manage_licenses,
         }
     ),
     DirectoryRole.user_admin: frozenset(
-        {P.view_tenant_users, P.manage_tenant_users, P.view_partner, P.manage_partner_roles}
+        {
+            P.view_tenant_users,
+            P.manage_tenant_users,
+            P.view_partner,
+            P.manage_partner_roles,
+            P.view_subscriptions,
+            P.manage_licenses,
+        }
     ),
-    DirectoryRole.license_admin: frozenset({P.view_tenant_users}),
+    DirectoryRole.license_admin: frozenset(
+        {P.view_tenant_users, P.view_subscriptions, P.manage_licenses}
+    ),
     DirectoryRole.helpdesk_admin: frozenset({P.view_tenant_users}),
-    DirectoryRole.billing_admin: frozenset(),
+    DirectoryRole.billing_admin: frozenset({P.view_subscriptions}),
 }
 
 PARTNER_ROLE_PERMISSIONS: dict[PartnerRole, frozenset[Permission]] = {
@@ -86,6 +101,7 @@ PARTNER_ROLE_PERMISSIONS: dict[PartnerRole, frozenset[Permission]] = {
             P.view_customers,
             P.manage_customers,
             P.helpdesk_tasks,
+            P.submit_orders,
         }
     ),
     PartnerRole.sales_agent: frozenset(
@@ -108,6 +124,7 @@ PARTNER_ONLY = frozenset(
         P.manage_customers,
         P.helpdesk_tasks,
         P.view_billing,
+        P.submit_orders,
     }
 )
 

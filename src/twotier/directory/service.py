@@ -258,6 +258,9 @@ async def delete_user(
         detail={"email": user.email},
         **_audit_scope(delegation),
     )
+    from twotier.commerce.licenses import release_user  # commerce builds on directory
+
+    await release_user(session, user.id)
     await session.delete(user)
     await session.flush()
 

@@ -59,6 +59,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+CENT = Decimal("0.01")
+
+
+def canonical_money(value: Decimal) -> Decimal:
+    """One spelling per amount whatever the backend: at least two decimals, no trailing
+    zeros beyond them ("12.5000" → "12.50", "0.1235" stays)."""
+    value = value.normalize()
+    return value.quantize(CENT) if value.as_tuple().exponent > -2 else value  # type: ignore[operator]
+
+
 class Money(TypeDecorator[Decimal]):
     """Exact decimal amounts: NUMERIC(18, 4) where the database has it, text on SQLite
     (whose numbers are floats). Never a float on the way in or out."""
@@ -83,7 +93,7 @@ class Money(TypeDecorator[Decimal]):
         return str(value) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(str(value))
+        return None if value is None else canonical_money(Decimal(str(value)))
 
 
 class Base(DeclarativeBase):

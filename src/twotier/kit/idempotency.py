@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Base, IdMixin
-from twotier.kit.errors import Conflict, Invalid
+from twotier.kit.errors import Conflict, Invalid, PreconditionRequired
 
 MAX_KEY_LENGTH = 255
 
@@ -74,9 +74,17 @@ async def idempotent(
     body: Any,
     ttl_hours: int,
     create: Callable[[], Awaitable[tuple[int, Any]]],
+    required: bool = False,
 ) -> JSONResponse:
-    """Run ``create`` once per (scope, Idempotency-Key); without a key, just run it."""
+    """Run ``create`` once per (scope, Idempotency-Key); without a key, just run it (or,
+    where a duplicate would cost money, refuse with 428)."""
     key = request.headers.get("Idempotency-Key")
+    if key is None and required:
+        raise PreconditionRequired(
+            "Send an Idempotency-Key header (for example a UUID) so a retry cannot create a "
+            "second one.",
+            code="idempotency_key_required",
+        )
     if key is None:
         status, payload = await create()
         return JSONResponse(payload, status_code=status)

@@ -1,0 +1,330 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.channel.schemas import PartnerRef
+from twotier.commerce import catalog, licenses, service
+from twotier.commerce.schemas import (
+    CountryOfferOut,
+    LicenseOut,
+    LicenseUpdate,
+    OfferCreate,
+    OfferOut,
+    OrderCreate,
+    OrderOut,
+    ProductCreate,
+    ProductOut,
+    SubscriptionOut,
+    SubscriptionPatch,
+    UserLicensesOut,
+)
+from twotier.config import Settings
+from twotier.directory.auth import CurrentPrincipal
+from twotier.directory.routes import PROBLEM
+from twotier.kit.countries import normalize_country
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.errors import Invalid
+from twotier.kit.idempotency import idempotent
+from twotier.kit.pagination import Page, PageParams, page_params
+
+router = APIRouter(prefix="/api/v1", tags=["commerce"], route_class=TransactionalRoute)
+
+
+# The operator's catalog.
+
+
+@router.post(
+    "/operator/products",
+    status_code=201,
+    response_model=ProductOut,
+    responses={403: PROBLEM, 422: PROBLEM},
+    summary="Add a product with its SKUs (operator)",
+)
+async def create_product(
+    data: ProductCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> JSONResponse:
+    async def create() -> tuple[int, Any]:
+        return 201, (await catalog.create_product(session, principal, data)).model_dump(mode="json")
+
+    return await idempotent(
+        session,
+        request,
+        scope=f"user:{principal.user_id}",
+        body=data.model_dump(mode="json"),
+        ttl_hours=settings.idempotency_ttl_hours,
+        create=create,
+    )
+
+
+@router.get("/operator/products", response_model=Page[ProductOut], summary="Products (operator)")
+async def list_products(
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[ProductOut]:
+    items, cursor = await catalog.list_products(session, principal, params)
+    return Page[ProductOut](items=items, next_cursor=cursor)
+
+
+@router.post(
+    "/operator/offers",
+    status_code=201,
+    response_model=OfferOut,
+    responses={403: PROBLEM, 422: PROBLEM},
+    summary="Add an offer for a SKU with per-country prices (operator)",
+)
+async def create_offer(
+    data: OfferCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> JSONResponse:
+    async def create() -> tuple[int, Any]:
+        return 201, (await catalog.create_offer(session, principal, data)).model_dump(mode="json")
+
+    return await idempotent(
+        session,
+        request,
+        scope=f"user:{principal.user_id}",
+        body=data.model_dump(mode="json"),
+        ttl_hours=settings.idempotency_ttl_hours,
+        create=create,
+    )
+
+
+@router.get(
+    "/operator/offers", response_model=Page[OfferOut], summary="Offers with every price (operator)"
+)
+async def list_all_offers(
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[OfferOut]:
+    items, cursor = await catalog.list_offers(session, principal, params)
+    return Page[OfferOut](items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/offers",
+    response_model=Page[CountryOfferOut],
+    responses={403: PROBLEM, 422: PROBLEM},
+    summary="What partners can sell in a country, with its price there",
+)
+async def offers_for_country(
+    principal: CurrentPrincipal,
+    country: str = Query(..., description="ISO 3166-1 alpha-2, e.g. DE"),
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[CountryOfferOut]:
+    try:
+        code = normalize_country(country)
+    except ValueError as exc:
+        raise Invalid(str(exc), code="country_invalid") from exc
+    items, cursor = await catalog.offers_for_country(session, principal, code, params)
+    return Page[CountryOfferOut](items=items, next_cursor=cursor)
+
+
+# Orders (the provider, on behalf of a customer).
+
+
+@router.post(
+    "/customers/{customer_id}/orders",
+    status_code=201,
+    response_model=OrderOut,
+    responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 428: PROBLEM},
+    summary="Submit an order on behalf of a customer, naming the reseller of record",
+    description="Requires `Idempotency-Key`: a retry with the same key and body returns the "
+    "same order; the same key with another body is 422 `idempotency_key_reused`.",
+)
+async def create_order(
+    customer_id: uuid.UUID,
+    data: OrderCreate,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> JSONResponse:
+    async def create() -> tuple[int, Any]:
+        out = await service.create_order(session, principal, customer_id, data)
+        return 201, out.model_dump(mode="json")
+
+    return await idempotent(
+        session,
+        request,
+        scope=f"orders:{principal.partner_account_id or principal.user_id}",
+        body={"customer_id": str(customer_id), **data.model_dump(mode="json")},
+        ttl_hours=settings.idempotency_ttl_hours,
+        create=create,
+        required=True,
+    )
+
+
+@router.get(
+    "/customers/{customer_id}/orders",
+    response_model=Page[OrderOut],
+    responses={403: PROBLEM, 404: PROBLEM},
+)
+async def list_orders(
+    customer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[OrderOut]:
+    items, cursor = await service.list_orders(session, principal, customer_id, params)
+    return Page[OrderOut](items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/customers/{customer_id}/orders/{order_id}",
+    response_model=OrderOut,
+    responses={403: PROBLEM, 404: PROBLEM},
+)
+async def get_order(
+    customer_id: uuid.UUID,
+    order_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> OrderOut:
+    return await service.get_order(session, principal, customer_id, order_id)
+
+
+@router.get(
+    "/customers/{customer_id}/resellers-of-record",
+    response_model=list[PartnerRef],
+    responses={403: PROBLEM, 404: PROBLEM},
+    summary="The resellers a provider may name as partner of record for this customer",
+)
+async def resellers_of_record(
+    customer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> list[PartnerRef]:
+    rows = await service.resellers_of_record(session, principal, customer_id)
+    return [service.partner_ref(r) for r in rows]
+
+
+# Subscriptions.
+
+
+@router.get(
+    "/customers/{customer_id}/subscriptions",
+    response_model=Page[SubscriptionOut],
+    responses={403: PROBLEM, 404: PROBLEM},
+)
+async def list_subscriptions(
+    customer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    status: Literal["active", "suspended", "cancelled"] | None = None,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[SubscriptionOut]:
+    items, cursor = await service.list_subscriptions(
+        session, principal, customer_id, params, status=status
+    )
+    return Page[SubscriptionOut](items=items, next_cursor=cursor)
+
+
+def _with_etag(out: SubscriptionOut) -> JSONResponse:
+    return JSONResponse(out.model_dump(mode="json"), headers={"ETag": out.etag})
+
+
+@router.get(
+    "/customers/{customer_id}/subscriptions/{subscription_id}",
+    response_model=SubscriptionOut,
+    responses={403: PROBLEM, 404: PROBLEM},
+    summary="A subscription, with its ETag",
+)
+async def get_subscription(
+    customer_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> JSONResponse:
+    return _with_etag(
+        await service.get_subscription(session, principal, customer_id, subscription_id)
+    )
+
+
+@router.patch(
+    "/customers/{customer_id}/subscriptions/{subscription_id}",
+    response_model=SubscriptionOut,
+    responses={
+        403: PROBLEM,
+        404: PROBLEM,
+        409: PROBLEM,
+        412: PROBLEM,
+        422: PROBLEM,
+        428: PROBLEM,
+    },
+    summary="Change quantity, suspend, reactivate, cancel or set auto-renew (If-Match)",
+)
+async def update_subscription(
+    customer_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    data: SubscriptionPatch,
+    principal: CurrentPrincipal,
+    if_match: str | None = Header(None, description="The ETag from the last GET"),
+    session: AsyncSession = Depends(get_session),
+) -> JSONResponse:
+    return _with_etag(
+        await service.update_subscription(
+            session, principal, customer_id, subscription_id, data, if_match
+        )
+    )
+
+
+# Licenses.
+
+
+@router.get(
+    "/customers/{customer_id}/licenses",
+    response_model=list[LicenseOut],
+    responses={403: PROBLEM, 404: PROBLEM},
+    summary="Seats per SKU: total (active subscriptions), assigned, available",
+)
+async def get_licenses(
+    customer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> list[LicenseOut]:
+    return await licenses.licenses(session, principal, customer_id)
+
+
+@router.get(
+    "/customers/{customer_id}/users/{user_id}/licenses",
+    response_model=UserLicensesOut,
+    responses={403: PROBLEM, 404: PROBLEM},
+)
+async def get_user_licenses(
+    customer_id: uuid.UUID,
+    user_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> UserLicensesOut:
+    return await licenses.user_licenses(session, principal, customer_id, user_id)
+
+
+@router.post(
+    "/customers/{customer_id}/users/{user_id}/license-updates",
+    response_model=UserLicensesOut,
+    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    summary="Assign and unassign licenses for a user (all or nothing)",
+)
+async def update_user_licenses(
+    customer_id: uuid.UUID,
+    user_id: uuid.UUID,
+    data: LicenseUpdate,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> UserLicensesOut:
+    return await licenses.update_user_licenses(session, principal, customer_id, user_id, data)

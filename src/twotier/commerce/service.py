@@ -1,0 +1,716 @@
+"""Orders a provider submits on behalf of a customer, and the subscriptions they create.
+
+An order names, per line, the indirect reseller of record (Partner Center's
+``PartnerIdOnRecord``). It is accepted only while the provider-reseller link is active and
+both the reseller and the provider have an active relationship with the customer. Who sees a
+subscription: the customer, its provider and its reseller of record — anyone else gets 404.
+"""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.audit import service as audit
+from twotier.channel.models import LinkStatus, ResellerLink
+from twotier.channel.schemas import PartnerRef
+from twotier.commerce.models import (
+    Offer,
+    OfferPrice,
+    OfferStatus,
+    Order,
+    OrderLine,
+    Product,
+    SeatPool,
+    Sku,
+    Subscription,
+    SubscriptionStatus,
+)
+from twotier.commerce.schemas import (
+    LineItemOut,
+    OrderCreate,
+    OrderOut,
+    SubscriptionOut,
+    SubscriptionPatch,
+)
+from twotier.customers.models import CustomerRelationship, RelationshipStatus
+from twotier.customers.service import access_customer
+from twotier.directory.models import Tenant
+from twotier.directory.principal import Permission, Principal
+from twotier.events import service as events
+from twotier.kit.clock import utcnow
+from twotier.kit.db import canonical_money
+from twotier.kit.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+)
+from twotier.kit.pagination import AnySelect, PageParams, paginate
+from twotier.partners.models import PartnerAccount, PartnerProgram, Program
+
+# Who is looking at a customer's commerce objects.
+
+
+@dataclass(frozen=True)
+class CustomerScope:
+    customer_id: uuid.UUID
+    # The partner looking (None: the customer itself, which sees everything of its own).
+    partner_account_id: uuid.UUID | None
+
+    def subscriptions(self, stmt: AnySelect) -> AnySelect:
+        stmt = stmt.where(Subscription.customer_tenant_id == self.customer_id)
+        if self.partner_account_id is not None:
+            stmt = stmt.where(
+                or_(
+                    Subscription.provider_account_id == self.partner_account_id,
+                    Subscription.reseller_account_id == self.partner_account_id,
+                )
+            )
+        return stmt
+
+
+async def customer_scope(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> CustomerScope:
+    """The customer itself (with a role that shows subscriptions), or a partner with an
+    active relationship and a partner role that shows customers; anyone else 404/403."""
+    if principal.tenant_id == customer_id:
+        if not principal.can(Permission.view_subscriptions):
+            raise Forbidden(
+                "Your roles do not show subscriptions and licenses.", code="insufficient_role"
+            )
+        return CustomerScope(customer_id, None)
+    if principal.partner_account_id is None:
+        raise NotFound("No such customer.", code="customer_not_found")
+    await access_customer(session, principal, customer_id)
+    if not principal.can(Permission.view_customers):
+        raise Forbidden("Your partner roles do not show customers.", code="insufficient_role")
+    return CustomerScope(customer_id, principal.partner_account_id)
+
+
+def partner_ref(account: PartnerAccount) -> PartnerRef:
+    return PartnerRef(
+        id=account.id,
+        partner_id=account.partner_id,
+        company_name=account.company_name,
+        country=account.country,
+    )
+
+
+def etag(subscription: Subscription) -> str:
+    return f'"{subscription.id.hex[:12]}-{subscription.version}"'
+
+
+def add_term(start: datetime, term: str) -> datetime:
+    months = {"P1M": 1, "P1Y": 12}[term]
+    month0 = start.month - 1 + months
+    year, month = start.year + month0 // 12, month0 % 12 + 1
+    day = min(start.day, calendar.monthrange(year, month)[1])
+    return start.replace(year=year, month=month, day=day)
+
+
+# Loading subscriptions with everything their representation names, in one query.
+
+
+def _subscription_rows() -> AnySelect:
+    return (
+        select(Subscription, Offer.name, Offer.billing_cycle, Offer.term, Sku.name, Product.name)
+        .join(Offer, Offer.id == Subscription.offer_id)
+        .join(Sku, Sku.id == Subscription.sku_id)
+        .join(Product, Product.id == Sku.product_id)
+    )
+
+
+async def _partners(
+    session: AsyncSession, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, PartnerAccount]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(PartnerAccount).where(PartnerAccount.id.in_(wanted)))
+    return {p.id: p for p in rows}
+
+
+async def _subscriptions_out(session: AsyncSession, rows: Sequence[Any]) -> list[SubscriptionOut]:
+    partners = await _partners(
+        session,
+        [r[0].provider_account_id for r in rows] + [r[0].reseller_account_id for r in rows],
+    )
+    out = []
+    for sub, offer_name, billing_cycle, term, sku_name, product_name in rows:
+        reseller = partners[sub.reseller_account_id]
+        out.append(
+            SubscriptionOut(
+                id=sub.id,
+                customer_id=sub.customer_tenant_id,
+                order_id=sub.order_id,
+                offer_id=sub.offer_id,
+                offer_name=offer_name,
+                product_name=product_name,
+                sku_id=sub.sku_id,
+                sku_name=sku_name,
+                quantity=sub.quantity,
+                status=sub.status,
+                auto_renew=sub.auto_renew,
+                billing_cycle=billing_cycle,
+                term=term,
+                unit_price=sub.unit_price,
+                currency=sub.currency,
+                partner_id_on_record=reseller.partner_id,
+                indirect_reseller=partner_ref(reseller),
+                indirect_provider=partner_ref(partners[sub.provider_account_id]),
+                created_at=sub.created_at,
+                updated_at=sub.updated_at,
+                term_ends_at=sub.term_ends_at,
+                cancellable_until=sub.cancellable_until,
+                suspended_at=sub.suspended_at,
+                cancelled_at=sub.cancelled_at,
+                etag=etag(sub),
+            )
+        )
+    return out
+
+
+# Seats: the pool's total follows the quantity of the customer's active subscriptions.
+
+
+async def _pool(session: AsyncSession, customer_id: uuid.UUID, sku_id: uuid.UUID) -> None:
+    """Make sure the (customer, SKU) seat pool exists (concurrent creators: one wins)."""
+    exists = await session.scalar(
+        select(SeatPool.id).where(
+            SeatPool.customer_tenant_id == customer_id, SeatPool.sku_id == sku_id
+        )
+    )
+    if exists is not None:
+        return
+    try:
+        async with session.begin_nested():
+            session.add(
+                SeatPool(
+                    id=uuid.uuid4(),
+                    customer_tenant_id=customer_id,
+                    sku_id=sku_id,
+                    total=0,
+                    assigned=0,
+                )
+            )
+    except IntegrityError:
+        pass  # created by a concurrent request, which has committed
+
+
+async def change_seats(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    sku_id: uuid.UUID,
+    delta: int,
+    *,
+    keep_assigned: bool,
+) -> None:
+    """Move the pool's total by ``delta`` in one conditional UPDATE. With ``keep_assigned``
+    a decrease that would leave fewer seats than assigned licenses is refused."""
+    if delta == 0:
+        return
+    await _pool(session, customer_id, sku_id)
+    stmt = update(SeatPool).where(
+        SeatPool.customer_tenant_id == customer_id, SeatPool.sku_id == sku_id
+    )
+    if delta < 0 and keep_assigned:
+        stmt = stmt.where(SeatPool.assigned <= SeatPool.total + delta)
+    result = await session.execute(
+        stmt.values(total=SeatPool.total + delta).execution_options(synchronize_session=False)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise Conflict(
+            "Licenses are assigned to more users than this quantity would leave; "
+            "unassign licenses first.",
+            code="seats_in_use",
+        )
+
+
+# Orders.
+
+
+async def _reseller_of_record(
+    session: AsyncSession, provider_id: uuid.UUID, customer_id: uuid.UUID, partner_id: str
+) -> PartnerAccount:
+    """The reseller named on a line, if it may be the partner of record for this order."""
+    reseller = await session.scalar(
+        select(PartnerAccount)
+        .join(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
+        .where(
+            PartnerAccount.partner_id == partner_id.strip(),
+            PartnerProgram.program == Program.indirect_reseller,
+        )
+    )
+    invalid = Invalid(
+        f"Partner ID {partner_id} cannot be the partner of record: it must be an indirect "
+        "reseller linked to you that has an active relationship with this customer.",
+        code="partner_on_record_invalid",
+    )
+    if reseller is None:
+        raise invalid
+    link = await session.scalar(
+        select(ResellerLink.id).where(
+            ResellerLink.provider_account_id == provider_id,
+            ResellerLink.reseller_account_id == reseller.id,
+            ResellerLink.status == LinkStatus.active,
+        )
+    )
+    relationship = await session.scalar(
+        select(CustomerRelationship.id).where(
+            CustomerRelationship.partner_account_id == reseller.id,
+            CustomerRelationship.customer_tenant_id == customer_id,
+            CustomerRelationship.status == RelationshipStatus.active,
+        )
+    )
+    if link is None or relationship is None:
+        raise invalid
+    return reseller
+
+
+def require_ordering_provider(principal: Principal) -> uuid.UUID:
+    if principal.partner_account_id is None or not principal.in_program(Program.indirect_provider):
+        raise Forbidden(
+            "Only an indirect provider submits orders; in the indirect model resellers do not "
+            "purchase. Ask your indirect provider to place the order.",
+            code="not_an_indirect_provider",
+        )
+    if not principal.can(Permission.submit_orders):
+        raise Forbidden("Only admin agents submit orders.", code="insufficient_role")
+    return principal.partner_account_id
+
+
+async def resellers_of_record(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> list[PartnerAccount]:
+    """The resellers this provider may name as partner of record for ``customer_id``."""
+    provider_id = require_ordering_provider(principal)
+    await access_customer(session, principal, customer_id)
+    rows = await session.scalars(
+        select(PartnerAccount)
+        .join(ResellerLink, ResellerLink.reseller_account_id == PartnerAccount.id)
+        .join(CustomerRelationship, CustomerRelationship.partner_account_id == PartnerAccount.id)
+        .where(
+            ResellerLink.provider_account_id == provider_id,
+            ResellerLink.status == LinkStatus.active,
+            CustomerRelationship.customer_tenant_id == customer_id,
+            CustomerRelationship.status == RelationshipStatus.active,
+        )
+        .order_by(PartnerAccount.company_name_lower, PartnerAccount.id)
+    )
+    return list(rows)
+
+
+async def create_order(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID, data: OrderCreate
+) -> OrderOut:
+    provider_id = require_ordering_provider(principal)
+    await access_customer(session, principal, customer_id)
+    if not data.attestation_accepted:
+        raise Invalid(
+            "Accept the attestation: you confirm the customer agreed to the vendor's terms and "
+            "that the named reseller is the partner of record.",
+            code="attestation_required",
+        )
+    customer = await session.get_one(Tenant, customer_id)
+    offer_ids = {line.offer_id for line in data.line_items}
+    offers = {
+        o.id: (o, s)
+        for o, s in (
+            await session.execute(
+                select(Offer, Sku)
+                .join(Sku, Sku.id == Offer.sku_id)
+                .where(Offer.id.in_(offer_ids), Offer.status == OfferStatus.active)
+            )
+        ).all()
+    }
+    prices = {
+        p.offer_id: p
+        for p in await session.scalars(
+            select(OfferPrice).where(
+                OfferPrice.offer_id.in_(offer_ids), OfferPrice.country == customer.country
+            )
+        )
+    }
+    resellers: dict[str, PartnerAccount] = {}
+    for n, line in enumerate(data.line_items, start=1):
+        if line.offer_id not in offers:
+            raise Invalid(f"Line {n}: there is no such offer.", code="offer_not_found")
+        offer = offers[line.offer_id][0]
+        if line.offer_id not in prices:
+            raise Invalid(
+                f"Line {n}: {offer.name} is not sold in {customer.country}, the customer's "
+                "country.",
+                code="offer_not_available_in_country",
+            )
+        if not offer.min_quantity <= line.quantity <= offer.max_quantity:
+            raise Invalid(
+                f"Line {n}: {offer.name} is sold in quantities of {offer.min_quantity} to "
+                f"{offer.max_quantity}.",
+                code="quantity_out_of_range",
+            )
+        key = line.partner_id_on_record.strip()
+        if key not in resellers:
+            resellers[key] = await _reseller_of_record(session, provider_id, customer_id, key)
+
+    now = utcnow()
+    order = Order(
+        id=uuid.uuid4(),
+        customer_tenant_id=customer_id,
+        provider_account_id=provider_id,
+        status="completed",
+        created_by_user_id=principal.user_id,
+        attestation_accepted_at=now,
+        created_at=now,
+    )
+    session.add(order)
+    await session.flush()
+    subscriptions: list[Subscription] = []
+    lines: list[OrderLine] = []
+    for n, line in enumerate(data.line_items, start=1):
+        offer, sku = offers[line.offer_id]
+        price = prices[line.offer_id]
+        reseller = resellers[line.partner_id_on_record.strip()]
+        sub = Subscription(
+            id=uuid.uuid4(),
+            customer_tenant_id=customer_id,
+            order_id=order.id,
+            offer_id=offer.id,
+            sku_id=sku.id,
+            provider_account_id=provider_id,
+            reseller_account_id=reseller.id,
+            quantity=line.quantity,
+            status=SubscriptionStatus.active,
+            auto_renew=True,
+            unit_price=price.unit_price,
+            currency=price.currency,
+            term_ends_at=add_term(now, offer.term),
+            cancellable_until=now + timedelta(days=offer.cancellation_window_days),
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        subscriptions.append(sub)
+        lines.append(
+            OrderLine(
+                id=uuid.uuid4(),
+                order_id=order.id,
+                line_number=n,
+                offer_id=offer.id,
+                quantity=line.quantity,
+                reseller_account_id=reseller.id,
+                unit_price=price.unit_price,
+                currency=price.currency,
+                subscription_id=sub.id,
+            )
+        )
+    session.add_all(subscriptions)
+    session.add_all(lines)
+    await session.flush()
+    for sub in subscriptions:
+        await change_seats(session, customer_id, sub.sku_id, sub.quantity, keep_assigned=False)
+
+    out = await order_out(session, order)
+    provider = await session.get_one(PartnerAccount, provider_id)
+    audience = [customer_id, provider.tenant_id, *(r.tenant_id for r in resellers.values())]
+    audit.record(
+        session,
+        operation="order_created",
+        actor=principal,
+        resource_type="order",
+        resource_id=order.id,
+        on_behalf_of_customer_id=customer_id,
+        detail={
+            "lines": [
+                {
+                    "offer": line.offer_name,
+                    "quantity": line.quantity,
+                    "partner_id_on_record": line.partner_id_on_record,
+                    "unit_price": str(line.unit_price),
+                    "currency": line.currency,
+                }
+                for line in out.line_items
+            ]
+        },
+    )
+    events.emit(
+        session,
+        "order_created",
+        resource_type="order",
+        resource_id=order.id,
+        resource_uri=f"/api/v1/customers/{customer_id}/orders/{order.id}",
+        actor=principal,
+        audience=audience,
+        on_behalf_of_customer_id=customer_id,
+        data=out.model_dump(mode="json", include={"id", "status", "line_items"}),
+    )
+    for sub_out in out.subscriptions:
+        events.emit(
+            session,
+            "subscription_created",
+            resource_type="subscription",
+            resource_id=sub_out.id,
+            resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub_out.id}",
+            actor=principal,
+            audience=[customer_id, provider.tenant_id, *(r.tenant_id for r in resellers.values())],
+            on_behalf_of_customer_id=customer_id,
+            data=sub_out.model_dump(mode="json"),
+        )
+    return out
+
+
+async def order_out(session: AsyncSession, order: Order) -> OrderOut:
+    lines = list(
+        (
+            await session.execute(
+                select(OrderLine, Offer.name, Offer.sku_id)
+                .join(Offer, Offer.id == OrderLine.offer_id)
+                .where(OrderLine.order_id == order.id)
+                .order_by(OrderLine.line_number)
+            )
+        ).all()
+    )
+    partners = await _partners(
+        session, [order.provider_account_id, *(line.reseller_account_id for line, _n, _s in lines)]
+    )
+    subs = await _subscriptions_out(
+        session,
+        (
+            await session.execute(
+                _subscription_rows()
+                .where(Subscription.order_id == order.id)
+                .order_by(Subscription.created_at, Subscription.id)
+            )
+        ).all(),
+    )
+    by_id = {s.id: s for s in subs}
+    return OrderOut(
+        id=order.id,
+        customer_id=order.customer_tenant_id,
+        status=order.status,
+        indirect_provider=partner_ref(partners[order.provider_account_id]),
+        line_items=[
+            LineItemOut(
+                line_number=line.line_number,
+                offer_id=line.offer_id,
+                offer_name=offer_name,
+                sku_id=sku_id,
+                quantity=line.quantity,
+                partner_id_on_record=partners[line.reseller_account_id].partner_id,
+                unit_price=line.unit_price,
+                currency=line.currency,
+                amount=canonical_money(line.unit_price * Decimal(line.quantity)),
+                subscription_id=line.subscription_id,
+            )
+            for line, offer_name, sku_id in lines
+        ],
+        subscriptions=[by_id[line.subscription_id] for line, _n, _s in lines],
+        attestation_accepted_at=order.attestation_accepted_at,
+        created_by_user_id=order.created_by_user_id,
+        created_at=order.created_at,
+    )
+
+
+def _orders_in(scope: CustomerScope) -> AnySelect:
+    stmt = select(Order).where(Order.customer_tenant_id == scope.customer_id)
+    if scope.partner_account_id is not None:
+        # A provider sees the orders it submitted; a reseller those it is partner of record on.
+        on_record = (
+            select(OrderLine.id)
+            .where(
+                OrderLine.order_id == Order.id,
+                OrderLine.reseller_account_id == scope.partner_account_id,
+            )
+            .exists()
+        )
+        stmt = stmt.where(or_(Order.provider_account_id == scope.partner_account_id, on_record))
+    return stmt
+
+
+async def list_orders(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID, params: PageParams
+) -> tuple[list[OrderOut], str | None]:
+    scope = await customer_scope(session, principal, customer_id)
+    orders, cursor = await paginate(
+        session, _orders_in(scope), keys=[Order.created_at, Order.id], params=params
+    )
+    return [await order_out(session, o) for o in orders], cursor
+
+
+async def get_order(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID, order_id: uuid.UUID
+) -> OrderOut:
+    scope = await customer_scope(session, principal, customer_id)
+    order = await session.scalar(_orders_in(scope).where(Order.id == order_id))
+    if order is None:
+        raise NotFound("No such order.", code="order_not_found")
+    return await order_out(session, order)
+
+
+# Subscriptions.
+
+
+async def list_subscriptions(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    params: PageParams,
+    *,
+    status: str | None = None,
+) -> tuple[list[SubscriptionOut], str | None]:
+    scope = await customer_scope(session, principal, customer_id)
+    stmt = scope.subscriptions(_subscription_rows())
+    if status is not None:
+        stmt = stmt.where(Subscription.status == status)
+    rows, cursor = await paginate(
+        session, stmt, keys=[Subscription.created_at, Subscription.id], params=params, scalars=False
+    )
+    return await _subscriptions_out(session, rows), cursor
+
+
+async def get_subscription(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID, subscription_id: uuid.UUID
+) -> SubscriptionOut:
+    scope = await customer_scope(session, principal, customer_id)
+    row = (
+        await session.execute(
+            scope.subscriptions(_subscription_rows()).where(Subscription.id == subscription_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such subscription.", code="subscription_not_found")
+    return (await _subscriptions_out(session, [row]))[0]
+
+
+def _matches(if_match: str, current: str) -> bool:
+    tags = [t.strip() for t in if_match.split(",")]
+    return "*" in tags or any(t.removeprefix("W/") == current for t in tags)
+
+
+async def update_subscription(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    data: SubscriptionPatch,
+    if_match: str | None,
+) -> SubscriptionOut:
+    scope = await customer_scope(session, principal, customer_id)
+    sub = await session.scalar(
+        scope.subscriptions(select(Subscription))
+        .where(Subscription.id == subscription_id)
+        .with_for_update()
+    )
+    if sub is None:
+        raise NotFound("No such subscription.", code="subscription_not_found")
+    if sub.provider_account_id != principal.partner_account_id:
+        raise Forbidden(
+            "Only the indirect provider that sold this subscription changes it.",
+            code="provider_only",
+        )
+    require_ordering_provider(principal)
+    if if_match is None:
+        raise PreconditionRequired(
+            "Send If-Match with the subscription's ETag.", code="if_match_required"
+        )
+    if not _matches(if_match, etag(sub)):
+        raise PreconditionFailed(
+            "The subscription changed since you read it; get it again and retry.",
+            code="etag_mismatch",
+        )
+    if sub.status == SubscriptionStatus.cancelled:
+        raise Conflict("This subscription is cancelled.", code="subscription_cancelled")
+    offer = await session.get_one(Offer, sub.offer_id)
+    now = utcnow()
+    in_window = now <= sub.cancellable_until
+    before = {"quantity": sub.quantity, "status": sub.status, "auto_renew": sub.auto_renew}
+    counts = sub.status == SubscriptionStatus.active  # its seats are in the pool now
+
+    if data.quantity is not None and data.quantity != sub.quantity:
+        if not offer.min_quantity <= data.quantity <= offer.max_quantity:
+            raise Invalid(
+                f"{offer.name} is sold in quantities of {offer.min_quantity} to "
+                f"{offer.max_quantity}.",
+                code="quantity_out_of_range",
+            )
+        if data.quantity < sub.quantity and not in_window:
+            raise Conflict(
+                "The quantity can only go down within the cancellation window "
+                f"(until {sub.cancellable_until:%Y-%m-%d %H:%M} UTC).",
+                code="cancellation_window_closed",
+            )
+        if counts:
+            await change_seats(
+                session, customer_id, sub.sku_id, data.quantity - sub.quantity, keep_assigned=True
+            )
+        sub.quantity = data.quantity
+
+    if data.status is not None and data.status != sub.status:
+        if data.status == SubscriptionStatus.cancelled and not in_window:
+            raise Conflict(
+                "A subscription can only be cancelled within its cancellation window "
+                f"(until {sub.cancellable_until:%Y-%m-%d %H:%M} UTC); turn auto-renew off so it "
+                "ends with its term.",
+                code="cancellation_window_closed",
+            )
+        if counts:
+            # Suspending or cancelling takes its seats away; assigned licenses stay assigned
+            # (and unusable) until someone unassigns them. No new assignment fits meanwhile.
+            await change_seats(session, customer_id, sub.sku_id, -sub.quantity, keep_assigned=False)
+        elif data.status == SubscriptionStatus.active:
+            await change_seats(session, customer_id, sub.sku_id, sub.quantity, keep_assigned=False)
+        sub.status = data.status
+        if data.status == SubscriptionStatus.suspended:
+            sub.suspended_at = now
+        elif data.status == SubscriptionStatus.active:
+            sub.suspended_at = None
+        else:
+            sub.cancelled_at = now
+            sub.auto_renew = False
+
+    if data.auto_renew is not None and sub.status != SubscriptionStatus.cancelled:
+        sub.auto_renew = data.auto_renew
+
+    after = {"quantity": sub.quantity, "status": sub.status, "auto_renew": sub.auto_renew}
+    if after != before:
+        sub.version += 1
+        sub.updated_at = now
+        await session.flush()
+        changes = {k: {"from": before[k], "to": after[k]} for k in after if after[k] != before[k]}
+        audit.record(
+            session,
+            operation="subscription_updated",
+            actor=principal,
+            resource_type="subscription",
+            resource_id=sub.id,
+            on_behalf_of_customer_id=customer_id,
+            detail={"changes": changes},
+        )
+        out = await get_subscription(session, principal, customer_id, sub.id)
+        reseller = await session.get_one(PartnerAccount, sub.reseller_account_id)
+        provider = await session.get_one(PartnerAccount, sub.provider_account_id)
+        events.emit(
+            session,
+            "subscription_updated",
+            resource_type="subscription",
+            resource_id=sub.id,
+            resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub.id}",
+            actor=principal,
+            audience=[customer_id, provider.tenant_id, reseller.tenant_id],
+            on_behalf_of_customer_id=customer_id,
+            data={"changes": changes, "subscription": out.model_dump(mode="json")},
+        )
+        return out
+    return await get_subscription(session, principal, customer_id, sub.id)
