@@ -122,3 +122,12 @@ async def committed_operator(client: httpx.AsyncClient, db: Database) -> dict[st
     async with db.write_sessions() as s, s.begin():
         await create_operator(s, email=email, password=OPERATOR_PASSWORD, name="Ops")
     return {"Authorization": f"Bearer {await sign_in(client, email, OPERATOR_PASSWORD)}"}
+
+
+async def travel(client: httpx.AsyncClient, world: World, seconds: float) -> None:
+    """Move the clock, then sign everyone in again (access tokens expire meanwhile)."""
+    from twotier.kit import clock
+
+    clock.travel(seconds)
+    for org in (world.provider, world.reseller, world.customer):
+        org.token = await sign_in(client, org.email, org.password)

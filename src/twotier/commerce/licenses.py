@@ -38,7 +38,6 @@ async def licenses(
             .join(Sku, Sku.id == SeatPool.sku_id)
             .join(Product, Product.id == Sku.product_id)
             .where(SeatPool.customer_tenant_id == customer_id)
-            .where((SeatPool.total > 0) | (SeatPool.assigned > 0))
             .order_by(Product.name, Sku.name, SeatPool.sku_id)
             .execution_options(populate_existing=True)
         )
