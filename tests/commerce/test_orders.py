@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.channel.helpers import approved, make_admin_agent, user_with_partner_roles
 from tests.commerce.helpers import (
@@ -291,6 +292,20 @@ async def test_a_second_reseller_of_the_same_customer_does_not_see_the_firsts_sa
         await client.get(world.path("/resellers-of-record"), headers=world.provider.auth)
     ).json()
     assert sorted(c["company_name"] for c in choices) == ["Fabrikam Resellers", "Second"]
+    # One order, a line for each reseller: each reseller sees only its own line.
+    second_pid = (await client.get("/api/v1/partner", headers=second.auth)).json()["partner_id"]
+    body = order_body(world, 2)
+    body["line_items"].append(body["line_items"][0] | {"partner_id_on_record": second_pid})
+    mixed = await place_order(client, world, body)
+    assert mixed.status_code == 201, mixed.text
+    seen = (await client.get(world.path("/orders"), headers=second.auth)).json()["items"]
+    assert [o["id"] for o in seen] == [mixed.json()["id"]]
+    assert [line["partner_id_on_record"] for line in seen[0]["line_items"]] == [second_pid]
+    assert len(seen[0]["subscriptions"]) == 1
+    full = await client.get(
+        world.path(f"/orders/{mixed.json()['id']}"), headers=world.provider.auth
+    )
+    assert len(full.json()["line_items"]) == 2
 
 
 @pytest.mark.committed
@@ -339,3 +354,53 @@ async def test_a_provider_that_is_also_linked_can_place_a_second_order(
     )
     assert len(listed.json()["items"]) == 1
     assert listed.json()["next_cursor"]
+
+
+async def test_lists_cost_the_same_number_of_queries_for_one_order_or_many(
+    client: httpx.AsyncClient, engine: AsyncEngine, world: World
+) -> None:
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN")):
+            statements.append(statement)
+
+    async def cost(path: str) -> int:
+        statements.clear()
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        try:
+            response = await client.get(world.path(path), headers=world.reseller.auth)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
+        assert response.status_code == 200
+        return len(statements)
+
+    assert (await place_order(client, world)).status_code == 201
+    one = {path: await cost(path) for path in ("/orders", "/subscriptions")}
+    for _ in range(4):
+        assert (await place_order(client, world)).status_code == 201
+    assert {path: await cost(path) for path in ("/orders", "/subscriptions")} == one
+
+
+async def test_a_retired_offer_is_no_longer_sold_but_its_subscriptions_go_on(
+    client: httpx.AsyncClient, operator: dict[str, str], world: World
+) -> None:
+    order = (await place_order(client, world)).json()
+    retired = await client.post(
+        f"/api/v1/operator/offers/{world.offer['id']}/retire", headers=operator
+    )
+    assert (retired.status_code, retired.json()["status"]) == (200, "retired")
+    offers = await client.get("/api/v1/offers?country=TW", headers=world.provider.auth)
+    assert offers.json()["items"] == []
+    response = await place_order(client, world)
+    assert (response.status_code, response.json()["code"]) == (422, "offer_not_found")
+    sub = await client.get(
+        world.path(f"/subscriptions/{order['subscriptions'][0]['id']}"), headers=world.customer.auth
+    )
+    assert sub.json()["status"] == "active"
+    refused = await client.post(
+        f"/api/v1/operator/offers/{world.offer['id']}/retire", headers=world.provider.auth
+    )
+    assert refused.status_code == 403
+    missing = await client.post(f"/api/v1/operator/offers/{uuid.uuid4()}/retire", headers=operator)
+    assert missing.status_code == 404

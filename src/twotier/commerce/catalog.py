@@ -20,7 +20,7 @@ from twotier.commerce.schemas import (
     SkuOut,
 )
 from twotier.directory.principal import Permission, Principal
-from twotier.kit.errors import Forbidden, Invalid
+from twotier.kit.errors import Forbidden, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
 
 
@@ -218,3 +218,28 @@ async def offers_for_country(
         scalars=False,
     )
     return [country_offer_out(o, s, p, pr) for o, s, p, pr in rows], cursor
+
+
+async def retire_offer(
+    session: AsyncSession, principal: Principal, offer_id: uuid.UUID
+) -> OfferOut:
+    """Stop selling an offer; its subscriptions go on as they are."""
+    require_operator(principal)
+    offer = await session.get(Offer, offer_id, with_for_update=True)
+    if offer is None:
+        raise NotFound("No such offer.", code="offer_not_found")
+    if offer.status != OfferStatus.retired:
+        offer.status = OfferStatus.retired
+        await session.flush()
+        audit.record(
+            session,
+            operation="offer_retired",
+            actor=principal,
+            resource_type="offer",
+            resource_id=offer.id,
+            detail={"name": offer.name},
+        )
+    sku = await session.get_one(Sku, offer.sku_id)
+    product = await session.get_one(Product, sku.product_id)
+    prices = list(await session.scalars(select(OfferPrice).where(OfferPrice.offer_id == offer.id)))
+    return _offer_out(offer, sku, product, prices)

@@ -114,6 +114,20 @@ async def list_all_offers(
     return Page[OfferOut](items=items, next_cursor=cursor)
 
 
+@router.post(
+    "/operator/offers/{offer_id}/retire",
+    response_model=OfferOut,
+    responses={403: PROBLEM, 404: PROBLEM},
+    summary="Stop selling an offer; existing subscriptions are unaffected (operator)",
+)
+async def retire_offer(
+    offer_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+) -> OfferOut:
+    return await catalog.retire_offer(session, principal, offer_id)
+
+
 @router.get(
     "/offers",
     response_model=Page[CountryOfferOut],

@@ -471,56 +471,79 @@ async def create_order(
     return out
 
 
-async def order_out(session: AsyncSession, order: Order) -> OrderOut:
-    lines = list(
-        (
-            await session.execute(
-                select(OrderLine, Offer.name, Offer.sku_id)
-                .join(Offer, Offer.id == OrderLine.offer_id)
-                .where(OrderLine.order_id == order.id)
-                .order_by(OrderLine.line_number)
-            )
-        ).all()
-    )
+async def order_out(
+    session: AsyncSession, order: Order, scope: CustomerScope | None = None
+) -> OrderOut:
+    return (await orders_out(session, [order], scope))[0]
+
+
+async def orders_out(
+    session: AsyncSession, orders: Sequence[Order], scope: CustomerScope | None = None
+) -> list[OrderOut]:
+    """Orders with their lines and subscriptions, in three queries whatever their number.
+    A reseller sees only the lines it is partner of record on."""
+    if not orders:
+        return []
+    ids = [o.id for o in orders]
+    lines = (
+        await session.execute(
+            select(OrderLine, Offer.name, Offer.sku_id)
+            .join(Offer, Offer.id == OrderLine.offer_id)
+            .where(OrderLine.order_id.in_(ids))
+            .order_by(OrderLine.order_id, OrderLine.line_number)
+        )
+    ).all()
     partners = await _partners(
-        session, [order.provider_account_id, *(line.reseller_account_id for line, _n, _s in lines)]
+        session,
+        [o.provider_account_id for o in orders]
+        + [line.reseller_account_id for line, _n, _s in lines],
     )
     subs = await _subscriptions_out(
         session,
-        (
-            await session.execute(
-                _subscription_rows()
-                .where(Subscription.order_id == order.id)
-                .order_by(Subscription.created_at, Subscription.id)
-            )
-        ).all(),
+        (await session.execute(_subscription_rows().where(Subscription.order_id.in_(ids)))).all(),
     )
     by_id = {s.id: s for s in subs}
-    return OrderOut(
-        id=order.id,
-        customer_id=order.customer_tenant_id,
-        status=order.status,
-        indirect_provider=partner_ref(partners[order.provider_account_id]),
-        line_items=[
-            LineItemOut(
-                line_number=line.line_number,
-                offer_id=line.offer_id,
-                offer_name=offer_name,
-                sku_id=sku_id,
-                quantity=line.quantity,
-                partner_id_on_record=partners[line.reseller_account_id].partner_id,
-                unit_price=line.unit_price,
-                currency=line.currency,
-                amount=canonical_money(line.unit_price * Decimal(line.quantity)),
-                subscription_id=line.subscription_id,
-            )
+    out = []
+    for order in orders:
+        viewer = scope.partner_account_id if scope else None
+        mine = [
+            (line, offer_name, sku_id)
             for line, offer_name, sku_id in lines
-        ],
-        subscriptions=[by_id[line.subscription_id] for line, _n, _s in lines],
-        attestation_accepted_at=order.attestation_accepted_at,
-        created_by_user_id=order.created_by_user_id,
-        created_at=order.created_at,
-    )
+            if line.order_id == order.id
+            and (
+                viewer is None
+                or viewer == order.provider_account_id
+                or viewer == line.reseller_account_id
+            )
+        ]
+        out.append(
+            OrderOut(
+                id=order.id,
+                customer_id=order.customer_tenant_id,
+                status=order.status,
+                indirect_provider=partner_ref(partners[order.provider_account_id]),
+                line_items=[
+                    LineItemOut(
+                        line_number=line.line_number,
+                        offer_id=line.offer_id,
+                        offer_name=offer_name,
+                        sku_id=sku_id,
+                        quantity=line.quantity,
+                        partner_id_on_record=partners[line.reseller_account_id].partner_id,
+                        unit_price=line.unit_price,
+                        currency=line.currency,
+                        amount=canonical_money(line.unit_price * Decimal(line.quantity)),
+                        subscription_id=line.subscription_id,
+                    )
+                    for line, offer_name, sku_id in mine
+                ],
+                subscriptions=[by_id[line.subscription_id] for line, _n, _s in mine],
+                attestation_accepted_at=order.attestation_accepted_at,
+                created_by_user_id=order.created_by_user_id,
+                created_at=order.created_at,
+            )
+        )
+    return out
 
 
 def _orders_in(scope: CustomerScope) -> AnySelect:
@@ -546,7 +569,7 @@ async def list_orders(
     orders, cursor = await paginate(
         session, _orders_in(scope), keys=[Order.created_at, Order.id], params=params
     )
-    return [await order_out(session, o) for o in orders], cursor
+    return await orders_out(session, orders, scope), cursor
 
 
 async def get_order(
@@ -556,7 +579,7 @@ async def get_order(
     order = await session.scalar(_orders_in(scope).where(Order.id == order_id))
     if order is None:
         raise NotFound("No such order.", code="order_not_found")
-    return await order_out(session, order)
+    return await order_out(session, order, scope)
 
 
 # Subscriptions.
