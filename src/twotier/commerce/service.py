@@ -464,7 +464,11 @@ async def create_order(
             resource_id=sub_out.id,
             resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub_out.id}",
             actor=principal,
-            audience=[customer_id, provider.tenant_id, *(r.tenant_id for r in resellers.values())],
+            audience=[
+                customer_id,
+                provider.tenant_id,
+                resellers[sub_out.partner_id_on_record].tenant_id,
+            ],
             on_behalf_of_customer_id=customer_id,
             data=sub_out.model_dump(mode="json"),
         )
