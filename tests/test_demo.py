@@ -190,6 +190,90 @@ def test_demo_customers_one_two_tier_one_reseller_only(demo: str) -> None:
     assert len(partners.json()) == 2
 
 
+def test_the_catalog_is_priced_in_the_demo_countries_and_a_few_more(demo: str) -> None:
+    _t, taiwan, us, offers = asyncio.run(
+        _api(
+            demo,
+            [
+                sign_in("admin@contoso-distribution.example"),
+                ("GET", "/api/v1/offers?country=TW", None),
+                ("GET", "/api/v1/offers?country=US", None),
+                ("GET", "/api/v1/offers?country=FR", None),
+            ],
+        )
+    )
+    assert sorted((o["name"], o["price"]["unit_price"]) for o in taiwan.json()["items"]) == [
+        ("Business Premium (annual, billed monthly)", "660.00"),
+        ("Business Standard (annual, billed monthly)", "375.50"),
+        ("Defender for Endpoint P1 (annual, billed annually)", "1080.00"),
+        ("Project Plan 3 (monthly)", "930.00"),
+    ]
+    assert {o["price"]["currency"] for o in taiwan.json()["items"]} == {"TWD"}
+    assert {o["price"]["currency"] for o in us.json()["items"]} == {"USD"}
+    assert len(us.json()["items"]) == 4
+    assert offers.json()["items"] == []
+
+
+def test_northwind_has_subscriptions_from_contoso_with_fabrikam_of_record(demo: str) -> None:
+    _t, customers = asyncio.run(
+        _api(demo, [sign_in("admin@fabrikam.example"), ("GET", "/api/v1/customers", None)])
+    )
+    northwind = next(
+        c["id"] for c in customers.json()["items"] if c["company_name"] == "Northwind Traders"
+    )
+    _t, subs, seats = asyncio.run(
+        _api(
+            demo,
+            [
+                sign_in("admin@fabrikam.example"),
+                ("GET", f"/api/v1/customers/{northwind}/subscriptions", None),
+                ("GET", f"/api/v1/customers/{northwind}/licenses", None),
+            ],
+        )
+    )
+    assert sorted(
+        (
+            s["sku_name"],
+            s["quantity"],
+            s["status"],
+            s["indirect_provider"]["company_name"],
+            s["indirect_reseller"]["company_name"],
+        )
+        for s in subs.json()["items"]
+    ) == [
+        (
+            "Business Premium",
+            2,
+            "active",
+            "Contoso Distribution Ltd",
+            "Fabrikam Cloud Resellers Ltd",
+        ),
+        (
+            "Business Standard",
+            25,
+            "active",
+            "Contoso Distribution Ltd",
+            "Fabrikam Cloud Resellers Ltd",
+        ),
+    ]
+    assert sorted((s["sku_name"], s["total"], s["assigned"]) for s in seats.json()) == [
+        ("Business Premium", 2, 1),
+        ("Business Standard", 25, 3),
+    ]
+    _t, own, users = asyncio.run(
+        _api(
+            demo,
+            [
+                sign_in("admin@northwind.example"),
+                ("GET", "/api/v1/customers/" + northwind + "/subscriptions", None),
+                ("GET", "/api/v1/tenant/users", None),
+            ],
+        )
+    )
+    assert len(own.json()["items"]) == 2
+    assert len(users.json()["items"]) == 5
+
+
 def test_running_the_demo_again_changes_nothing(demo: str) -> None:
     before = asyncio.run(_counts(demo))
     again = run(demo, "demo")
@@ -200,3 +284,5 @@ def test_running_the_demo_again_changes_nothing(demo: str) -> None:
     assert asyncio.run(_counts(demo)) == before
     assert before["partner_accounts"] == 2
     assert before["membership_accounts"] == 3
+    assert (before["products"], before["skus"], before["offers"]) == (3, 4, 4)
+    assert (before["orders"], before["subscriptions"], before["license_assignments"]) == (1, 2, 4)

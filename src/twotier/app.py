@@ -19,6 +19,7 @@ from twotier.audit import routes as audit_routes
 from twotier.channel import routes as channel_routes
 from twotier.channel import views as channel_views
 from twotier.commerce import routes as commerce_routes
+from twotier.commerce import views as commerce_views
 from twotier.config import Settings, get_settings
 from twotier.customers import grant_routes
 from twotier.customers import routes as customer_routes
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(operator_views.router)
     app.include_router(channel_views.router)
     app.include_router(customer_views.router)
+    app.include_router(commerce_views.router)
     app.include_router(enrollment_views.router)
     app.include_router(membership_views.router)
     app.include_router(partner_views.router)

@@ -59,6 +59,10 @@ NOTICES = {
     "user_removed": "The user was removed from the customer's directory.",
     "roles_dropped": "The roles were given back to the customer.",
     "extension_requested": "Extension requested. The customer's global admin decides.",
+    "ordered": "The subscription was added.",
+    "subscription_updated": "The subscription was changed.",
+    "license_assigned": "The license was assigned.",
+    "license_unassigned": "The license was unassigned.",
 }
 
 
@@ -392,8 +396,12 @@ async def _record_page(
     temporary: tuple[str, str] | None = None,
     flashes: list[str] | None = None,
     users_cursor: str | None = None,
+    commerce: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
+    # Imported here: commerce.views imports this module to render the record.
+    from twotier.commerce.views import record_context
+
     customer, grants = await service.customer_detail(session, principal, customer_id)
     users: list[Any] = []
     users_next = None
@@ -423,6 +431,10 @@ async def _record_page(
         )
     except Forbidden as exc:
         manage_blocked = _why_not(exc, USER_ADMIN, customer.company_name)
+    shown = None if users_blocked else users
+    commerce_context = await record_context(
+        request, session, principal, customer, shown, users_cursor, commerce
+    )
     return render(
         request,
         "customer_record.html",
@@ -446,6 +458,7 @@ async def _record_page(
             "user_error": user_error,
             "temporary": temporary,
             "flashes": flashes or [],
+            **commerce_context,
         },
         principal=principal,
         section="customers",

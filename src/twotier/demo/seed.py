@@ -2,7 +2,11 @@
 
 - Contoso Distribution: an approved indirect provider (on the official provider list);
 - Fabrikam Cloud Resellers: an approved indirect reseller whose admin is an admin agent;
-- Northwind Traders: a customer;
+- Northwind Traders: a customer of both (two-tier), with a few users and, ordered by Contoso
+  with Fabrikam as partner of record, 25 seats of Contoso 365 Business Standard (some
+  assigned) and 2 of Business Premium;
+- a catalog of a few products and offers, priced in Taiwan (the demo tenants' country) and in
+  a few other countries;
 - the membership account ``newcomer``, holding a Taiwanese organization that is not enrolled
   anywhere yet: create a tenant in Taiwan at /signup and enroll it with this sign-in.
 
@@ -25,6 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.channel import service as channel
 from twotier.channel.models import Invitation, InvitationStatus, ResellerLink
 from twotier.channel.schemas import ResellerInvitationCreate
+from twotier.commerce import catalog, licenses
+from twotier.commerce import service as commerce
+from twotier.commerce.models import Offer, Product, Sku, Subscription
+from twotier.commerce.schemas import LicenseUpdate, OfferCreate, OrderCreate, ProductCreate
 from twotier.config import Settings
 from twotier.customers import service as customers
 from twotier.customers.models import CustomerRelationship
@@ -33,7 +41,7 @@ from twotier.directory import service as directory
 from twotier.directory.auth import principal_for_user
 from twotier.directory.models import Tenant, User
 from twotier.directory.principal import PartnerRole, Principal
-from twotier.directory.schemas import AdminIn, TenantCreate
+from twotier.directory.schemas import AdminIn, TenantCreate, UserCreate
 from twotier.enrollment import service as enrollment_service
 from twotier.enrollment.models import Enrollment, EnrollmentStatus
 from twotier.enrollment.schemas import EnrollmentCreate
@@ -453,6 +461,230 @@ async def ensure_customers(session: AsyncSession, settings: Settings, report: Se
         )
 
 
+@dataclass(frozen=True)
+class DemoOffer:
+    sku: str
+    name: str
+    billing_cycle: str
+    term: str
+    # (country, currency, unit price): Taiwan first, where the demo tenants are.
+    prices: tuple[tuple[str, str, str], ...]
+    cancellation_window_days: int = 7
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    name: str
+    description: str
+    skus: tuple[tuple[str, str], ...]  # (name, unit)
+    offers: tuple[DemoOffer, ...]
+
+
+DEMO_CATALOG = (
+    DemoProduct(
+        "Contoso 365",
+        "Mail, documents and meetings for businesses.",
+        (("Business Standard", "seat"), ("Business Premium", "seat")),
+        (
+            DemoOffer(
+                "Business Standard",
+                "Business Standard (annual, billed monthly)",
+                "monthly",
+                "P1Y",
+                (
+                    ("TW", "TWD", "375.50"),
+                    ("US", "USD", "12.50"),
+                    ("JP", "JPY", "1874"),
+                    ("DE", "EUR", "11.70"),
+                    ("GB", "GBP", "10.30"),
+                ),
+            ),
+            DemoOffer(
+                "Business Premium",
+                "Business Premium (annual, billed monthly)",
+                "monthly",
+                "P1Y",
+                (
+                    ("TW", "TWD", "660"),
+                    ("US", "USD", "22.00"),
+                    ("JP", "JPY", "3298"),
+                    ("DE", "EUR", "20.60"),
+                ),
+            ),
+        ),
+    ),
+    DemoProduct(
+        "Contoso Project",
+        "Plans, schedules and resources for project teams.",
+        (("Plan 3", "user"),),
+        (
+            DemoOffer(
+                "Plan 3",
+                "Project Plan 3 (monthly)",
+                "monthly",
+                "P1M",
+                (("TW", "TWD", "930"), ("US", "USD", "30.00"), ("SG", "SGD", "40.50")),
+                cancellation_window_days=3,
+            ),
+        ),
+    ),
+    DemoProduct(
+        "Contoso Defender",
+        "Endpoint protection for the devices of an organization.",
+        (("Endpoint P1", "device"),),
+        (
+            DemoOffer(
+                "Endpoint P1",
+                "Defender for Endpoint P1 (annual, billed annually)",
+                "annual",
+                "P1Y",
+                (("TW", "TWD", "1080"), ("US", "USD", "36.00"), ("GB", "GBP", "29.00")),
+            ),
+        ),
+    ),
+)
+
+NORTHWIND_USERS = (
+    ("li.yuting@northwind.example", "Li Yu-ting"),
+    ("chang.chihhao@northwind.example", "Chang Chih-hao"),
+    ("tsai.peishan@northwind.example", "Tsai Pei-shan"),
+    ("liu.chiawei@northwind.example", "Liu Chia-wei"),
+)
+# What Contoso ordered for Northwind (Fabrikam of record), and who holds a license.
+NORTHWIND_ORDER = (("Business Standard", 25), ("Business Premium", 2))
+NORTHWIND_LICENSES = {
+    "Business Standard": (
+        "admin@northwind.example",
+        "li.yuting@northwind.example",
+        "chang.chihhao@northwind.example",
+    ),
+    "Business Premium": ("admin@northwind.example",),
+}
+
+
+async def ensure_catalog(session: AsyncSession, operator: Principal, report: SeedReport) -> None:
+    """The demo products and offers; a product already there (by name) is left as it is."""
+    for demo in DEMO_CATALOG:
+        if await session.scalar(select(Product.id).where(Product.name == demo.name)):
+            continue
+        product = await catalog.create_product(
+            session,
+            operator,
+            ProductCreate.model_validate(
+                {
+                    "name": demo.name,
+                    "description": demo.description,
+                    "skus": [{"name": n, "unit": u} for n, u in demo.skus],
+                }
+            ),
+        )
+        skus = {s.name: s.id for s in product.skus}
+        for offer in demo.offers:
+            await catalog.create_offer(
+                session,
+                operator,
+                OfferCreate.model_validate(
+                    {
+                        "sku_id": skus[offer.sku],
+                        "name": offer.name,
+                        "billing_cycle": offer.billing_cycle,
+                        "term": offer.term,
+                        "cancellation_window_days": offer.cancellation_window_days,
+                        "prices": [
+                            {"country": c, "currency": cur, "unit_price": price}
+                            for c, cur, price in offer.prices
+                        ],
+                    }
+                ),
+            )
+        report.created.append(f"catalog product {demo.name}")
+
+
+async def _demo_offer(session: AsyncSession, sku_name: str) -> tuple[Offer, Sku] | None:
+    offer_name = next(o.name for p in DEMO_CATALOG for o in p.offers if o.sku == sku_name)
+    row = (
+        await session.execute(
+            select(Offer, Sku).join(Sku, Sku.id == Offer.sku_id).where(Offer.name == offer_name)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def ensure_subscriptions(
+    session: AsyncSession, settings: Settings, report: SeedReport
+) -> None:
+    """Northwind's users, and (once) Contoso's order for it with Fabrikam of record, with
+    some of the seats assigned by Fabrikam."""
+    contoso, fabrikam, northwind, _wide_world = DEMO_ORGS
+    provider_admin = await _partner_admin(session, contoso)
+    reseller_admin = await _partner_admin(session, fabrikam)
+    customer_admin = await session.scalar(
+        select(User)
+        .join(Tenant, Tenant.id == User.tenant_id)
+        .where(User.email == northwind.admin_email, Tenant.domain == northwind.domain)
+    )
+    if provider_admin is None or reseller_admin is None or customer_admin is None:
+        return
+    customer_id = customer_admin.tenant_id
+    users = {customer_admin.email: customer_admin.id}
+    for email, name in NORTHWIND_USERS:
+        user = await session.scalar(select(User).where(User.email == email))
+        if user is None:
+            user = await directory.create_user(
+                session,
+                settings,
+                await _principal(session, customer_admin),
+                UserCreate(email=email, display_name=name, password=DEMO_PASSWORD),
+            )
+            report.created.append(f"Northwind user {email}")
+        if user.tenant_id == customer_id:
+            users[email] = user.id
+    if await session.scalar(
+        select(Subscription.id).where(Subscription.customer_tenant_id == customer_id).limit(1)
+    ):
+        return
+    provider = await _principal(session, provider_admin)
+    reseller = await _principal(session, reseller_admin)
+    lines = []
+    skus: dict[str, Sku] = {}
+    for sku_name, quantity in NORTHWIND_ORDER:
+        found = await _demo_offer(session, sku_name)
+        if found is None:
+            return  # the catalog was changed by hand: left as it is
+        offer, skus[sku_name] = found
+        lines.append(
+            {
+                "offer_id": offer.id,
+                "quantity": quantity,
+                "partner_id_on_record": reseller.partner_id,
+            }
+        )
+    try:
+        async with session.begin_nested():
+            await commerce.create_order(
+                session,
+                provider,
+                customer_id,
+                OrderCreate.model_validate({"line_items": lines, "attestation_accepted": True}),
+            )
+            for sku_name, holders in NORTHWIND_LICENSES.items():
+                for email in holders:
+                    if email in users:
+                        await licenses.update_user_licenses(
+                            session,
+                            reseller,
+                            customer_id,
+                            users[email],
+                            LicenseUpdate(add=[skus[sku_name].id]),
+                        )
+    except AppError as exc:
+        report.notes.append(f"Northwind's subscriptions not added: {exc.detail}")
+        return
+    report.created.append(
+        "Northwind's subscriptions (ordered by Contoso, Fabrikam of record) and licenses"
+    )
+
+
 async def _operator(session: AsyncSession, report: SeedReport) -> User:
     report.sign_ins.append((OPERATOR_EMAIL, "operator"))
     user = await session.scalar(select(User).where(User.email == OPERATOR_EMAIL))
@@ -475,6 +707,9 @@ async def seed(db: Database, settings: Settings) -> SeedReport:
                 await ensure_partner(session, settings, org, operator, report)
         await ensure_channel(session, settings, report)
         await ensure_customers(session, settings, report)
+        if operator.is_operator:
+            await ensure_catalog(session, operator, report)
+        await ensure_subscriptions(session, settings, report)
         for demo in DEMO_MEMBERSHIPS:
             registered = await ensure_membership(session, demo, report)
             if demo is NEWCOMER_MEMBERSHIP and registered is not None:

@@ -103,11 +103,16 @@ def navigation(request: Request, principal: Principal | None) -> list[NavItem]:
         items.append(NavItem(_("Enrollment"), "/enroll", "enroll"))
     if "global_admin" in principal.roles and not principal.is_operator:
         items.append(NavItem(_("Partners"), "/partners", "partners"))
+    if not (principal.is_partner or principal.is_operator) and principal.can(
+        Permission.view_subscriptions
+    ):
+        items.append(NavItem(_("Subscriptions"), "/subscriptions", "subscriptions"))
     items.append(NavItem(_("Find a provider"), "/providers", "providers"))
     if principal.is_operator:
         items.append(NavItem(_("Enrollment reviews"), "/operator/enrollments", "op-enrollments"))
         items.append(NavItem(_("Membership registry"), "/operator/memberships", "op-memberships"))
         items.append(NavItem(_("Tenants"), "/operator/tenants", "operator"))
+        items.append(NavItem(_("Catalog"), "/operator/catalog", "op-catalog"))
     return items
 
 
