@@ -92,6 +92,23 @@ async def test_catalog_lists_products_with_skus_and_offers_with_prices(
     assert "7 days" in offers
 
 
+async def test_operator_retires_an_offer_from_the_catalog_page(
+    client: httpx.AsyncClient, operator: dict[str, str], operator_signed_in: str
+) -> None:
+    offer = await make_offer(client, operator)
+    page = await client.get("/operator/catalog")
+    action = f"/operator/catalog/offers/{offer['id']}/retire"
+    assert action in page.text
+    done = await client.post(action, data={"csrf_token": csrf_from(page.text)})
+    assert done.status_code == 303
+    page = await client.get(done.headers["location"])
+    assert "The offer was retired" in text(page)
+    assert "retired" in section(page, "offers")
+    assert action not in page.text
+    forged = await client.post(action, data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+
+
 async def test_operator_adds_a_product_with_several_skus(
     client: httpx.AsyncClient, operator_signed_in: str
 ) -> None:

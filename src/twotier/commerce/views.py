@@ -78,6 +78,7 @@ SUBSCRIPTION_STATUS_LABELS = {
 CATALOG_NOTICES = {
     "product_created": "The product was added.",
     "offer_created": "The offer was added.",
+    "offer_retired": "The offer was retired: partners can no longer order it.",
 }
 LICENSE_NOTICES = {
     "license_assigned": "The license was assigned.",
@@ -295,6 +296,17 @@ async def _offer_form(
         section="op-catalog",
         status_code=status_code,
     )
+
+
+@router.post("/operator/catalog/offers/{offer_id}/retire", dependencies=[Depends(check_csrf)])
+async def retire_offer(
+    offer_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    _require_operator(principal)
+    await catalog.retire_offer(session, principal, offer_id)
+    return RedirectResponse("/operator/catalog?notice=offer_retired", status_code=303)
 
 
 @router.get("/operator/catalog/offers/new")
