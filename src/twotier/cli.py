@@ -145,7 +145,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     async def main() -> None:
-        from twotier.kit import email as _email  # noqa: F401 — registers the email handler
+        from twotier import jobs as _jobs  # noqa: F401 — registers handlers and periodic jobs
         from twotier.kit.db import Database
         from twotier.kit.outbox import Worker
 

@@ -23,6 +23,8 @@ EXPECTED_DIRECTORY: dict[DirectoryRole, set[P]] = {
         P.manage_partner_roles,
         P.authorize_provider,
         P.view_billing,
+        P.view_activity_log,
+        P.manage_webhooks,
     },
     DirectoryRole.user_admin: {
         P.view_tenant_users,
@@ -44,6 +46,8 @@ EXPECTED_PARTNER: dict[PartnerRole, set[P]] = {
         P.view_customers,
         P.manage_customers,
         P.helpdesk_tasks,
+        P.view_activity_log,
+        P.manage_webhooks,
     },
     PartnerRole.sales_agent: {
         P.view_partner,
@@ -75,7 +79,13 @@ def test_partner_roles_grant_nothing_before_the_tenant_is_a_partner(role: Partne
 
 def test_global_admin_of_a_plain_tenant_manages_users_and_may_enroll() -> None:
     granted = permissions_for([DirectoryRole.global_admin], [], tenant_kind=ORG, is_partner=False)
-    assert granted == {P.view_tenant_users, P.manage_tenant_users, P.enroll_partner}
+    assert granted == {
+        P.view_tenant_users,
+        P.manage_tenant_users,
+        P.enroll_partner,
+        P.view_activity_log,
+        P.manage_webhooks,
+    }
 
 
 def test_only_the_operators_global_admin_operates_the_platform() -> None:

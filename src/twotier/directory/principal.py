@@ -49,6 +49,9 @@ class Permission(StrEnum):
     view_billing = "view_billing"
     # The vendor.
     operate_platform = "operate_platform"
+    # Audit and webhooks.
+    view_activity_log = "view_activity_log"
+    manage_webhooks = "manage_webhooks"
 
 
 P = Permission
@@ -65,6 +68,8 @@ DIRECTORY_ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
             P.manage_partner_roles,
             P.authorize_provider,
             P.view_billing,
+            P.view_activity_log,
+            P.manage_webhooks,
         }
     ),
     DirectoryRole.user_admin: frozenset(
@@ -86,6 +91,8 @@ PARTNER_ROLE_PERMISSIONS: dict[PartnerRole, frozenset[Permission]] = {
             P.view_customers,
             P.manage_customers,
             P.helpdesk_tasks,
+            P.view_activity_log,
+            P.manage_webhooks,
         }
     ),
     PartnerRole.sales_agent: frozenset(
