@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.channel.helpers import accept, invite, provider_and_reseller
+from tests.customers.helpers import accept_as_customer, invite_customer, linked_pair
 from tests.factories import Org, make_operator, make_org, sign_in
 from tests.webhooks.receiver import Receiver
 from twotier.config import Settings
@@ -336,3 +337,52 @@ async def test_delivery_rechecks_the_address(
     [attempt] = pending["attempts"]
     assert attempt["response_status"] is None
     assert attempt["error"].startswith("webhook_url_forbidden")
+
+
+async def test_the_customer_hears_about_its_relationships(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    db: Database,
+    settings: Settings,
+    receiver: Receiver,
+) -> None:
+    operator = await make_operator(client, session)
+    _provider, reseller, provider_id, _rid = await linked_pair(client, db, settings, operator)
+    customer = await make_org(client)
+    hook = await register(
+        client,
+        customer,
+        receiver.url,
+        [
+            "customer_invitation_created",
+            "customer_invitation_accepted",
+            "relationship_created",
+            "relationship_ended",
+            "delegated_access_granted",
+            "delegated_access_revoked",
+        ],
+    )
+    invitation = await invite_customer(client, reseller, provider_id)
+    assert (await accept_as_customer(client, customer, invitation)).status_code == 200
+    reseller_account = (await client.get("/api/v1/partner", headers=reseller.auth)).json()
+    removed = await client.delete(
+        f"/api/v1/my/partners/{reseller_account['id']}", headers=customer.auth
+    )
+    assert removed.status_code == 204
+    await deliver(db, settings)
+
+    # The invitation's creation was before the customer was concerned.
+    assert receiver.types() == [
+        "customer_invitation_accepted",
+        "relationship_created",
+        "relationship_created",
+        "delegated_access_granted",
+        "delegated_access_granted",
+        "relationship_ended",
+        "delegated_access_revoked",
+    ]
+    payloads = [verify(hook["secret"], r) for r in receiver.received]
+    ended = payloads[5]
+    assert ended["data"]["by"] == "customer"
+    assert ended["data"]["partner_id"] == reseller_account["partner_id"]
+    assert ended["resource"]["uri"] == f"/api/v1/customers/{customer.id}"

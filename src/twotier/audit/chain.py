@@ -253,6 +253,10 @@ async def verify(session: AsyncSession) -> VerifyResult:
     return result(None)
 
 
+async def chain_hash_at(session: AsyncSession, seq: int) -> str | None:
+    return await session.scalar(select(AuditRecord.chain_hash).where(AuditRecord.seq == seq))
+
+
 def export_line(record: AuditRecord) -> dict[str, Any]:
     """One JSON Lines row: the record's content and its place in the chain."""
     return record_content(record) | {
