@@ -17,6 +17,7 @@ import twotier
 from twotier import health
 from twotier import jobs as _jobs  # noqa: F401 — registers outbox handlers and periodic jobs
 from twotier.audit import routes as audit_routes
+from twotier.audit import views as audit_views
 from twotier.channel import routes as channel_routes
 from twotier.channel import views as channel_views
 from twotier.config import Settings, get_settings
@@ -48,6 +49,7 @@ from twotier.partners import views as partner_views
 from twotier.portal import views as portal_views
 from twotier.portal.render import error_page
 from twotier.webhooks import routes as webhook_routes
+from twotier.webhooks import views as webhook_views
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "portal" / "static"
@@ -146,5 +148,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(enrollment_views.router)
     app.include_router(membership_views.router)
     app.include_router(partner_views.router)
+    app.include_router(audit_views.router)
+    app.include_router(webhook_views.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
