@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.channel.helpers import accept, invite, provider_and_reseller
 from tests.customers.helpers import accept_as_customer, invite_customer, linked_pair
+from tests.enrollment.helpers import approved_partner
 from tests.factories import Org, make_operator, make_org, sign_in
 from tests.webhooks.receiver import Receiver
 from twotier.config import Settings
@@ -386,3 +387,29 @@ async def test_the_customer_hears_about_its_relationships(
     assert ended["data"]["by"] == "customer"
     assert ended["data"]["partner_id"] == reseller_account["partner_id"]
     assert ended["resource"]["uri"] == f"/api/v1/customers/{customer.id}"
+
+
+async def test_enrollment_events_reach_the_tenant_and_the_operator(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    db: Database,
+    settings: Settings,
+    receiver: Receiver,
+) -> None:
+    operator = await make_operator(client, session)
+    types = ["enrollment_submitted", "enrollment_verified", "enrollment_approved"]
+    made = await client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url + "/operator", "events": types},
+        headers=operator,
+    )
+    assert made.status_code == 201, made.text
+    org = await make_org(client)
+    await register(client, org, receiver.url + "/tenant", types)
+    await approved_partner(client, db, settings, org, operator, program="indirect_reseller")
+    await deliver(db, settings)
+
+    seen = [(r.path, json.loads(r.body)["type"]) for r in receiver.received]
+    assert [t for p, t in seen if p == "/hooks/tenant"] == types
+    # The operator reviews: it hears once the email is confirmed, not before.
+    assert [t for p, t in seen if p == "/hooks/operator"] == types[1:]
