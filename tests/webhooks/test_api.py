@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.channel.helpers import approved, user_with_partner_roles
@@ -17,6 +19,7 @@ from twotier.app import create_app
 from twotier.config import Environment, Settings
 from twotier.events.catalog import CATALOG
 from twotier.kit.db import Database
+from twotier.kit.idempotency import IdempotencyKey
 
 PUBLIC = "https://93.184.215.14/hooks"  # a public address literal: no DNS needed
 
@@ -229,3 +232,23 @@ async def test_production_requires_https(settings: Settings, db: Database) -> No
         await ssrf.check("http://93.184.215.14/hooks", strict)
     assert refused.value.code == "webhook_url_insecure"
     await ssrf.check("https://93.184.215.14/hooks", strict)
+
+
+async def test_a_retried_registration_answers_alike_and_stores_no_secret(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    org = await make_org(client)
+    headers = org.auth | {"Idempotency-Key": "hook-1"}
+    body = {"url": PUBLIC, "events": ["order_created"]}
+    first = await client.post("/api/v1/webhooks", json=body, headers=headers)
+    again = await client.post("/api/v1/webhooks", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert len((await client.get("/api/v1/webhooks", headers=org.auth)).json()["items"]) == 1
+    stored = await session.scalar(
+        select(IdempotencyKey.response_body).where(IdempotencyKey.key == "hook-1")
+    )
+    assert stored is not None
+    assert "secret" not in stored
+    assert first.json()["secret"] not in json.dumps(stored)

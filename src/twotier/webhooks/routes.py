@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -16,7 +17,7 @@ from twotier.events.catalog import CATALOG, TEST_EVENT
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import idempotent
 from twotier.kit.pagination import Page, PageParams, page_params
-from twotier.webhooks import service
+from twotier.webhooks import service, signing
 from twotier.webhooks.models import WebhookEndpoint
 from twotier.webhooks.schemas import (
     DeliveryOut,
@@ -74,10 +75,12 @@ async def create_webhook(
     settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
     async def create() -> tuple[int, Any]:
-        endpoint, secret = await service.create(session, settings, principal, data)
-        return 201, with_secret(endpoint, secret).model_dump(mode="json")
+        endpoint, _secret = await service.create(session, settings, principal, data)
+        return 201, webhook_out(endpoint).model_dump(mode="json")
 
-    return await idempotent(
+    # The stored answer leaves the secret out (the idempotency table must not hold it); it
+    # is derived again for the answer, so a retried request gets it as the first did.
+    response = await idempotent(
         session,
         request,
         scope=f"user:{principal.user_id}:webhooks",
@@ -85,6 +88,14 @@ async def create_webhook(
         ttl_hours=settings.idempotency_ttl_hours,
         create=create,
     )
+    if response.status_code != 201:
+        return response
+    endpoint = await service.access_endpoint(
+        session, principal, uuid.UUID(json.loads(bytes(response.body))["id"])
+    )
+    out = with_secret(endpoint, signing.secret_for(settings, endpoint.secret_nonce))
+    headers = {k: v for k, v in response.headers.items() if k.lower() == "idempotent-replayed"}
+    return JSONResponse(out.model_dump(mode="json"), status_code=201, headers=headers)
 
 
 @router.get("/webhooks", response_model=Page[WebhookOut], responses={403: PROBLEM})
