@@ -42,8 +42,10 @@ migrate: install
 openapi: install
 	$(BIN)/python -m twotier.openapi > openapi.json
 
+# BENCH_DATABASE_URL=postgresql+asyncpg://... for PostgreSQL (default: a temporary SQLite file).
 bench: install
-	$(BIN)/python bench/principal_lookup.py
+	$(BIN)/python bench/principal_lookup.py $(BENCH_DATABASE_URL)
+	$(BIN)/python bench/audit_write.py $(BENCH_DATABASE_URL)
 
 # Re-resolve the pinned versions after changing the ranges in pyproject.toml.
 lock: | $(BIN)/python

@@ -15,7 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import twotier
 from twotier import health
+from twotier import jobs as _jobs  # noqa: F401 — registers outbox handlers and periodic jobs
 from twotier.audit import routes as audit_routes
+from twotier.audit import views as audit_views
 from twotier.channel import routes as channel_routes
 from twotier.channel import views as channel_views
 from twotier.commerce import routes as commerce_routes
@@ -28,7 +30,6 @@ from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.enrollment import routes as enrollment_routes
 from twotier.enrollment import views as enrollment_views
-from twotier.kit import email as _email  # noqa: F401 — registers the email outbox handler
 from twotier.kit.db import Database
 from twotier.kit.errors import (
     AppError,
@@ -49,6 +50,8 @@ from twotier.partners import routes as partner_routes
 from twotier.partners import views as partner_views
 from twotier.portal import views as portal_views
 from twotier.portal.render import error_page
+from twotier.webhooks import routes as webhook_routes
+from twotier.webhooks import views as webhook_views
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "portal" / "static"
@@ -136,6 +139,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(grant_routes.router)
     app.include_router(commerce_routes.router)
     app.include_router(audit_routes.router)
+    app.include_router(webhook_routes.router)
     if settings.mailbox_enabled:
         app.include_router(mail_routes.router)
         app.include_router(mail_views.router)
@@ -148,5 +152,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(enrollment_views.router)
     app.include_router(membership_views.router)
     app.include_router(partner_views.router)
+    app.include_router(audit_views.router)
+    app.include_router(webhook_views.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

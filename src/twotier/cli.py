@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import re
 import signal
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 import uvicorn
@@ -19,13 +22,17 @@ from twotier.kit import migrate
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from twotier.audit.chain import VerifyResult
+
 app = typer.Typer(
     help="twotier: a partner center for two-tier cloud distribution.", no_args_is_help=True
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 operator_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
 membership_app = typer.Typer(help="The partner-membership registry.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 app.add_typer(operator_app, name="operator")
 app.add_typer(membership_app, name="membership")
 
@@ -145,7 +152,7 @@ def worker(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
     async def main() -> None:
-        from twotier.kit import email as _email  # noqa: F401 — registers the email handler
+        from twotier import jobs as _jobs  # noqa: F401 — registers handlers and periodic jobs
         from twotier.kit.db import Database
         from twotier.kit.outbox import Worker
 
@@ -306,6 +313,117 @@ def membership_import(
     )
     if partner_ids_out is not None:
         typer.echo(f"Partner IDs written to {partner_ids_out}.")
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        typer.secho(f"--{name}: not an ISO 8601 time: {value}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[
+        str | None, typer.Option(help="ISO 8601, inclusive (UTC when no offset).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="ISO 8601, exclusive (UTC when no offset).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="File (default: stdout).")
+    ] = None,
+) -> None:
+    """Write audit records as JSON Lines, oldest first, with their place in the hash chain."""
+    settings = _settings()
+    start, end = _when(since, "since"), _when(until, "until")
+
+    async def main(out: TextIO) -> int:
+        from twotier.audit.chain import export
+        from twotier.kit.db import Database
+
+        db = Database(settings.database_url)
+        count = 0
+        try:
+            async with db.read_sessions() as session:
+                async for line in export(session, start, end):
+                    out.write(json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n")
+                    count += 1
+        finally:
+            await db.dispose()
+        return count
+
+    if output is None:
+        asyncio.run(main(sys.stdout))
+        return
+    with output.open("w", encoding="utf-8") as handle:
+        count = asyncio.run(main(handle))
+    typer.echo(f"Exported {count} audit record(s) to {output}.", err=True)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    seal: Annotated[
+        bool, typer.Option(help="Seal records not yet chained first (else only read).")
+    ] = True,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            help="SEQ:HASH printed by an earlier verify, kept elsewhere: the chain must "
+            "still hold that record with that hash (catches a chain rewritten end to end)."
+        ),
+    ] = None,
+) -> None:
+    """Recompute the audit hash chain; name the first record altered or removed (exit 1)."""
+    settings = _settings()
+
+    async def main() -> tuple[VerifyResult, str | None]:
+        from twotier.audit.chain import chain_hash_at, verify
+        from twotier.audit.chain import seal as seal_records
+        from twotier.kit.db import Database
+
+        db = Database(settings.database_url)
+        try:
+            if seal:
+                await seal_records(db, settings)
+            async with db.read_sessions() as session:
+                result = await verify(session)
+                anchored = None
+                if expect is not None:
+                    seq, _, _hash = expect.partition(":")
+                    anchored = await chain_hash_at(session, int(seq))
+            return result, anchored
+        finally:
+            await db.dispose()
+
+    if expect is not None and not re.fullmatch(r"\d+:[0-9a-f]{64}", expect):
+        typer.secho("--expect takes SEQ:HASH (as verify prints it).", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2)
+    result, anchored = asyncio.run(main())
+    if result.problem is not None:
+        typer.secho(
+            f"Audit chain broken: {result.problem}. {result.checked} record(s) before it verify.",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
+    if expect is not None and anchored != expect.partition(":")[2]:
+        typer.secho(
+            f"Audit chain does not match the anchor {expect}: the chain was rewritten "
+            "(or the record removed).",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1)
+    typer.echo(
+        f"Audit chain verified: {result.checked} record(s); head #{result.head_seq} "
+        f"{result.head_hash}"
+    )
+    typer.echo(f"Keep this anchor elsewhere: {result.head_seq}:{result.head_hash}")
 
 
 def main() -> None:  # pragma: no cover — console entry point

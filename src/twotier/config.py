@@ -59,6 +59,18 @@ class Settings(BaseSettings):
 
     idempotency_ttl_hours: int = Field(default=48, ge=24)
 
+    # Webhooks. Private, loopback and link-local targets are refused unless allowed (local
+    # development and tests); plain http is refused in production unless allowed too.
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    webhook_retry_horizon_seconds: int = Field(default=3 * 24 * 3600, ge=60)
+    webhook_backoff_base_seconds: float = Field(default=30.0, gt=0)
+    webhook_backoff_cap_seconds: float = Field(default=12 * 3600.0, gt=0)
+    webhook_secret_grace_seconds: int = Field(default=24 * 3600, ge=0)
+
+    # Audit chain: records sealed per batch by the outbox worker (and at verify time).
+    audit_seal_batch_size: int = Field(default=500, ge=1)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.env is Environment.production:

@@ -1,6 +1,6 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
-from twotier.audit.models import AuditRecord
+from twotier.audit.models import AuditChainHead, AuditRecord
 from twotier.channel.models import Invitation, ResellerLink
 from twotier.commerce.models import (
     LicenseAssignment,
@@ -24,9 +24,11 @@ from twotier.kit.outbox import OutboxMessage
 from twotier.kit.ratelimit import RateLimitCounter
 from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.partners.models import PartnerAccount, PartnerProgram
+from twotier.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AccessToken",
+    "AuditChainHead",
     "AuditRecord",
     "Base",
     "CustomerRelationship",
@@ -55,4 +57,7 @@ __all__ = [
     "Subscription",
     "Tenant",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

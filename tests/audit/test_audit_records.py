@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.customers.helpers import customer_of, linked_pair
-from tests.factories import PASSWORD, make_operator, make_org, make_user
+from tests.factories import PASSWORD, make_operator, make_org, make_user, sign_in
 from twotier.config import Settings
 from twotier.kit.db import Database
 
@@ -88,3 +88,57 @@ async def test_time_window_filters(client: httpx.AsyncClient) -> None:
         await client.get("/api/v1/audit-records", params={"until": first_at}, headers=org.auth)
     ).json()["items"]
     assert before == []
+
+
+async def test_sign_in_events_are_audited(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    wrong = await client.post(
+        "/api/v1/auth/token", json={"email": org.email, "password": "not the password"}
+    )
+    assert wrong.status_code == 401
+    token = await sign_in(client, org.email)
+    ended = await client.delete("/api/v1/auth/token", headers={"Authorization": f"Bearer {token}"})
+    assert ended.status_code == 204
+    records = (
+        await client.get("/api/v1/audit-records", params={"limit": 200}, headers=org.auth)
+    ).json()["items"]
+    operations = [r["operation"] for r in records]
+    assert operations[-3:] == ["sign_in_failed", "signed_in", "token_revoked"]
+    failed = records[-3]
+    assert failed["detail"]["email"] == org.email
+    assert all(r["actor"]["tenant_id"] == org.id for r in records[-3:])
+
+
+async def test_a_partner_sees_its_actions_and_a_customer_everything_done_in_it(
+    client: httpx.AsyncClient, session: AsyncSession, db: Database, settings: Settings
+) -> None:
+    operator = await make_operator(client, session)
+    _provider, reseller, provider_id, _rid = await linked_pair(client, db, settings, operator)
+    customer = await customer_of(client, reseller, provider_id)
+    stranger = await make_org(client)
+    own, _t = await make_user(client, customer)  # the customer's own act
+    body = {
+        "email": f"kai@{customer.tenant['domain']}",
+        "display_name": "Kai",
+        "password": PASSWORD,
+    }
+    delegated = await client.post(
+        f"/api/v1/customers/{customer.id}/users", json=body | {"roles": []}, headers=reseller.auth
+    )
+    assert delegated.status_code == 201
+
+    async def seen(headers: dict[str, str]) -> set[str | None]:
+        items = (
+            await client.get(
+                "/api/v1/audit-records",
+                params={"resource_type": "user", "operation": "user_created", "limit": 200},
+                headers=headers,
+            )
+        ).json()["items"]
+        return {r["resource_id"] for r in items}
+
+    assert await seen(customer.auth) >= {own["id"], delegated.json()["id"]}
+    assert delegated.json()["id"] in await seen(reseller.auth)
+    assert own["id"] not in await seen(reseller.auth)
+    assert await seen(stranger.auth) & {own["id"], delegated.json()["id"]} == set()
+    assert await seen(operator) >= {own["id"], delegated.json()["id"]}

@@ -25,6 +25,8 @@ EXPECTED_DIRECTORY: dict[DirectoryRole, set[P]] = {
         P.view_billing,
         P.view_subscriptions,
         P.manage_licenses,
+        P.view_activity_log,
+        P.manage_webhooks,
     },
     DirectoryRole.user_admin: {
         P.view_tenant_users,
@@ -49,6 +51,8 @@ EXPECTED_PARTNER: dict[PartnerRole, set[P]] = {
         P.manage_customers,
         P.helpdesk_tasks,
         P.submit_orders,
+        P.view_activity_log,
+        P.manage_webhooks,
     },
     PartnerRole.sales_agent: {
         P.view_partner,
@@ -86,6 +90,8 @@ def test_global_admin_of_a_plain_tenant_manages_users_and_may_enroll() -> None:
         P.enroll_partner,
         P.view_subscriptions,
         P.manage_licenses,
+        P.view_activity_log,
+        P.manage_webhooks,
     }
 
 

@@ -117,6 +117,7 @@ def server_env(database_url: str, base_url: str) -> dict[str, str]:
         TWOTIER_DATABASE_URL=database_url,
         TWOTIER_ENV="test",
         TWOTIER_BASE_URL=base_url,
+        TWOTIER_WEBHOOKS_ALLOW_PRIVATE="true",  # webhook tests deliver to loopback
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
@@ -19,6 +19,8 @@ class AuditRecord(IdMixin, Base):
         Index("ix_audit_records_at_id", "at", "id"),
         Index("ix_audit_records_actor_tenant_at", "actor_tenant_id", "at"),
         Index("ix_audit_records_subject_tenant_at", "subject_tenant_id", "at"),
+        # The sealer's "not yet chained, oldest first" (seq is NULL until sealed).
+        Index("ix_audit_records_seq_at_id", "seq", "at", "id"),
     )
 
     at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
@@ -33,3 +35,21 @@ class AuditRecord(IdMixin, Base):
     resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # Tamper evidence: the request writes the content hash; the sealer later gives the
+    # record its place in the chain (seq), the previous record's chain hash, and its own.
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    chain_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuditChainHead(Base):
+    """The last sealed record: its seq and chain hash (one row). Its row lock is the
+    sealer's lock, so only sealing is serialised, never the requests writing records."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)

@@ -7,14 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit.models import AuditRecord
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.principal import PartnerRole, Principal
-from twotier.directory.roles import DirectoryRole
+from twotier.directory.principal import Permission, Principal
 from twotier.directory.routes import PROBLEM
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Forbidden
@@ -38,6 +37,9 @@ class AuditRecordOut(BaseModel):
     resource_type: str
     resource_id: str | None
     detail: dict[str, Any]
+    seq: int | None = Field(None, description="Place in the hash chain; null until sealed.")
+    content_hash: str | None
+    chain_hash: str | None
 
 
 def _out(r: AuditRecord) -> AuditRecordOut:
@@ -52,6 +54,9 @@ def _out(r: AuditRecord) -> AuditRecordOut:
         resource_type=r.resource_type,
         resource_id=r.resource_id,
         detail=r.detail,
+        seq=r.seq,
+        content_hash=r.content_hash,
+        chain_hash=r.chain_hash,
     )
 
 
@@ -64,14 +69,11 @@ async def list_records(
     until: datetime | None = None,
     operation: str | None = None,
     resource_type: str | None = None,
+    newest_first: bool = False,
 ) -> tuple[list[AuditRecord], str | None]:
     """The operator sees everything; anyone else what its tenant did and what was done in it
     (a customer sees its partners' delegated actions)."""
-    if not (
-        principal.is_operator
-        or DirectoryRole.global_admin.value in principal.roles
-        or PartnerRole.admin_agent.value in principal.partner_roles
-    ):
+    if not principal.can(Permission.view_activity_log):
         raise Forbidden(
             "Global admins and admin agents read the activity log.", code="insufficient_role"
         )
@@ -92,7 +94,13 @@ async def list_records(
         stmt = stmt.where(AuditRecord.operation == operation)
     if resource_type:
         stmt = stmt.where(AuditRecord.resource_type == resource_type)
-    return await paginate(session, stmt, keys=[AuditRecord.at, AuditRecord.id], params=params)
+    return await paginate(
+        session,
+        stmt,
+        keys=[AuditRecord.at, AuditRecord.id],
+        params=params,
+        descending=newest_first,
+    )
 
 
 @router.get(

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.audit.chain import content_of, hash_content
 from twotier.audit.models import AuditRecord
+from twotier.kit.clock import utcnow
 
 if TYPE_CHECKING:
     from twotier.directory.principal import Principal
@@ -26,22 +28,30 @@ def record(
     detail: dict[str, Any] | None = None,
     actor_user_id: uuid.UUID | None = None,
     actor_tenant_id: uuid.UUID | None = None,
+    request_id: str | None = None,
 ) -> AuditRecord:
-    """Add one audit record to the caller's transaction (it lands only if the change does)."""
-    entry = AuditRecord(
-        operation=operation,
-        actor_user_id=actor.user_id if actor else actor_user_id,
-        actor_tenant_id=actor.tenant_id if actor else actor_tenant_id,
-        actor_partner_id=actor.partner_id if actor else None,
-        subject_tenant_id=subject_tenant_id
+    """Add one audit record to the caller's transaction (it lands only if the change does).
+
+    Only an insert with the content's hash: nothing shared is locked, so requests writing
+    records never wait for each other; the sealer chains the record later.
+    """
+    fields: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "at": utcnow(),
+        "operation": operation,
+        "actor_user_id": actor.user_id if actor else actor_user_id,
+        "actor_tenant_id": actor.tenant_id if actor else actor_tenant_id,
+        "actor_partner_id": actor.partner_id if actor else None,
+        "subject_tenant_id": subject_tenant_id
         or on_behalf_of_customer_id
         or (actor.tenant_id if actor else actor_tenant_id),
-        on_behalf_of_customer_id=on_behalf_of_customer_id,
-        resource_type=resource_type,
-        resource_id=str(resource_id) if resource_id is not None else None,
-        request_id=actor.request_id if actor else None,
-        detail=detail or {},
-    )
+        "on_behalf_of_customer_id": on_behalf_of_customer_id,
+        "resource_type": resource_type,
+        "resource_id": str(resource_id) if resource_id is not None else None,
+        "request_id": actor.request_id if actor else request_id,
+        "detail": detail or {},
+    }
+    entry = AuditRecord(**fields, content_hash=hash_content(content_of(**fields)))
     session.add(entry)
     return entry
 

@@ -41,6 +41,7 @@ from twotier.channel.schemas import (
 from twotier.config import Settings
 from twotier.customers.models import DelegatedAccessGrant, GrantStatus
 from twotier.directory.principal import Permission, Principal
+from twotier.events import service as events
 from twotier.kit.clock import utcnow
 from twotier.kit.email import queue_email
 from twotier.kit.errors import Conflict, Forbidden, Gone, Invalid, NotFound
@@ -209,6 +210,16 @@ async def create_reseller_invitation(
         resource_id=invitation.id,
         detail={"email": data.email, "partner_id": data.partner_id},
     )
+    events.emit(
+        session,
+        "reseller_invitation_created",
+        resource_type="invitation",
+        resource_id=invitation.id,
+        resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
+        actor=principal,
+        audience=[provider.tenant_id],
+        data={"email": data.email, "partner_id": data.partner_id},
+    )
     return invitation_out(settings, invitation, provider)
 
 
@@ -338,6 +349,16 @@ async def revoke_invitation(
         resource_id=invitation.id,
         detail={"kind": invitation.kind},
     )
+    if invitation.kind == InvitationKind.reseller:
+        events.emit(
+            session,
+            "reseller_invitation_revoked",
+            resource_type="invitation",
+            resource_id=invitation.id,
+            resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
+            actor=principal,
+            audience=[principal.tenant_id],
+        )
 
 
 # Anyone holding the link.
@@ -462,7 +483,66 @@ async def accept_reseller_invitation(
             "grant": {"roles": grant.roles, "expires_at": grant.expires_at.isoformat()},
         },
     )
+    both = [provider.tenant_id, reseller.tenant_id]
+    pair = {"provider_partner_id": provider.partner_id, "reseller_partner_id": reseller.partner_id}
+    events.emit(
+        session,
+        "reseller_invitation_accepted",
+        resource_type="invitation",
+        resource_id=invitation.id,
+        resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
+        actor=principal,
+        audience=both,
+        data=pair | {"link_id": str(link.id)},
+    )
+    events.emit(
+        session,
+        "link_created",
+        resource_type="reseller_link",
+        resource_id=link.id,
+        resource_uri=f"/api/v1/indirect-resellers/{reseller.id}",
+        actor=principal,
+        audience=both,
+        data=pair,
+    )
+    emit_grant(session, "delegated_access_granted", grant, principal, provider, both)
     return _link_out(link, provider, grant)
+
+
+def emit_grant(
+    session: AsyncSession,
+    type_: str,
+    grant: DelegatedAccessGrant,
+    actor: Principal | None,
+    partner: PartnerAccount,
+    audience: list[uuid.UUID],
+    *,
+    on_behalf_of_customer_id: uuid.UUID | None = None,
+) -> None:
+    """A delegated-access event: the grant's roles and expiry, for the partner and the
+    tenant that granted them."""
+    uri = (
+        f"/api/v1/customers/{grant.tenant_id}/delegated-access"
+        if grant.source != "reseller_link"
+        else f"/api/v1/indirect-providers/{partner.id}"
+    )
+    events.emit(
+        session,
+        type_,
+        resource_type="delegated_access_grant",
+        resource_id=grant.id,
+        resource_uri=uri,
+        actor=actor,
+        audience=audience,
+        on_behalf_of_customer_id=on_behalf_of_customer_id,
+        data={
+            "tenant_id": str(grant.tenant_id),
+            "partner_id": partner.partner_id,
+            "roles": list(grant.roles),
+            "expires_at": grant.expires_at.isoformat(),
+            "status": grant.status,
+        },
+    )
 
 
 # The two lists and ending a link.
@@ -574,7 +654,8 @@ async def terminate_link(
             DelegatedAccessGrant.status == GrantStatus.active,
         )
     )
-    for grant in grants:
+    revoked = list(grants)
+    for grant in revoked:
         grant.status = GrantStatus.revoked
         grant.revoked_at = now
     await session.flush()
@@ -594,3 +675,20 @@ async def terminate_link(
             "ended_by": side,
         },
     )
+    both = [provider.tenant_id, reseller.tenant_id]
+    events.emit(
+        session,
+        "link_terminated",
+        resource_type="reseller_link",
+        resource_id=link.id,
+        resource_uri=f"/api/v1/indirect-resellers/{reseller.id}",
+        actor=principal,
+        audience=both,
+        data={
+            "provider_partner_id": provider.partner_id,
+            "reseller_partner_id": reseller.partner_id,
+            "ended_by": side,
+        },
+    )
+    for grant in revoked:
+        emit_grant(session, "delegated_access_revoked", grant, principal, provider, both)

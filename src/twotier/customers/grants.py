@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
+from twotier.channel.service import emit_grant
 from twotier.config import Settings
 from twotier.customers.models import DelegatedAccessGrant, GrantStatus
 from twotier.customers.service import RELATIONSHIP_SOURCE, access_customer
@@ -71,6 +72,16 @@ async def drop_roles(
         resource_id=grant.id,
         on_behalf_of_customer_id=customer_id,
         detail={"dropped": sorted(dropping), "remaining": grant.roles},
+    )
+    partner = await session.get_one(PartnerAccount, grant.partner_account_id)
+    emit_grant(
+        session,
+        "delegated_access_revoked" if not grant.roles else "delegated_access_updated",
+        grant,
+        principal,
+        partner,
+        [partner.tenant_id, customer_id],
+        on_behalf_of_customer_id=customer_id,
     )
     return grant
 
@@ -161,4 +172,14 @@ async def decide_extension(
         resource_id=grant.id,
         detail={"days": days, "expires_at": grant.expires_at.isoformat()},
     )
+    if approve:
+        partner = await session.get_one(PartnerAccount, grant.partner_account_id)
+        emit_grant(
+            session,
+            "delegated_access_extended",
+            grant,
+            principal,
+            partner,
+            [partner.tenant_id, grant.tenant_id],
+        )
     return grant

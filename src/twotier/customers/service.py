@@ -45,6 +45,7 @@ from twotier.directory.models import Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.service import Delegation
+from twotier.events import service as events
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
@@ -154,7 +155,35 @@ async def create_customer_invitation(
             "days": invitation.details["days"],
         },
     )
+    await _emit_invitation(session, "customer_invitation_created", invitation, principal)
     return await customer_invitation_out(session, settings, invitation)
+
+
+async def _emit_invitation(
+    session: AsyncSession,
+    type_: str,
+    invitation: Invitation,
+    actor: Principal,
+    customer_id: uuid.UUID | None = None,
+) -> None:
+    """A customer-invitation event for the reseller, its provider (two-tier) and, once it
+    accepted, the customer."""
+    reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
+    provider = await _provider_of(session, invitation)
+    events.emit(
+        session,
+        type_,
+        resource_type="invitation",
+        resource_id=invitation.id,
+        resource_uri=f"/api/v1/customer-invitations/{invitation.id}",
+        actor=actor,
+        audience=[reseller.tenant_id, provider.tenant_id if provider else None, customer_id],
+        data={
+            "reseller_partner_id": reseller.partner_id,
+            "provider_partner_id": provider.partner_id if provider else None,
+            "customer_id": str(customer_id) if customer_id else None,
+        },
+    )
 
 
 async def list_customer_invitations(
@@ -204,6 +233,7 @@ async def revoke_customer_invitation(
 ) -> CustomerInvitationOut:
     invitation = await access_customer_invitation(session, principal, invitation_id, lock=True)
     await channel.revoke_invitation(session, principal, invitation)
+    await _emit_invitation(session, "customer_invitation_revoked", invitation, principal)
     return await customer_invitation_out(session, settings, invitation)
 
 
@@ -316,6 +346,8 @@ async def accept_customer_invitation(
     if provider is not None:
         tiers.append((provider, "provider", reseller))
     created: list[dict[str, Any]] = []
+    new_relationships: list[tuple[CustomerRelationship, PartnerAccount, PartnerAccount | None]] = []
+    new_grants: list[tuple[DelegatedAccessGrant, PartnerAccount]] = []
     for partner, tier, other in tiers:
         relationship = await _active_relationship(session, partner.id, customer.id)
         if relationship is None:
@@ -339,23 +371,24 @@ async def accept_customer_invitation(
                 raise Conflict(
                     "This relationship was accepted just now.", code="invitation_used"
                 ) from exc
+            new_relationships.append((relationship, partner, other))
         elif provider is not None and relationship.kind == RelationshipKind.direct:
             relationship.kind = RelationshipKind.two_tier  # the reseller now brings a provider
             relationship.other_tier_account_id = other.id if other else None
-        session.add(
-            DelegatedAccessGrant(
-                id=uuid.uuid4(),
-                tenant_id=customer.id,
-                partner_account_id=partner.id,
-                roles=roles,
-                status=GrantStatus.active,
-                source=RELATIONSHIP_SOURCE,
-                source_id=relationship.id,
-                approved_by_user_id=principal.user_id,
-                created_at=now,
-                expires_at=now + timedelta(days=access.duration_days),
-            )
+        grant = DelegatedAccessGrant(
+            id=uuid.uuid4(),
+            tenant_id=customer.id,
+            partner_account_id=partner.id,
+            roles=roles,
+            status=GrantStatus.active,
+            source=RELATIONSHIP_SOURCE,
+            source_id=relationship.id,
+            approved_by_user_id=principal.user_id,
+            created_at=now,
+            expires_at=now + timedelta(days=access.duration_days),
         )
+        session.add(grant)
+        new_grants.append((grant, partner))
         emails.relationship_accepted(session, settings, customer, partner, roles)
         created.append(
             {
@@ -388,7 +421,49 @@ async def accept_customer_invitation(
             "days": access.duration_days,
         },
     )
+    await _emit_invitation(
+        session, "customer_invitation_accepted", invitation, principal, customer.id
+    )
+    for relationship, partner, other in new_relationships:
+        _emit_relationship(session, "relationship_created", relationship, partner, other, principal)
+    for grant, partner in new_grants:
+        channel.emit_grant(
+            session,
+            "delegated_access_granted",
+            grant,
+            principal,
+            partner,
+            [partner.tenant_id, customer.id],
+        )
     return created
+
+
+def _emit_relationship(
+    session: AsyncSession,
+    type_: str,
+    rel: CustomerRelationship,
+    partner: PartnerAccount,
+    other: PartnerAccount | None,
+    actor: Principal,
+    data: dict[str, Any] | None = None,
+) -> None:
+    events.emit(
+        session,
+        type_,
+        resource_type="customer_relationship",
+        resource_id=rel.id,
+        resource_uri=f"/api/v1/customers/{rel.customer_tenant_id}",
+        actor=actor,
+        audience=[partner.tenant_id, other.tenant_id if other else None, rel.customer_tenant_id],
+        data={
+            "customer_id": str(rel.customer_tenant_id),
+            "partner_id": partner.partner_id,
+            "tier": rel.tier,
+            "kind": rel.kind,
+            "other_tier_partner_id": other.partner_id if other else None,
+        }
+        | (data or {}),
+    )
 
 
 # The partner's view of its customers.
@@ -534,8 +609,9 @@ async def _end(
     rel: CustomerRelationship,
     *,
     by_customer: bool,
-    user_id: uuid.UUID,
+    actor: Principal,
 ) -> None:
+    user_id = actor.user_id
     now = utcnow()
     rel.status = RelationshipStatus.terminated
     rel.active_pair = None
@@ -549,13 +625,30 @@ async def _end(
             DelegatedAccessGrant.status == GrantStatus.active,
         )
     )
-    for grant in grants:
+    revoked = list(grants)
+    for grant in revoked:
         grant.status = GrantStatus.revoked
         grant.revoked_at = now
     customer = await session.get_one(Tenant, rel.customer_tenant_id)
     partner = await session.get_one(PartnerAccount, rel.partner_account_id)
     emails.relationship_ended(session, settings, customer, partner, by_customer)
     await session.flush()
+    other = (
+        await session.get(PartnerAccount, rel.other_tier_account_id)
+        if rel.other_tier_account_id
+        else None
+    )
+    by = {"by": "customer" if by_customer else "partner"}
+    _emit_relationship(session, "relationship_ended", rel, partner, other, actor, by)
+    for grant in revoked:
+        channel.emit_grant(
+            session,
+            "delegated_access_revoked",
+            grant,
+            actor,
+            partner,
+            [partner.tenant_id, customer.id],
+        )
 
 
 async def end_relationship(
@@ -564,7 +657,7 @@ async def end_relationship(
     rel = await access_customer(session, principal, customer_id)
     if not principal.can(Permission.manage_customers):
         raise Forbidden("Only admin agents end customer relationships.", code="insufficient_role")
-    await _end(session, settings, rel, by_customer=False, user_id=principal.user_id)
+    await _end(session, settings, rel, by_customer=False, actor=principal)
     audit.record(
         session,
         operation="customer_relationship_ended",
@@ -664,7 +757,7 @@ async def revoke_partner(
     rel = await _active_relationship(session, partner_account_id, principal.tenant_id)
     if rel is None:
         raise NotFound("No such partner.", code="partner_not_found")
-    await _end(session, settings, rel, by_customer=True, user_id=principal.user_id)
+    await _end(session, settings, rel, by_customer=True, actor=principal)
     audit.record(
         session,
         operation="customer_relationship_ended",

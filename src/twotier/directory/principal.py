@@ -53,6 +53,9 @@ class Permission(StrEnum):
     manage_licenses = "manage_licenses"
     # The vendor.
     operate_platform = "operate_platform"
+    # Audit and webhooks.
+    view_activity_log = "view_activity_log"
+    manage_webhooks = "manage_webhooks"
 
 
 P = Permission
@@ -71,6 +74,8 @@ DIRECTORY_ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
             P.view_billing,
             P.view_subscriptions,
             P.manage_licenses,
+            P.view_activity_log,
+            P.manage_webhooks,
         }
     ),
     DirectoryRole.user_admin: frozenset(
@@ -102,6 +107,8 @@ PARTNER_ROLE_PERMISSIONS: dict[PartnerRole, frozenset[Permission]] = {
             P.manage_customers,
             P.helpdesk_tasks,
             P.submit_orders,
+            P.view_activity_log,
+            P.manage_webhooks,
         }
     ),
     PartnerRole.sales_agent: frozenset(

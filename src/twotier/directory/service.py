@@ -6,6 +6,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -98,7 +99,7 @@ def _tenant_of(actor: Principal, delegation: Delegation | None) -> uuid.UUID:
     return delegation.customer_tenant_id if delegation else actor.tenant_id
 
 
-def _audit_scope(delegation: Delegation | None) -> dict[str, uuid.UUID]:
+def _audit_scope(delegation: Delegation | None) -> dict[str, Any]:
     if delegation is None:
         return {}
     return {"on_behalf_of_customer_id": delegation.customer_tenant_id}
@@ -321,20 +322,39 @@ async def issue_token(
     return token
 
 
-async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> None:
-    await session.execute(
-        update(AccessToken)
+async def revoke_token(
+    session: AsyncSession, token_id: uuid.UUID, *, operation: str = "token_revoked"
+) -> None:
+    """Revoke one live token, with an audit record (``operation``) when there was one."""
+    token = await session.scalar(
+        select(AccessToken)
         .where(AccessToken.id == token_id, AccessToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .with_for_update()
+    )
+    if token is None:
+        return
+    token.revoked_at = utcnow()
+    user = await session.get(User, token.user_id)
+    await session.flush()
+    audit.record(
+        session,
+        operation=operation,
+        resource_type="access_token",
+        resource_id=token.id,
+        actor_user_id=token.user_id,
+        actor_tenant_id=user.tenant_id if user else None,
+        detail={"kind": token.kind},
     )
 
 
-async def revoke_token_value(session: AsyncSession, token: str) -> None:
-    await session.execute(
-        update(AccessToken)
-        .where(AccessToken.token_hash == token_hash(token), AccessToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+async def revoke_token_value(
+    session: AsyncSession, token: str, *, operation: str = "token_revoked"
+) -> None:
+    token_id = await session.scalar(
+        select(AccessToken.id).where(AccessToken.token_hash == token_hash(token))
     )
+    if token_id is not None:
+        await revoke_token(session, token_id, operation=operation)
 
 
 @dataclass(frozen=True)
@@ -383,6 +403,16 @@ async def sign_in(
     if user is None or not ok:
         await ratelimit.hit(session, account_key, window_seconds=window)
         await ratelimit.hit(session, client_key, window_seconds=window)
+        # Kept with the counters (SignInFailed keeps changes): the user's tenant sees it.
+        audit.record(
+            session,
+            operation="sign_in_failed",
+            resource_type="user",
+            resource_id=user.id if user else None,
+            actor_user_id=user.id if user else None,
+            actor_tenant_id=user.tenant_id if user else None,
+            detail={"email": email, "via": kind, "client": client},
+        )
         raise SignInFailed()
 
     await ratelimit.clear(session, account_key)
@@ -390,6 +420,9 @@ async def sign_in(
         settings.access_token_ttl_seconds if kind == TokenKind.api else settings.session_ttl_seconds
     )
     token = await issue_token(session, user.id, kind, ttl)
+    token_id = await session.scalar(
+        select(AccessToken.id).where(AccessToken.token_hash == token_hash(token))
+    )
     audit.record(
         session,
         operation="signed_in",
@@ -397,6 +430,6 @@ async def sign_in(
         resource_id=user.id,
         actor_user_id=user.id,
         actor_tenant_id=user.tenant_id,
-        detail={"via": kind},
+        detail={"via": kind, "token_id": str(token_id), "client": client},
     )
     return SignInResult(user=user, token=token, expires_in=ttl)

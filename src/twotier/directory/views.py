@@ -100,7 +100,7 @@ async def signin(
     # A fresh session at every sign-in: a cookie planted before cannot ride along.
     old = request.cookies.get(SESSION_COOKIE)
     if old:
-        await service.revoke_token_value(session, old)
+        await service.revoke_token_value(session, old, operation="session_replaced")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -119,7 +119,7 @@ async def signin(
 async def signout(request: Request, session: AsyncSession = Depends(get_session)) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await service.revoke_token_value(session, token)
+        await service.revoke_token_value(session, token, operation="signed_out")
     response = RedirectResponse("/signin?notice=signed_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

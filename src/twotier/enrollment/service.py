@@ -14,11 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
 from twotier.config import Settings
-from twotier.directory.models import Tenant
+from twotier.directory.models import Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
 from twotier.enrollment import emails
 from twotier.enrollment.models import Enrollment, EnrollmentStatus, EnrollmentVerification
 from twotier.enrollment.schemas import EnrollmentCreate
+from twotier.events import service as events
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
@@ -31,6 +32,33 @@ from twotier.partners.models import PartnerAccount
 
 VERIFICATION_TTL = timedelta(days=7)
 S = EnrollmentStatus
+
+
+async def _emit(
+    session: AsyncSession,
+    type_: str,
+    enrollment: Enrollment,
+    actor: Principal | None,
+    *,
+    operator_too: bool = True,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """An enrollment event for the enrolling tenant (and the operator, who reviews it)."""
+    audience = [enrollment.tenant_id]
+    if operator_too:
+        audience += list(
+            await session.scalars(select(Tenant.id).where(Tenant.kind == TenantKind.operator))
+        )
+    events.emit(
+        session,
+        type_,
+        resource_type="enrollment",
+        resource_id=enrollment.id,
+        resource_uri=f"/api/v1/operator/enrollments/{enrollment.id}",
+        actor=actor,
+        audience=audience,
+        data={"program": enrollment.program, "partner_id": enrollment.partner_id} | (data or {}),
+    )
 
 
 def _require_global_admin(principal: Principal) -> None:
@@ -229,6 +257,7 @@ async def create(
         resource_id=enrollment.id,
         detail={"program": data.program, "partner_id": org.partner_id},
     )
+    await _emit(session, "enrollment_submitted", enrollment, principal, operator_too=False)
     return enrollment
 
 
@@ -269,6 +298,7 @@ async def _add_program(
         resource_id=partner.id,
         detail={"program": data.program, "enrollment_id": str(enrollment.id)},
     )
+    await _emit(session, "enrollment_approved", enrollment, principal, data={"shortcut": True})
     return enrollment
 
 
@@ -364,6 +394,7 @@ async def verify_email(session: AsyncSession, settings: Settings, token: str) ->
         subject_tenant_id=enrollment.tenant_id,
         detail={"email": enrollment.primary_contact.get("email")},
     )
+    await _emit(session, "enrollment_verified", enrollment, None)
     return enrollment
 
 
@@ -423,6 +454,7 @@ async def approve(
         subject_tenant_id=enrollment.tenant_id,
         detail={"program": enrollment.program, "partner_account_id": str(partner.id)},
     )
+    await _emit(session, "enrollment_approved", enrollment, operator)
     return enrollment
 
 
@@ -458,4 +490,5 @@ async def reject(
         subject_tenant_id=enrollment.tenant_id,
         detail={"reason": reason},
     )
+    await _emit(session, "enrollment_rejected", enrollment, operator, data={"reason": reason})
     return enrollment

@@ -10,6 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.events.models import Event
 from twotier.kit.clock import utcnow
+from twotier.kit.outbox import enqueue
+
+# Webhook fan-out: one outbox message per event, all under one ordering key, so events
+# reach each endpoint's queue in the order they were written.
+FANOUT = "webhook_fanout"
+FANOUT_ORDERING_KEY = "webhooks:fanout"
 
 if TYPE_CHECKING:
     from twotier.directory.principal import Principal
@@ -36,8 +42,12 @@ def emit(
     audience: Iterable[uuid.UUID | None],
     on_behalf_of_customer_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
+    fan_out: bool = True,
 ) -> Event:
-    """Record an event in the caller's transaction; it exists only if the change commits."""
+    """Record an event in the caller's transaction; it exists only if the change commits.
+
+    The outbox then fans it out to the webhooks of its audience that subscribe to its type.
+    """
     seen: list[str] = []
     for tenant_id in audience:
         if tenant_id is not None and str(tenant_id) not in seen:
@@ -56,4 +66,6 @@ def emit(
         data=data or {},
     )
     session.add(event)
+    if fan_out and seen:
+        enqueue(session, FANOUT, {"event_id": str(event.id)}, ordering_key=FANOUT_ORDERING_KEY)
     return event

@@ -6,6 +6,11 @@ single writer serialises claims), deliver them, and mark them. A worker that die
 its claim only until the lease runs out; then another worker retries the row.
 Delivery is at least once; handlers make retries recognisable (stable Message-ID,
 webhook-id).
+
+Messages that share an ``ordering_key`` go out one at a time, in the order they were
+written: a later one is not claimed while an earlier one is still pending (Pub/Sub-style
+ordering keys; webhooks use one key per endpoint). A handler that owns its retry schedule
+raises ``Retry(delay)``; ``periodic`` jobs (the audit sealer) run at every delivery round.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import JSON, CursorResult, Index, String, Text, select, update
+from sqlalchemy import JSON, CursorResult, Index, String, Text, and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from twotier.config import Settings
 from twotier.kit.clock import utcnow
@@ -37,7 +42,10 @@ DEAD = "dead"
 
 class OutboxMessage(IdMixin, Base):
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_ordering", "ordering_key", "status", "created_at", "id"),
+    )
 
     kind: Mapped[str] = mapped_column(String(40), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
@@ -49,6 +57,17 @@ class OutboxMessage(IdMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Messages with the same key are delivered one at a time, in (created_at, id) order.
+    ordering_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class Retry(Exception):
+    """Raised by a handler that schedules its own retries: try again in ``delay`` seconds
+    (the worker's attempt limit does not apply)."""
+
+    def __init__(self, reason: str, delay: float) -> None:
+        super().__init__(reason)
+        self.delay = delay
 
 
 Handler = Callable[[dict[str, Any], "DeliveryContext"], Awaitable[None]]
@@ -73,9 +92,53 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def enqueue(session: AsyncSession, kind: str, payload: dict[str, Any]) -> OutboxMessage:
+Periodic = Callable[[Database, Settings], Awaitable[None]]
+_periodic: dict[str, Periodic] = {}
+
+
+def periodic(name: str) -> Callable[[Periodic], Periodic]:
+    """Register a job the worker runs at the start of every delivery round."""
+
+    def register(fn: Periodic) -> Periodic:
+        _periodic[name] = fn
+        return fn
+
+    return register
+
+
+_last_stamp: datetime | None = None
+
+
+def _ordered_now() -> datetime:
+    """utcnow(), strictly increasing within this process, so messages written one after
+    the other (even in one transaction) keep their order under an ordering key."""
+    global _last_stamp
+    now = utcnow()
+    last = _last_stamp
+    if last is not None and last - timedelta(seconds=1) < now <= last:
+        now = last + timedelta(microseconds=1)
+    _last_stamp = now
+    return now
+
+
+def enqueue(
+    session: AsyncSession,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    ordering_key: str | None = None,
+) -> OutboxMessage:
     """Write a side effect in the caller's transaction; the worker wakes after commit."""
-    message = OutboxMessage(kind=kind, payload=payload, status=PENDING, next_attempt_at=utcnow())
+    now = _ordered_now()
+    message = OutboxMessage(
+        id=uuid.uuid4(),
+        kind=kind,
+        payload=payload,
+        status=PENDING,
+        next_attempt_at=now,
+        created_at=now,
+        ordering_key=ordering_key,
+    )
     session.add(message)
     session.info["outbox_written"] = True
     return message
@@ -98,12 +161,26 @@ class Worker:
     async def _claim(self) -> list[OutboxMessage]:
         now = utcnow()
         token = uuid.uuid4()
+        earlier = aliased(OutboxMessage)
+        # Under an ordering key, only the oldest pending message may go.
+        blocked = exists().where(
+            earlier.ordering_key == OutboxMessage.ordering_key,
+            earlier.status == PENDING,
+            or_(
+                earlier.created_at < OutboxMessage.created_at,
+                and_(
+                    earlier.created_at == OutboxMessage.created_at,
+                    earlier.id < OutboxMessage.id,
+                ),
+            ),
+        )
         due = (
             select(OutboxMessage.id)
             .where(
                 OutboxMessage.status == PENDING,
                 OutboxMessage.next_attempt_at <= now,
                 (OutboxMessage.claimed_until.is_(None)) | (OutboxMessage.claimed_until < now),
+                or_(OutboxMessage.ordering_key.is_(None), ~blocked),
             )
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(self.settings.outbox_batch_size)
@@ -127,11 +204,15 @@ class Worker:
             )
             return list(rows.all())
 
-    async def _finish(self, message: OutboxMessage, error: str | None) -> None:
+    async def _finish(
+        self, message: OutboxMessage, error: str | None, retry_in: float | None = None
+    ) -> None:
         now = utcnow()
         values: dict[str, Any]
         if error is None:
             values = {"status": DELIVERED, "delivered_at": now, "last_error": None}
+        elif retry_in is not None:
+            values = {"next_attempt_at": now + timedelta(seconds=retry_in), "last_error": error}
         elif message.attempts >= self.settings.outbox_max_attempts:
             values = {"status": DEAD, "last_error": error}
         else:
@@ -183,12 +264,15 @@ class Worker:
     async def _deliver(self, message: OutboxMessage) -> None:
         fn = _handlers.get(message.kind)
         error: str | None = None
+        retry_in: float | None = None
         if fn is None:
             error = f"no handler for outbox kind {message.kind!r}"
         else:
             ctx = DeliveryContext(self.settings, self.db, message.id, message.attempts)
             try:
                 await fn(message.payload, ctx)
+            except Retry as exc:
+                error, retry_in = str(exc)[:2000] or "retry", exc.delay
             except Exception as exc:  # any failure is retried later
                 error = f"{type(exc).__name__}: {exc}"[:2000]
                 log.warning(
@@ -198,10 +282,18 @@ class Worker:
                     message.attempts,
                     error,
                 )
-        await self._finish(message, error)
+        await self._finish(message, error, retry_in)
+
+    async def run_periodic(self) -> None:
+        for name, fn in list(_periodic.items()):
+            try:
+                await fn(self.db, self.settings)
+            except Exception:
+                log.exception("outbox worker %s: periodic job %s failed", self.name, name)
 
     async def run_once(self) -> int:
         """Deliver every row that is due now; returns how many were attempted."""
+        await self.run_periodic()
         total = 0
         while True:
             batch = await self._claim()

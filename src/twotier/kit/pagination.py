@@ -91,15 +91,21 @@ async def paginate(
     keys: Sequence[InstrumentedAttribute[Any]],
     params: PageParams,
     scalars: bool = True,
+    descending: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """Rows after the cursor in ascending ``keys`` order, and the cursor of the next page.
+    """Rows after the cursor in ascending (or ``descending``) ``keys`` order, and the cursor
+    of the next page.
 
     ``keys`` must end in a unique column so the order is total.
     """
     if params.cursor:
         after = _decode(params.cursor, keys)
-        stmt = stmt.where(tuple_(*keys) > tuple_(*after))
-    stmt = stmt.order_by(*keys).limit(params.limit + 1)
+        if descending:
+            stmt = stmt.where(tuple_(*keys) < tuple_(*after))
+        else:
+            stmt = stmt.where(tuple_(*keys) > tuple_(*after))
+    order = [k.desc() for k in keys] if descending else list(keys)
+    stmt = stmt.order_by(*order).limit(params.limit + 1)
     result = await session.execute(stmt)
     rows: list[Any] = list(result.scalars().all()) if scalars else list(result.all())
     next_cursor = None

@@ -108,6 +108,10 @@ def navigation(request: Request, principal: Principal | None) -> list[NavItem]:
     ):
         items.append(NavItem(_("Subscriptions"), "/subscriptions", "subscriptions"))
     items.append(NavItem(_("Find a provider"), "/providers", "providers"))
+    if principal.can(Permission.view_activity_log):
+        items.append(NavItem(_("Activity log"), "/activity", "activity"))
+    if principal.can(Permission.manage_webhooks):
+        items.append(NavItem(_("Webhooks"), "/webhooks", "webhooks"))
     if principal.is_operator:
         items.append(NavItem(_("Enrollment reviews"), "/operator/enrollments", "op-enrollments"))
         items.append(NavItem(_("Membership registry"), "/operator/memberships", "op-memberships"))

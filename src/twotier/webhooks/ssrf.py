@@ -1,0 +1,103 @@
+"""Refuse webhook URLs that point inside: loopback, private, link-local, metadata...
+
+Checked at registration and again at every delivery, after DNS resolution; the delivery
+then connects to the very address that was checked (``Host`` header and TLS SNI keep the
+name), so a name that resolves differently the second time (DNS rebinding) cannot slip in.
+``TWOTIER_WEBHOOKS_ALLOW_PRIVATE=true`` lifts the address rule (local development, tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit
+
+from twotier.config import Settings
+from twotier.kit.errors import Invalid
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Cloud metadata services; all are non-global already, listed so the intent is explicit.
+METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "192.0.0.192", "fd00:ec2::254")
+)
+
+
+class UrlRefused(Invalid):
+    """A webhook URL twotier will not call; ``code`` says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: SplitResult
+    host: str
+    port: int
+    addresses: tuple[IPAddress, ...]
+
+
+def forbidden(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address in METADATA or not address.is_global or address.is_multicast
+
+
+def parse(url: str, settings: Settings) -> tuple[SplitResult, str, int]:
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise UrlRefused("The webhook URL is not valid.", code="webhook_url_invalid") from exc
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise UrlRefused(
+            "The webhook URL must be an http or https URL with a host.", code="webhook_url_invalid"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise UrlRefused(
+            "Put no credentials in the webhook URL; verify the signature instead.",
+            code="webhook_url_invalid",
+        )
+    if parts.scheme == "http" and settings.is_production and not settings.webhooks_allow_private:
+        raise UrlRefused("Webhook URLs must use https.", code="webhook_url_insecure")
+    return parts, parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+async def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
+    try:
+        return (ipaddress.ip_address(host),)
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise UrlRefused(
+            f"The webhook host {host} does not resolve.", code="webhook_url_unresolvable"
+        ) from exc
+    found: list[IPAddress] = []
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if address not in found:
+            found.append(address)
+    if not found:
+        raise UrlRefused(
+            f"The webhook host {host} does not resolve.", code="webhook_url_unresolvable"
+        )
+    return tuple(found)
+
+
+async def check(url: str, settings: Settings) -> Target:
+    """Parse, resolve and vet ``url``; every address it resolves to must be allowed."""
+    parts, host, port = parse(url, settings)
+    addresses = await resolve(host, port)
+    if not settings.webhooks_allow_private:
+        refused = [a for a in addresses if forbidden(a)]
+        if refused:
+            raise UrlRefused(
+                f"The webhook URL points to a private, loopback, link-local or metadata "
+                f"address ({refused[0]}); twotier only calls public addresses.",
+                code="webhook_url_forbidden",
+            )
+    return Target(parts, host, port, addresses)

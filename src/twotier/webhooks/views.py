@@ -1,0 +1,232 @@
+"""Portal: the Webhooks page (register, secret shown once, deliveries, test, replay,
+rotate, disable, delete)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.config import Settings
+from twotier.directory.principal import Principal
+from twotier.events.catalog import CATALOG
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.errors import AppError
+from twotier.kit.i18n import _
+from twotier.kit.pagination import PageParams, page_params
+from twotier.portal.forms import form_values
+from twotier.portal.render import check_csrf, render, signed_in
+from twotier.webhooks import service
+from twotier.webhooks.schemas import WebhookCreate, WebhookUpdate
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+FLASHES = {
+    "test_sent": "A test message is on its way.",
+    "replayed": "The delivery is queued to be sent again.",
+    "disabled": "The webhook is disabled.",
+    "enabled": "The webhook is enabled again.",
+    "deleted": "The webhook was deleted.",
+}
+
+
+def _groups() -> list[tuple[str, list[Any]]]:
+    out: dict[str, list[Any]] = {}
+    for event in CATALOG:
+        out.setdefault(event.group, []).append(event)
+    return list(out.items())
+
+
+async def _list_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    form: dict[str, Any] | None = None,
+    error: str | None = None,
+    flashes: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    endpoints, cursor = await service.list_endpoints(session, principal, params)
+    return render(
+        request,
+        "webhooks.html",
+        {
+            "endpoints": endpoints,
+            "next_cursor": cursor,
+            "groups": _groups(),
+            "form": form or {"url": "", "description": "", "events": []},
+            "error": error,
+            "flashes": flashes or [],
+        },
+        principal=principal,
+        section="webhooks",
+        status_code=status_code,
+    )
+
+
+@router.get("/webhooks")
+async def webhooks_page(
+    request: Request,
+    notice: str = Query(""),
+    params: PageParams = Depends(page_params),
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    service.require_manager(principal)
+    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
+    return await _list_page(request, session, principal, params, flashes=flashes)
+
+
+@router.post("/webhooks", dependencies=[Depends(check_csrf)])
+async def register_webhook(
+    request: Request,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    form = form_values(await request.form(), lists=("events",))
+    if not form["events"]:
+        return await _list_page(
+            request,
+            session,
+            principal,
+            PageParams(limit=50, cursor=None),
+            form=form,
+            error=_("Choose at least one event."),
+            status_code=422,
+        )
+    try:
+        data = WebhookCreate(
+            url=form.get("url", ""),
+            events=form["events"],
+            description=form.get("description") or None,
+        )
+        endpoint, secret = await service.create(session, settings, principal, data)
+    except (AppError, ValueError) as exc:
+        detail = exc.detail if isinstance(exc, AppError) else _("Enter a valid URL.")
+        return await _list_page(
+            request,
+            session,
+            principal,
+            PageParams(limit=50, cursor=None),
+            form=form,
+            error=detail,
+            status_code=422,
+        )
+    return await _detail_page(request, session, principal, endpoint.id, secret=secret)
+
+
+async def _detail_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal,
+    webhook_id: uuid.UUID,
+    *,
+    secret: str | None = None,
+    flashes: list[str] | None = None,
+    params: PageParams | None = None,
+) -> Response:
+    endpoint = await service.access_endpoint(session, principal, webhook_id)
+    deliveries, cursor = await service.list_deliveries(
+        session, principal, webhook_id, params or PageParams(limit=25, cursor=None)
+    )
+    return render(
+        request,
+        "webhook.html",
+        {
+            "endpoint": endpoint,
+            "deliveries": deliveries,
+            "next_cursor": cursor,
+            "secret": secret,
+            "flashes": flashes or [],
+        },
+        principal=principal,
+        section="webhooks",
+    )
+
+
+@router.get("/webhooks/{webhook_id}")
+async def webhook_page(
+    request: Request,
+    webhook_id: uuid.UUID,
+    notice: str = Query(""),
+    cursor: str | None = Query(None),
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
+    return await _detail_page(
+        request,
+        session,
+        principal,
+        webhook_id,
+        flashes=flashes,
+        params=PageParams(limit=25, cursor=cursor),
+    )
+
+
+def _back(webhook_id: uuid.UUID, notice: str) -> RedirectResponse:
+    return RedirectResponse(f"/webhooks/{webhook_id}?notice={notice}", status_code=303)
+
+
+@router.post("/webhooks/{webhook_id}/test", dependencies=[Depends(check_csrf)])
+async def send_test(
+    webhook_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    await service.send_test(session, principal, webhook_id)
+    return _back(webhook_id, "test_sent")
+
+
+@router.post(
+    "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay", dependencies=[Depends(check_csrf)]
+)
+async def replay(
+    webhook_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    await service.replay(session, principal, webhook_id, delivery_id)
+    return _back(webhook_id, "replayed")
+
+
+@router.post("/webhooks/{webhook_id}/rotate-secret", dependencies=[Depends(check_csrf)])
+async def rotate(
+    request: Request,
+    webhook_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    _endpoint, secret = await service.rotate_secret(session, settings, principal, webhook_id)
+    return await _detail_page(request, session, principal, webhook_id, secret=secret)
+
+
+@router.post("/webhooks/{webhook_id}/status", dependencies=[Depends(check_csrf)])
+async def set_status(
+    request: Request,
+    webhook_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    enable = (await request.form()).get("enabled") == "true"
+    await service.update(session, settings, principal, webhook_id, WebhookUpdate(enabled=enable))
+    return _back(webhook_id, "enabled" if enable else "disabled")
+
+
+@router.post("/webhooks/{webhook_id}/delete", dependencies=[Depends(check_csrf)])
+async def delete(
+    webhook_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    await service.delete(session, principal, webhook_id)
+    return RedirectResponse("/webhooks?notice=deleted", status_code=303)

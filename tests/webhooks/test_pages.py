@@ -1,0 +1,96 @@
+"""The Webhooks and Activity log pages, through the portal's forms."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.directory.test_portal_session import csrf_from, portal_sign_in
+from tests.factories import make_org, make_user
+from tests.webhooks.receiver import Receiver
+from tests.webhooks.test_delivery import deliver
+from twotier.config import Settings
+from twotier.kit.db import Database
+
+
+async def test_register_see_the_secret_once_send_a_test_and_replay(
+    client: httpx.AsyncClient, db: Database, settings: Settings, receiver: Receiver
+) -> None:
+    org = await make_org(client)
+    assert (await portal_sign_in(client, org.email, org.password)).status_code == 303
+    page = await client.get("/webhooks")
+    assert page.status_code == 200
+    assert 'href="/webhooks"' in page.text
+    assert 'href="/activity"' in page.text
+
+    empty = await client.post(
+        "/webhooks", data={"url": receiver.url, "csrf_token": csrf_from(page.text)}
+    )
+    assert empty.status_code == 422
+    assert "Choose at least one event." in empty.text
+
+    made = await client.post(
+        "/webhooks",
+        data={
+            "url": receiver.url,
+            "description": "ERP",
+            "events": ["link_created", "order_created"],
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert made.status_code == 200
+    secret = re.search(r'id="webhook-secret">(whsec_[^<]+)<', made.text)
+    assert secret
+    webhook_id = re.search(r'action="/webhooks/([0-9a-f-]{36})/test"', made.text)
+    assert webhook_id
+    detail = await client.get(f"/webhooks/{webhook_id.group(1)}")
+    assert "whsec_" not in detail.text  # shown once
+
+    sent = await client.post(
+        f"/webhooks/{webhook_id.group(1)}/test", data={"csrf_token": csrf_from(detail.text)}
+    )
+    assert sent.status_code == 303
+    await deliver(db, settings)
+    after = await client.get(sent.headers["location"])
+    assert "A test message is on its way." in after.text
+    assert "webhook_test" in after.text
+    assert "HTTP 204" in after.text
+    delivery = re.search(r'/deliveries/([0-9a-f-]{36})/replay"', after.text)
+    assert delivery
+    replayed = await client.post(
+        f"/webhooks/{webhook_id.group(1)}/deliveries/{delivery.group(1)}/replay",
+        data={"csrf_token": csrf_from(after.text)},
+    )
+    assert replayed.status_code == 303
+    await deliver(db, settings)
+    assert len(receiver.received) == 2
+
+    refused = await client.post(
+        "/webhooks",
+        data={"url": "ftp://x/", "events": ["link_created"], "csrf_token": csrf_from(page.text)},
+    )
+    assert refused.status_code == 422
+    assert "http or https" in refused.text
+
+
+async def test_activity_log_filters_and_hides_from_plain_users(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    user, _token = await make_user(client, org)
+    assert (await portal_sign_in(client, org.email, org.password)).status_code == 303
+    page = await client.get("/activity")
+    assert page.status_code == 200
+    assert "user_created" in page.text
+    assert "tenant_created" in page.text
+    only = await client.get("/activity", params={"operation": "user_created"})
+    assert user["id"] in only.text
+    assert "tenant_created" not in only.text
+    bad = await client.get("/activity", params={"since": "yesterday"})
+    assert "Enter a date" in bad.text
+
+    client.cookies.clear()
+    assert (await portal_sign_in(client, user["email"], org.password)).status_code == 303
+    dashboard = await client.get("/dashboard")
+    assert 'href="/activity"' not in dashboard.text
+    assert (await client.get("/activity")).status_code == 403
+    assert (await client.get("/webhooks")).status_code == 403
