@@ -126,6 +126,8 @@ class Subscription(IdMixin, TimestampMixin, Base):
         Index("ix_subscriptions_customer", "customer_tenant_id", "created_at", "id"),
         Index("ix_subscriptions_provider", "provider_account_id", "customer_tenant_id"),
         Index("ix_subscriptions_reseller", "reseller_account_id", "customer_tenant_id"),
+        # The renewal job's scan: terms that have ended.
+        Index("ix_subscriptions_term_end", "term_ends_at"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
     )
 
