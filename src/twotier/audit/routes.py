@@ -107,7 +107,7 @@ async def list_records(
     "/audit-records",
     response_model=Page[AuditRecordOut],
     responses={403: PROBLEM},
-    summary="Who did what, for whom, on behalf of which customer (oldest first)",
+    summary="Who did what, for whom, on behalf of which customer (oldest first by default)",
 )
 async def audit_records(
     principal: CurrentPrincipal,
@@ -115,6 +115,7 @@ async def audit_records(
     until: datetime | None = Query(None, description="ISO 8601, exclusive"),
     operation: str | None = Query(None),
     resource_type: str | None = Query(None),
+    newest_first: bool = Query(False, description="Newest records first"),
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[AuditRecordOut]:
@@ -126,5 +127,6 @@ async def audit_records(
         until=until,
         operation=operation,
         resource_type=resource_type,
+        newest_first=newest_first,
     )
     return Page[AuditRecordOut](items=[_out(r) for r in rows], next_cursor=cursor)
