@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -30,7 +29,7 @@ from twotier.directory.routes import PROBLEM
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import Invalid
-from twotier.kit.idempotency import idempotent
+from twotier.kit.idempotency import create_once
 from twotier.kit.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["channel"], route_class=TransactionalRoute)
@@ -51,17 +50,11 @@ async def create_reseller_invitation(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
-        out = await service.create_reseller_invitation(session, settings, principal, data)
-        return 201, out.model_dump(mode="json")
+    async def make() -> InvitationOut:
+        return await service.create_reseller_invitation(session, settings, principal, data)
 
-    return await idempotent(
-        session,
-        request,
-        scope=f"user:{principal.user_id}",
-        body=data.model_dump(mode="json"),
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+    return await create_once(
+        session, request, scope=f"user:{principal.user_id}", body=data, make=make
     )
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -23,13 +23,12 @@ from twotier.commerce.schemas import (
     SubscriptionPatch,
     UserLicensesOut,
 )
-from twotier.config import Settings
 from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.routes import PROBLEM
 from twotier.kit.countries import normalize_country
-from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Invalid
-from twotier.kit.idempotency import idempotent
+from twotier.kit.idempotency import create_once
 from twotier.kit.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["commerce"], route_class=TransactionalRoute)
@@ -50,18 +49,13 @@ async def create_product(
     request: Request,
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
-        return 201, (await catalog.create_product(session, principal, data)).model_dump(mode="json")
-
-    return await idempotent(
+    return await create_once(
         session,
         request,
         scope=f"user:{principal.user_id}",
-        body=data.model_dump(mode="json"),
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+        body=data,
+        make=lambda: catalog.create_product(session, principal, data),
     )
 
 
@@ -87,18 +81,13 @@ async def create_offer(
     request: Request,
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
-        return 201, (await catalog.create_offer(session, principal, data)).model_dump(mode="json")
-
-    return await idempotent(
+    return await create_once(
         session,
         request,
         scope=f"user:{principal.user_id}",
-        body=data.model_dump(mode="json"),
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+        body=data,
+        make=lambda: catalog.create_offer(session, principal, data),
     )
 
 
@@ -166,19 +155,13 @@ async def create_order(
     request: Request,
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
-        out = await service.create_order(session, principal, customer_id, data)
-        return 201, out.model_dump(mode="json")
-
-    return await idempotent(
+    return await create_once(
         session,
         request,
         scope=f"orders:{principal.partner_account_id or principal.user_id}",
         body={"customer_id": str(customer_id), **data.model_dump(mode="json")},
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+        make=lambda: service.create_order(session, principal, customer_id, data),
         required=True,
     )
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -28,7 +27,7 @@ from twotier.directory.routes import PROBLEM
 from twotier.directory.schemas import UserCreate, UserOut, UserUpdate
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.idempotency import idempotent
+from twotier.kit.idempotency import create_once
 from twotier.kit.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["customers"], route_class=TransactionalRoute)
@@ -42,19 +41,17 @@ async def _invite(
     session: AsyncSession,
     settings: Settings,
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
-        out = await service.create_customer_invitation(
+    async def make() -> CustomerInvitationOut:
+        return await service.create_customer_invitation(
             session, settings, principal, data, provider_id
         )
-        return 201, out.model_dump(mode="json")
 
-    return await idempotent(
+    return await create_once(
         session,
         request,
         scope=f"user:{principal.user_id}",
         body={"provider": str(provider_id), **data.model_dump(mode="json")},
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+        make=make,
     )
 
 

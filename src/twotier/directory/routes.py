@@ -27,7 +27,7 @@ from twotier.directory.schemas import (
     UserUpdate,
 )
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.idempotency import idempotent
+from twotier.kit.idempotency import create_once
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.partners.models import PartnerAccount
 
@@ -53,18 +53,11 @@ async def create_tenant(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
+    async def make() -> TenantOut:
         tenant, _admin = await service.create_tenant(session, settings, data)
-        return 201, TenantOut.model_validate(tenant).model_dump(mode="json")
+        return TenantOut.model_validate(tenant)
 
-    return await idempotent(
-        session,
-        request,
-        scope="public:tenants",
-        body=data.model_dump(mode="json"),
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
-    )
+    return await create_once(session, request, scope="public:tenants", body=data, make=make)
 
 
 @router.post(
@@ -149,17 +142,12 @@ async def create_user(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
+    async def make() -> UserOut:
         user = await service.create_user(session, settings, principal, data)
-        return 201, UserOut.model_validate(user).model_dump(mode="json")
+        return UserOut.model_validate(user)
 
-    return await idempotent(
-        session,
-        request,
-        scope=f"user:{principal.user_id}",
-        body=data.model_dump(mode="json"),
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+    return await create_once(
+        session, request, scope=f"user:{principal.user_id}", body=data, make=make
     )
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
@@ -20,7 +20,7 @@ from twotier.enrollment.schemas import (
     VerifyEmailOut,
 )
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.idempotency import idempotent
+from twotier.kit.idempotency import create_once
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.membership.schemas import LookupOut, MembershipCredentials
 
@@ -63,19 +63,14 @@ async def create_enrollment(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
+    async def make() -> EnrollmentOut:
         enrollment = await service.create(
             session, settings, principal, data, client_address(request)
         )
-        return 201, EnrollmentOut.model_validate(enrollment).model_dump(mode="json")
+        return EnrollmentOut.model_validate(enrollment)
 
-    return await idempotent(
-        session,
-        request,
-        scope=f"user:{principal.user_id}",
-        body=data.model_dump(mode="json"),
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+    return await create_once(
+        session, request, scope=f"user:{principal.user_id}", body=data, make=make
     )
 
 

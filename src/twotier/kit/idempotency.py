@@ -16,6 +16,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import JSON, Index, String, UniqueConstraint, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -127,6 +128,32 @@ async def idempotent(
     row.response_body = payload
     await session.flush()
     return JSONResponse(payload, status_code=status)
+
+
+async def create_once(
+    session: AsyncSession,
+    request: Request,
+    *,
+    scope: str,
+    body: BaseModel | dict[str, Any],
+    make: Callable[[], Awaitable[BaseModel]],
+    required: bool = False,
+) -> JSONResponse:
+    """The common case of ``idempotent``: a POST that creates one thing, answered 201 with
+    its JSON; keys are kept for the configured ``IDEMPOTENCY_TTL_HOURS``."""
+
+    async def create() -> tuple[int, Any]:
+        return 201, (await make()).model_dump(mode="json")
+
+    return await idempotent(
+        session,
+        request,
+        scope=scope,
+        body=body.model_dump(mode="json") if isinstance(body, BaseModel) else body,
+        ttl_hours=request.app.state.settings.idempotency_ttl_hours,
+        create=create,
+        required=required,
+    )
 
 
 async def prune(session: AsyncSession) -> None:

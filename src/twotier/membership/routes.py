@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.config import Settings
 from twotier.directory.auth import require
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.routes import PROBLEM
-from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.idempotency import idempotent
+from twotier.kit.deps import TransactionalRoute, get_session
+from twotier.kit.idempotency import create_once
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.membership import service
 from twotier.membership.models import MembershipAccount, MembershipOrganization
@@ -43,20 +40,14 @@ async def create_membership(
     request: Request,
     principal: Principal = require(Permission.operate_platform),
     session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
+    async def make() -> MembershipOut:
         account = await service.create_membership(session, data, actor=principal)
         orgs = (await service.organizations_of(session, [account.id]))[account.id]
-        return 201, membership_out(account, orgs).model_dump(mode="json")
+        return membership_out(account, orgs)
 
-    return await idempotent(
-        session,
-        request,
-        scope=f"user:{principal.user_id}",
-        body=data.model_dump(mode="json"),
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+    return await create_once(
+        session, request, scope=f"user:{principal.user_id}", body=data, make=make
     )
 
 

@@ -15,7 +15,7 @@ from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.routes import PROBLEM
 from twotier.events.catalog import CATALOG, TEST_EVENT
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.idempotency import idempotent
+from twotier.kit.idempotency import create_once
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.webhooks import service, signing
 from twotier.webhooks.models import WebhookEndpoint
@@ -74,19 +74,14 @@ async def create_webhook(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> JSONResponse:
-    async def create() -> tuple[int, Any]:
+    async def make() -> WebhookOut:
         endpoint, _secret = await service.create(session, settings, principal, data)
-        return 201, webhook_out(endpoint).model_dump(mode="json")
+        return webhook_out(endpoint)
 
     # The stored answer leaves the secret out (the idempotency table must not hold it); it
     # is derived again for the answer, so a retried request gets it as the first did.
-    response = await idempotent(
-        session,
-        request,
-        scope=f"user:{principal.user_id}:webhooks",
-        body=data.model_dump(mode="json"),
-        ttl_hours=settings.idempotency_ttl_hours,
-        create=create,
+    response = await create_once(
+        session, request, scope=f"user:{principal.user_id}:webhooks", body=data, make=make
     )
     if response.status_code != 201:
         return response
