@@ -8,17 +8,12 @@ Thin views: every change goes through ``commerce.catalog``, ``commerce.service``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
-from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.commerce import catalog, licenses, service
@@ -45,7 +40,7 @@ from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
-from twotier.kit.idempotency import MAX_KEY_LENGTH, IdempotencyKey
+from twotier.kit.idempotency import MAX_KEY_LENGTH, IdempotencyKey, claim, fingerprint
 from twotier.kit.pagination import MAX_LIMIT, PageParams
 from twotier.partners.models import Program
 from twotier.portal.forms import field_errors, form_values
@@ -483,46 +478,28 @@ async def _record(
     )
 
 
-def _request_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
 async def _claim_form_key(
-    session: AsyncSession, settings: Settings, scope: str, key: str, body: dict[str, Any]
+    session: AsyncSession,
+    request: Request,
+    settings: Settings,
+    scope: str,
+    key: str,
+    body: dict[str, Any],
 ) -> IdempotencyKey | str:
     """Claim the one-time key of a rendered order form. Returns the new key row, or, when
     this form was submitted already, "same" (the same order: answer as the first did) or
     "other" (the form was reused for a different order)."""
-    request_hash = _request_hash(body)
-    now = utcnow()
-
-    async def existing() -> IdempotencyKey | None:
-        return await session.scalar(
-            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-        )
-
-    row = await existing()
-    if row is not None and row.expires_at > now:
-        return "same" if row.request_hash == request_hash else "other"
-    if row is not None:
-        await session.delete(row)
-        await session.flush()
-    row = IdempotencyKey(
+    request_hash = fingerprint(request, body)
+    row, fresh = await claim(
+        session,
         scope=scope,
         key=key,
         request_hash=request_hash,
-        expires_at=now + timedelta(hours=settings.idempotency_ttl_hours),
+        ttl_hours=settings.idempotency_ttl_hours,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # A double click: the first submission committed while this one waited.
-        winner = await existing()
-        if winner is None:  # pragma: no cover — the winner cannot vanish inside our txn
-            raise
-        return "same" if winner.request_hash == request_hash else "other"
-    return row
+    if fresh:
+        return row
+    return "same" if row.request_hash == request_hash else "other"
 
 
 ORDER_FIELDS = {
@@ -579,6 +556,7 @@ async def add_subscription(
         )
     claimed = await _claim_form_key(
         session,
+        request,
         settings,
         f"portal-orders:{principal.partner_account_id}",
         key,

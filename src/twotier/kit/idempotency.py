@@ -67,6 +67,43 @@ def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
     )
 
 
+async def claim(
+    session: AsyncSession, *, scope: str, key: str, request_hash: str, ttl_hours: int
+) -> tuple[IdempotencyKey, bool]:
+    """Take (scope, key) for this request: ``(row, True)`` when it is ours now, or the live
+    row another request stored first and ``False``. A concurrent duplicate waits on the
+    unique index (PostgreSQL) or the write lock (SQLite) until the first one commits."""
+    now = utcnow()
+
+    async def existing() -> IdempotencyKey | None:
+        return await session.scalar(
+            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+        )
+
+    row = await existing()
+    if row is not None and row.expires_at > now:
+        return row, False
+    if row is not None:
+        await session.delete(row)
+        await session.flush()
+    row = IdempotencyKey(
+        scope=scope,
+        key=key,
+        request_hash=request_hash,
+        expires_at=now + timedelta(hours=ttl_hours),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        # Another request with this key committed first.
+        winner = await existing()
+        if winner is None:  # pragma: no cover — the winner cannot vanish inside our txn
+            raise
+        return winner, False
+    return row, True
+
+
 async def idempotent(
     session: AsyncSession,
     request: Request,
@@ -95,34 +132,11 @@ async def idempotent(
             code="idempotency_key_invalid",
         )
     request_hash = fingerprint(request, body)
-    now = utcnow()
-
-    async def existing() -> IdempotencyKey | None:
-        return await session.scalar(
-            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-        )
-
-    row = await existing()
-    if row is not None and row.expires_at > now:
-        return _replay(row, request_hash)
-    if row is not None:
-        await session.delete(row)
-        await session.flush()
-    row = IdempotencyKey(
-        scope=scope,
-        key=key,
-        request_hash=request_hash,
-        expires_at=now + timedelta(hours=ttl_hours),
+    row, fresh = await claim(
+        session, scope=scope, key=key, request_hash=request_hash, ttl_hours=ttl_hours
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Another request with this key committed first: answer as it did.
-        winner = await existing()
-        if winner is None:  # pragma: no cover — the winner cannot vanish inside our txn
-            raise
-        return _replay(winner, request_hash)
+    if not fresh:
+        return _replay(row, request_hash)
     status, payload = await create()
     row.status_code = status
     row.response_body = payload
