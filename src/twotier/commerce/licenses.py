@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,16 +55,15 @@ async def licenses(
     ]
 
 
-async def assignments(
-    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+async def _held(
+    session: AsyncSession, where: ColumnElement[bool]
 ) -> dict[uuid.UUID, list[AssignedLicense]]:
-    """Each user's licenses in the customer's tenant (for the customer record's users list)."""
-    await customer_scope(session, principal, customer_id)
+    """The licenses matching ``where``, per user, by SKU name."""
     rows = (
         await session.execute(
             select(LicenseAssignment, Sku.name)
             .join(Sku, Sku.id == LicenseAssignment.sku_id)
-            .where(LicenseAssignment.customer_tenant_id == customer_id)
+            .where(where)
             .order_by(Sku.name)
         )
     ).all()
@@ -78,6 +77,14 @@ async def assignments(
     return out
 
 
+async def assignments(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> dict[uuid.UUID, list[AssignedLicense]]:
+    """Each user's licenses in the customer's tenant (for the customer record's users list)."""
+    await customer_scope(session, principal, customer_id)
+    return await _held(session, LicenseAssignment.customer_tenant_id == customer_id)
+
+
 async def user_licenses(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID, user_id: uuid.UUID
 ) -> UserLicensesOut:
@@ -87,21 +94,8 @@ async def user_licenses(
 
 
 async def _user_licenses(session: AsyncSession, user_id: uuid.UUID) -> UserLicensesOut:
-    rows = (
-        await session.execute(
-            select(LicenseAssignment, Sku.name)
-            .join(Sku, Sku.id == LicenseAssignment.sku_id)
-            .where(LicenseAssignment.user_id == user_id)
-            .order_by(Sku.name)
-        )
-    ).all()
-    return UserLicensesOut(
-        user_id=user_id,
-        licenses=[
-            AssignedLicense(sku_id=a.sku_id, sku_name=name, assigned_at=a.assigned_at)
-            for a, name in rows
-        ],
-    )
+    held = await _held(session, LicenseAssignment.user_id == user_id)
+    return UserLicensesOut(user_id=user_id, licenses=held.get(user_id, []))
 
 
 async def _may_manage(

@@ -611,6 +611,12 @@ async def get_subscription(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID, subscription_id: uuid.UUID
 ) -> SubscriptionOut:
     scope = await customer_scope(session, principal, customer_id)
+    return await _subscription_in(session, scope, subscription_id)
+
+
+async def _subscription_in(
+    session: AsyncSession, scope: CustomerScope, subscription_id: uuid.UUID
+) -> SubscriptionOut:
     row = (
         await session.execute(
             scope.subscriptions(_subscription_rows()).where(Subscription.id == subscription_id)
@@ -725,7 +731,7 @@ async def update_subscription(
             on_behalf_of_customer_id=customer_id,
             detail={"changes": changes},
         )
-        out = await get_subscription(session, principal, customer_id, sub.id)
+        out = await _subscription_in(session, scope, sub.id)
         reseller = await session.get_one(PartnerAccount, sub.reseller_account_id)
         provider = await session.get_one(PartnerAccount, sub.provider_account_id)
         events.emit(
@@ -740,4 +746,4 @@ async def update_subscription(
             data={"changes": changes, "subscription": out.model_dump(mode="json")},
         )
         return out
-    return await get_subscription(session, principal, customer_id, sub.id)
+    return await _subscription_in(session, scope, sub.id)
