@@ -109,13 +109,7 @@ async def _may_manage(
         return None
     if principal.partner_account_id is None:
         raise NotFound("No such customer.", code="customer_not_found")
-    await act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=DirectoryRole.license_admin,
-        partner_permission=Permission.manage_customers,
-    )
+    await act_for_customer(session, principal, customer_id, DirectoryRole.license_admin)
     return customer_id
 
 

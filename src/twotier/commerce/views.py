@@ -424,11 +424,7 @@ async def record_context(
     licenses_blocked = None
     try:
         await customers.act_for_customer(
-            session,
-            principal,
-            customer.id,
-            directory_role=DirectoryRole.license_admin,
-            partner_permission=Permission.manage_customers,
+            session, principal, customer.id, DirectoryRole.license_admin
         )
         if users is None:
             users, _next = await directory.list_users(

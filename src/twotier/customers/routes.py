@@ -21,7 +21,6 @@ from twotier.customers.schemas import (
 from twotier.directory import service as directory
 from twotier.directory.access import user_in_tenant
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.principal import Permission
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.routes import PROBLEM
 from twotier.directory.schemas import UserCreate, UserOut, UserUpdate
@@ -247,13 +246,7 @@ async def list_customer_users(
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[UserOut]:
-    delegation = await service.act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=HELPDESK,
-        partner_permission=Permission.helpdesk_tasks,
-    )
+    delegation = await service.act_for_customer(session, principal, customer_id, HELPDESK)
     users, cursor = await directory.list_users(session, delegation.customer_tenant_id, params)
     return Page[UserOut](items=[UserOut.model_validate(u) for u in users], next_cursor=cursor)
 
@@ -271,13 +264,7 @@ async def create_customer_user(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> UserOut:
-    delegation = await service.act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=USER_ADMIN,
-        partner_permission=Permission.manage_customers,
-    )
+    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
     user = await directory.create_user(session, settings, principal, data, delegation=delegation)
     return UserOut.model_validate(user)
 
@@ -294,13 +281,7 @@ async def update_customer_user(
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
 ) -> UserOut:
-    delegation = await service.act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=USER_ADMIN,
-        partner_permission=Permission.manage_customers,
-    )
+    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
     user = await directory.update_user(session, principal, user_id, data, delegation=delegation)
     return UserOut.model_validate(user)
 
@@ -316,13 +297,7 @@ async def delete_customer_user(
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    delegation = await service.act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=USER_ADMIN,
-        partner_permission=Permission.manage_customers,
-    )
+    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
     await directory.delete_user(session, principal, user_id, delegation=delegation)
     return Response(status_code=204)
 
@@ -344,13 +319,7 @@ async def reset_customer_password(
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
 ) -> PasswordResetOut:
-    delegation = await service.act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=HELPDESK,
-        partner_permission=Permission.helpdesk_tasks,
-    )
+    delegation = await service.act_for_customer(session, principal, customer_id, HELPDESK)
     await user_in_tenant(session, customer_id, user_id)
     temporary = await directory.reset_password(session, principal, user_id, delegation=delegation)
     return PasswordResetOut(user_id=user_id, temporary_password=temporary)

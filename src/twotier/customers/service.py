@@ -675,18 +675,24 @@ async def delegated_access(
     return (await customer_detail(session, principal, customer_id))[1]
 
 
+# The partner permission an acting user needs for the work each directory role covers.
+TASK_PERMISSION: dict[DirectoryRole, Permission] = {
+    DirectoryRole.user_admin: Permission.manage_customers,
+    DirectoryRole.license_admin: Permission.manage_customers,
+    DirectoryRole.helpdesk_admin: Permission.helpdesk_tasks,
+}
+
+
 async def act_for_customer(
     session: AsyncSession,
     principal: Principal,
     customer_id: uuid.UUID,
-    *,
     directory_role: DirectoryRole,
-    partner_permission: Permission,
 ) -> Delegation:
     """Relationship, an unexpired grant covering ``directory_role``, and the acting user's
-    partner role — all three, checked now."""
+    partner role for that work (``TASK_PERMISSION``) — all three, checked now."""
     await access_customer(session, principal, customer_id)
-    if not principal.can(partner_permission):
+    if not principal.can(TASK_PERMISSION[directory_role]):
         raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
     now = utcnow()
     grants = await session.scalars(

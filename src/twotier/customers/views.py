@@ -407,13 +407,7 @@ async def _record_page(
     users_next = None
     users_blocked = manage_blocked = None
     try:
-        delegation = await service.act_for_customer(
-            session,
-            principal,
-            customer_id,
-            directory_role=HELPDESK,
-            partner_permission=Permission.helpdesk_tasks,
-        )
+        delegation = await service.act_for_customer(session, principal, customer_id, HELPDESK)
         users, users_next = await directory.list_users(
             session,
             delegation.customer_tenant_id,
@@ -422,13 +416,7 @@ async def _record_page(
     except Forbidden as exc:
         users_blocked = _why_not(exc, HELPDESK, customer.company_name)
     try:
-        await service.act_for_customer(
-            session,
-            principal,
-            customer_id,
-            directory_role=USER_ADMIN,
-            partner_permission=Permission.manage_customers,
-        )
+        await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
     except Forbidden as exc:
         manage_blocked = _why_not(exc, USER_ADMIN, customer.company_name)
     shown = None if users_blocked else users
@@ -493,13 +481,7 @@ async def add_user(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    delegation = await service.act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=USER_ADMIN,
-        partner_permission=Permission.manage_customers,
-    )
+    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
     form = form_values(await request.form(), lists=("roles",))
     data, errors = parse(UserCreate, form)
     if data is None:
@@ -535,13 +517,7 @@ async def reset_password(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    delegation = await service.act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=HELPDESK,
-        partner_permission=Permission.helpdesk_tasks,
-    )
+    delegation = await service.act_for_customer(session, principal, customer_id, HELPDESK)
     user = await user_in_tenant(session, customer_id, user_id)
     try:
         temporary = await directory.reset_password(
@@ -565,13 +541,7 @@ async def remove_user(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    delegation = await service.act_for_customer(
-        session,
-        principal,
-        customer_id,
-        directory_role=USER_ADMIN,
-        partner_permission=Permission.manage_customers,
-    )
+    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
     try:
         await directory.delete_user(session, principal, user_id, delegation=delegation)
     except (Forbidden, Conflict) as exc:
