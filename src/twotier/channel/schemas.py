@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from twotier.directory.schemas import Email
 from twotier.membership.schemas import PartnerIdStr
+
+if TYPE_CHECKING:
+    from twotier.partners.models import PartnerAccount
 
 Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -34,6 +37,15 @@ class PartnerRef(BaseModel):
     partner_id: str
     company_name: str
     country: str
+
+    @classmethod
+    def of(cls, account: PartnerAccount) -> PartnerRef:
+        return cls(
+            id=account.id,
+            partner_id=account.partner_id,
+            company_name=account.company_name,
+            country=account.country,
+        )
 
 
 class InvitationOut(BaseModel):

@@ -150,7 +150,7 @@ def invitation_out(
         expires_at=invitation.expires_at,
         sent_at=invitation.sent_at,
         accepted_at=invitation.accepted_at,
-        accepted_by=_ref(accepted_by) if accepted_by else None,
+        accepted_by=PartnerRef.of(accepted_by) if accepted_by else None,
         revoked_at=invitation.revoked_at,
     )
 
@@ -169,15 +169,6 @@ async def sent_invitation_out(
         else None
     )
     return invitation_out(settings, invitation, sender, acceptor)
-
-
-def _ref(account: PartnerAccount) -> PartnerRef:
-    return PartnerRef(
-        id=account.id,
-        partner_id=account.partner_id,
-        company_name=account.company_name,
-        country=account.country,
-    )
 
 
 async def create_reseller_invitation(

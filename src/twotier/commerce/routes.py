@@ -207,7 +207,7 @@ async def resellers_of_record(
     session: AsyncSession = Depends(get_session),
 ) -> list[PartnerRef]:
     rows = await service.resellers_of_record(session, principal, customer_id)
-    return [service.partner_ref(r) for r in rows]
+    return [PartnerRef.of(r) for r in rows]
 
 
 # Subscriptions.

@@ -100,15 +100,6 @@ async def customer_scope(
     return CustomerScope(customer_id, principal.partner_account_id)
 
 
-def partner_ref(account: PartnerAccount) -> PartnerRef:
-    return PartnerRef(
-        id=account.id,
-        partner_id=account.partner_id,
-        company_name=account.company_name,
-        country=account.country,
-    )
-
-
 def etag(subscription: Subscription) -> str:
     return f'"{subscription.id.hex[:12]}-{subscription.version}"'
 
@@ -169,8 +160,8 @@ async def _subscriptions_out(session: AsyncSession, rows: Sequence[Any]) -> list
                 unit_price=sub.unit_price,
                 currency=sub.currency,
                 partner_id_on_record=reseller.partner_id,
-                indirect_reseller=partner_ref(reseller),
-                indirect_provider=partner_ref(partners[sub.provider_account_id]),
+                indirect_reseller=PartnerRef.of(reseller),
+                indirect_provider=PartnerRef.of(partners[sub.provider_account_id]),
                 created_at=sub.created_at,
                 updated_at=sub.updated_at,
                 term_ends_at=sub.term_ends_at,
@@ -525,7 +516,7 @@ async def orders_out(
                 id=order.id,
                 customer_id=order.customer_tenant_id,
                 status=order.status,
-                indirect_provider=partner_ref(partners[order.provider_account_id]),
+                indirect_provider=PartnerRef.of(partners[order.provider_account_id]),
                 line_items=[
                     LineItemOut(
                         line_number=line.line_number,

@@ -54,15 +54,6 @@ from twotier.partners.models import PartnerAccount
 RELATIONSHIP_SOURCE = "relationship"
 
 
-def _ref(account: PartnerAccount) -> PartnerRef:
-    return PartnerRef(
-        id=account.id,
-        partner_id=account.partner_id,
-        company_name=account.company_name,
-        country=account.country,
-    )
-
-
 # Invitations (the reseller's side).
 
 
@@ -105,7 +96,7 @@ async def customer_invitation_out(
         message=invitation.message,
         invite_url=url if pending else None,
         draft_email=draft,
-        indirect_provider=_ref(provider) if provider else None,
+        indirect_provider=PartnerRef.of(provider) if provider else None,
         access=access,
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,
@@ -281,7 +272,9 @@ def customer_view(
             "country": reseller.country,
             "support_profile": reseller.support_profile,
             "role": "indirect_reseller",
-            "indirect_provider": _ref(provider).model_dump(mode="json") if provider else None,
+            "indirect_provider": PartnerRef.of(provider).model_dump(mode="json")
+            if provider
+            else None,
         },
         "grants": [
             {"to": p.company_name, "partner_id": p.partner_id, "roles": roles, "until": until}
@@ -392,7 +385,7 @@ async def accept_customer_invitation(
         emails.relationship_accepted(session, settings, customer, partner, roles)
         created.append(
             {
-                "partner": _ref(partner).model_dump(mode="json") if partner else None,
+                "partner": PartnerRef.of(partner).model_dump(mode="json") if partner else None,
                 "tier": tier,
                 "kind": kind,
                 "roles": roles,
@@ -495,8 +488,8 @@ def _relationship_out(rel: CustomerRelationship, other: PartnerAccount | None) -
     return RelationshipOut(
         since=rel.created_at,
         kind=kind,
-        indirect_provider=_ref(other) if rel.tier == "reseller" and other else None,
-        indirect_reseller=_ref(other) if rel.tier == "provider" and other else None,
+        indirect_provider=PartnerRef.of(other) if rel.tier == "reseller" and other else None,
+        indirect_reseller=PartnerRef.of(other) if rel.tier == "provider" and other else None,
     )
 
 
@@ -570,8 +563,7 @@ async def _grants(
 
 
 def _grant_out(grant: DelegatedAccessGrant, partner: PartnerAccount) -> GrantOut:
-    ref = _ref(partner)
-    assert ref is not None  # noqa: S101 — a grant always has its partner
+    ref = PartnerRef.of(partner)
     return GrantOut(
         id=grant.id,
         partner=ref,
@@ -740,8 +732,7 @@ async def my_partners(session: AsyncSession, principal: Principal) -> list[MyPar
     grants = await _grants(session, principal.tenant_id, [p.id for _r, p, _o in rows])
     out = []
     for rel, partner, o in rows:
-        ref = _ref(partner)
-        assert ref is not None  # noqa: S101
+        ref = PartnerRef.of(partner)
         out.append(
             MyPartnerOut(
                 partner=ref,
