@@ -4,6 +4,12 @@ The server is a subprocess on a free port with a fresh database (a SQLite file, 
 PostgreSQL database when ``TWOTIER_TEST_DATABASE_URL`` is set), so the browser goes
 through everything a partner's browser does: the real HTTP server, cookies, CSRF, redirects.
 
+Every server starts through ``serve_app``: the session's ``live_server`` on an empty
+database, and ``demo_server`` (one per module) on a database seeded with ``twotier demo``, for
+modules that override ``live_server`` with it. The helpers the modules share (sign-up and
+sign-in, opening a page from the navigation, screenshots, another browser profile) are here
+too, so no test module imports from another.
+
 Chromium is Debian's (``/usr/bin/chromium``). Without it the browser tests are skipped,
 unless ``TWOTIER_REQUIRE_BROWSER=1`` (CI), when they fail.
 """
@@ -16,7 +22,9 @@ import os
 import socket
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -42,6 +50,7 @@ TWOTIER = Path(sys.executable).with_name("twotier")
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
+DEMO_TIMEOUT_SECONDS = 120.0
 LOG_TAIL_LINES = 200
 
 SERVER_LOG = pytest.StashKey[Path]()
@@ -155,21 +164,53 @@ async def stop(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
-@pytest.fixture(scope="session")
-async def live_server(
+@dataclass(frozen=True)
+class Server:
+    base_url: str
+    database_url: str
+
+
+async def seed_demo(database_url: str, base_url: str, workdir: Path) -> None:
+    """``twotier demo`` on the server's database, as a developer runs it."""
+    process = await asyncio.create_subprocess_exec(
+        str(TWOTIER),
+        "demo",
+        env=server_env(database_url, base_url),
+        cwd=workdir,  # no stray .env file is read
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), DEMO_TIMEOUT_SECONDS)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        pytest.fail(f"twotier demo did not finish within {DEMO_TIMEOUT_SECONDS:.0f} s")
+    text = output.decode(errors="replace")
+    if process.returncode != 0 or "Fabrikam authorized Contoso" not in text:
+        pytest.fail(f"twotier demo exited with {process.returncode}:\n{text}", pytrace=False)
+
+
+@contextlib.asynccontextmanager
+async def serve_app(
     pg_base_url: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
+    workdir: Path,
     server_log: tuple[Path, IO[bytes]],
-) -> AsyncIterator[str]:
-    """``twotier serve`` on a free port and a database of its own; yields the base URL."""
+    *,
+    demo: bool,
+) -> AsyncIterator[Server]:
+    """``twotier serve`` on a free port and a fresh database of its own (seeded with
+    ``twotier demo`` when ``demo``); dropped again afterwards."""
     if not TWOTIER.exists():
         pytest.fail(f"{TWOTIER} is missing: install the project (make install)", pytrace=False)
     log_path, log_handle = server_log
-    workdir = tmp_path_factory.mktemp("live-db")
     database_url = await create_database(pg_base_url, workdir)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     try:
+        if demo:
+            await seed_demo(database_url, base_url, workdir)
         process = await asyncio.create_subprocess_exec(
             str(TWOTIER),
             "serve",
@@ -185,7 +226,7 @@ async def live_server(
         )
         try:
             await wait_until_healthy(process, base_url, log_path)
-            yield base_url
+            yield Server(base_url, database_url)
             crashed = process.returncode
         finally:
             await stop(process)
@@ -199,7 +240,53 @@ async def live_server(
         await drop_database(database_url, pg_base_url)
 
 
+@pytest.fixture(scope="session")
+async def live_server(
+    pg_base_url: str | None,
+    tmp_path_factory: pytest.TempPathFactory,
+    server_log: tuple[Path, IO[bytes]],
+) -> AsyncIterator[str]:
+    """The session's server, on an empty database; yields the base URL. A module that needs
+    a server of its own overrides this fixture (with ``demo_server`` or ``empty_server``)."""
+    workdir = tmp_path_factory.mktemp("live-db")
+    async with serve_app(pg_base_url, workdir, server_log, demo=False) as server:
+        yield server.base_url
+
+
+@pytest.fixture(scope="module")
+async def demo_server(
+    pg_base_url: str | None,
+    tmp_path_factory: pytest.TempPathFactory,
+    server_log: tuple[Path, IO[bytes]],
+) -> AsyncIterator[Server]:
+    """The module's own server, on a fresh database seeded with ``twotier demo``."""
+    workdir = tmp_path_factory.mktemp("demo-live-db")
+    async with serve_app(pg_base_url, workdir, server_log, demo=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+async def empty_server(
+    pg_base_url: str | None,
+    tmp_path_factory: pytest.TempPathFactory,
+    server_log: tuple[Path, IO[bytes]],
+) -> AsyncIterator[Server]:
+    """The module's own server, on an empty database the module can also write to."""
+    workdir = tmp_path_factory.mktemp("module-live-db")
+    async with serve_app(pg_base_url, workdir, server_log, demo=False) as server:
+        yield server
+
+
 # --- Chromium -----------------------------------------------------------------------------
+
+
+async def new_context(browser: Browser, base_url: str) -> BrowserContext:
+    """A browser profile of its own: signed out, no cookies shared with any other."""
+    ctx = await browser.new_context(
+        base_url=base_url, viewport={"width": 1280, "height": 860}, locale="en-US"
+    )
+    ctx.set_default_timeout(10_000)
+    return ctx
 
 
 @pytest.fixture(scope="session")
@@ -217,10 +304,7 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def context(browser: Browser, live_server: str) -> AsyncIterator[BrowserContext]:
     """A fresh browser profile per test: no cookies carried from one test to the next."""
-    ctx = await browser.new_context(
-        base_url=live_server, viewport={"width": 1280, "height": 860}, locale="en-US"
-    )
-    ctx.set_default_timeout(10_000)
+    ctx = await new_context(browser, live_server)
     try:
         yield ctx
     finally:
@@ -243,3 +327,82 @@ def artifacts() -> Path:
     """Screenshots for humans (gitignored); the tests never compare pixels."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+async def screenshot(page: Page, artifacts: Path, name: str) -> None:
+    """The whole page, as ``test-artifacts/{name}.png``."""
+    await page.screenshot(path=artifacts / f"{name}.png", full_page=True)
+
+
+# --- the portal, as a person uses it ------------------------------------------------------
+
+CREATED_NOTICE = "Your tenant is ready. Sign in with the global admin you just created."
+
+# The demo world (``twotier demo``): Contoso is the indirect provider, Fabrikam its reseller.
+DEMO_PASSWORD = "twotier-demo-2026"
+PROVIDER_EMAIL = "admin@contoso-distribution.example"
+PROVIDER_NAME = "Contoso Distribution Ltd"
+RESELLER_EMAIL = "admin@fabrikam.example"
+RESELLER_NAME = "Fabrikam Cloud Resellers Ltd"
+
+
+@dataclass(frozen=True)
+class NewTenant:
+    organization: str
+    domain: str
+    country_code: str
+    country: str
+    name: str
+    email: str
+    password: str
+
+
+def new_tenant() -> NewTenant:
+    tag = uuid.uuid4().hex[:8]
+    return NewTenant(
+        organization=f"Fabrikam Cloud {tag}",
+        domain=f"fabrikam-{tag}.example",
+        country_code="NL",
+        country="Netherlands",
+        name="Anna de Vries",
+        email=f"anna@fabrikam-{tag}.example",
+        password="correct horse battery",
+    )
+
+
+async def fill_signup(page: Page, tenant: NewTenant, *, password: str | None = None) -> None:
+    await page.get_by_label("Organization name", exact=True).fill(tenant.organization)
+    await page.get_by_label("Domain", exact=True).fill(tenant.domain)
+    await page.get_by_label("Country or region", exact=True).select_option(label=tenant.country)
+    await page.get_by_label("Your name", exact=True).fill(tenant.name)
+    await page.get_by_label("Your email", exact=True).fill(tenant.email)
+    await page.get_by_label("Password", exact=True).fill(
+        tenant.password if password is None else password
+    )
+
+
+async def sign_up(page: Page, tenant: NewTenant) -> None:
+    """Create the tenant through the form; ends on the sign-in page."""
+    await page.goto("/signup")
+    await fill_signup(page, tenant)
+    await page.get_by_role("button", name="Create tenant").click()
+    await expect(page.get_by_role("status")).to_have_text(CREATED_NOTICE)
+
+
+async def sign_in(page: Page, email: str, password: str) -> None:
+    """Fill in and send the sign-in form the page shows."""
+    await page.get_by_label("Email", exact=True).fill(email)
+    await page.get_by_label("Password", exact=True).fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def go_sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
+    """Open the sign-in page and sign in (by default as one of the demo's admins)."""
+    await page.goto("/signin")
+    await sign_in(page, email, password)
+
+
+async def open_from_nav(page: Page, name: str) -> None:
+    """Follow the main navigation's link ``name`` to the page of that title."""
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(name)

@@ -4,66 +4,24 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.portal.conftest import (
+    CREATED_NOTICE,
+    fill_signup,
+    new_tenant,
+    screenshot,
+    sign_in,
+    sign_up,
+)
+
 pytestmark = pytest.mark.browser
 
 SESSION_COOKIE = "twotier_session"
-CREATED_NOTICE = "Your tenant is ready. Sign in with the global admin you just created."
-
-
-@dataclass(frozen=True)
-class NewTenant:
-    organization: str
-    domain: str
-    country_code: str
-    country: str
-    name: str
-    email: str
-    password: str
-
-
-def new_tenant() -> NewTenant:
-    tag = uuid.uuid4().hex[:8]
-    return NewTenant(
-        organization=f"Fabrikam Cloud {tag}",
-        domain=f"fabrikam-{tag}.example",
-        country_code="NL",
-        country="Netherlands",
-        name="Anna de Vries",
-        email=f"anna@fabrikam-{tag}.example",
-        password="correct horse battery",
-    )
-
-
-async def fill_signup(page: Page, tenant: NewTenant, *, password: str | None = None) -> None:
-    await page.get_by_label("Organization name", exact=True).fill(tenant.organization)
-    await page.get_by_label("Domain", exact=True).fill(tenant.domain)
-    await page.get_by_label("Country or region", exact=True).select_option(label=tenant.country)
-    await page.get_by_label("Your name", exact=True).fill(tenant.name)
-    await page.get_by_label("Your email", exact=True).fill(tenant.email)
-    await page.get_by_label("Password", exact=True).fill(
-        tenant.password if password is None else password
-    )
-
-
-async def sign_up(page: Page, tenant: NewTenant) -> None:
-    """Create the tenant through the form; ends on the sign-in page."""
-    await page.goto("/signup")
-    await fill_signup(page, tenant)
-    await page.get_by_role("button", name="Create tenant").click()
-    await expect(page.get_by_role("status")).to_have_text(CREATED_NOTICE)
-
-
-async def sign_in(page: Page, email: str, password: str) -> None:
-    await page.get_by_label("Email", exact=True).fill(email)
-    await page.get_by_label("Password", exact=True).fill(password)
-    await page.get_by_role("button", name="Sign in").click()
 
 
 async def test_sign_up_sign_in_and_sign_out(page: Page, artifacts: Path) -> None:
@@ -94,7 +52,7 @@ async def test_sign_up_sign_in_and_sign_out(page: Page, artifacts: Path) -> None
     await expect(page.get_by_text(tenant.domain, exact=True)).to_be_visible()
     await expect(page.get_by_text(tenant.country, exact=True)).to_be_visible()
     await expect(page.get_by_role("navigation", name="Main")).to_contain_text("User management")
-    await page.screenshot(path=artifacts / "dashboard.png", full_page=True)
+    await screenshot(page, artifacts, "dashboard")
 
     await page.get_by_role("button", name="Sign out").click()
     await expect(page).to_have_url(re.compile(r"/signin\?notice=signed_out$"))
@@ -149,7 +107,7 @@ async def test_sign_up_keeps_the_input_and_says_what_is_wrong(page: Page, artifa
     await expect(page.get_by_label("Organization name", exact=True)).not_to_have_attribute(
         "aria-invalid", "true"
     )
-    await page.screenshot(path=artifacts / "signup-errors.png", full_page=True)
+    await screenshot(page, artifacts, "signup-errors")
 
     # Corrected, the same form goes through.
     await page.get_by_label("Domain", exact=True).fill(tenant.domain)
@@ -248,7 +206,7 @@ async def test_sign_in_returns_to_the_protected_page_and_adds_a_user(
     await expect(row).to_contain_text("User admin")
     await expect(row).not_to_contain_text("Global admin")
     await expect(users.get_by_role("row")).to_have_count(3)  # header, the admin, the new user
-    await page.screenshot(path=artifacts / "users.png", full_page=True)
+    await screenshot(page, artifacts, "users")
 
     # The new user can sign in with the initial password.
     await page.get_by_role("button", name="Sign out").click()

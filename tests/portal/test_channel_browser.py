@@ -7,9 +7,10 @@ then Contoso invites it again, and Fabrikam's admin, signed out, follows the ema
 signs in, lands back on the invitation and authorizes. A screenshot of each step goes to
 ``test-artifacts/channel-*.png``.
 
-This module runs its own ``twotier serve`` (it overrides ``live_server``) because the demo
-must be seeded into the server's database. The ``context`` and ``page`` fixtures, failure
-screenshots and the server log in failure reports work as for the other browser tests.
+This module runs its own ``twotier serve`` (it overrides ``live_server`` with ``demo_server``)
+because the demo must be seeded into the server's database. The ``context`` and ``page``
+fixtures, failure screenshots and the server log in failure reports work as for the other
+browser tests.
 """
 
 from __future__ import annotations
@@ -17,119 +18,42 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
-from tests.conftest import create_database, drop_database
 from tests.portal.conftest import (
-    TWOTIER,
-    free_port,
-    server_env,
-    stop,
-    wait_until_healthy,
+    DEMO_PASSWORD,
+    PROVIDER_EMAIL,
+    PROVIDER_NAME,
+    RESELLER_EMAIL,
+    RESELLER_NAME,
+    Server,
+    go_sign_in,
+    new_context,
+    open_from_nav,
+    screenshot,
+    sign_in,
 )
-from tests.portal.test_browser import sign_in
 
 pytestmark = pytest.mark.browser
 
-DEMO_PASSWORD = "twotier-demo-2026"
-PROVIDER_EMAIL = "admin@contoso-distribution.example"
-PROVIDER_NAME = "Contoso Distribution Ltd"
 PROVIDER_PARTNER_ID = "4100001"
-RESELLER_EMAIL = "admin@fabrikam.example"
-RESELLER_NAME = "Fabrikam Cloud Resellers Ltd"
 RESELLER_PARTNER_ID = "4100002"
 TAILSPIN_EMAIL = "partners@tailspin.example"  # the demo's pending invitation
 PROVIDER_ROLES = ("User admin", "License admin", "Helpdesk admin")
 
-DEMO_TIMEOUT_SECONDS = 120.0
 MAIL_TIMEOUT_SECONDS = 30.0
 WAIT_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class Server:
-    base_url: str
-    database_url: str
-
-
-async def seed_demo(database_url: str, base_url: str, workdir: Path) -> None:
-    """``twotier demo`` on the server's database, as a developer runs it."""
-    process = await asyncio.create_subprocess_exec(
-        str(TWOTIER),
-        "demo",
-        env=server_env(database_url, base_url),
-        cwd=workdir,  # no stray .env file is read
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), DEMO_TIMEOUT_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        pytest.fail(f"twotier demo did not finish within {DEMO_TIMEOUT_SECONDS:.0f} s")
-    text = output.decode(errors="replace")
-    if process.returncode != 0 or "Fabrikam authorized Contoso" not in text:
-        pytest.fail(f"twotier demo exited with {process.returncode}:\n{text}", pytrace=False)
-
-
 @pytest.fixture(scope="module")
-async def channel_server(
-    pg_base_url: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
-    server_log: tuple[Path, IO[bytes]],
-) -> AsyncIterator[Server]:
-    """``twotier serve`` on a fresh database seeded with ``twotier demo``."""
-    if not TWOTIER.exists():
-        pytest.fail(f"{TWOTIER} is missing: install the project (make install)", pytrace=False)
-    log_path, log_handle = server_log
-    workdir = tmp_path_factory.mktemp("channel-live-db")
-    database_url = await create_database(pg_base_url, workdir)
-    base_url = f"http://127.0.0.1:{free_port()}"
-    try:
-        await seed_demo(database_url, base_url, workdir)
-        process = await asyncio.create_subprocess_exec(
-            str(TWOTIER),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            base_url.rsplit(":", 1)[1],
-            env=server_env(database_url, base_url),
-            cwd=workdir,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log_handle,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await wait_until_healthy(process, base_url, log_path)
-            yield Server(base_url, database_url)
-        finally:
-            await stop(process)
-    finally:
-        await drop_database(database_url, pg_base_url)
-
-
-@pytest.fixture(scope="module")
-def live_server(channel_server: Server) -> str:
-    return channel_server.base_url
-
-
-async def new_context(browser: Browser, server: Server) -> BrowserContext:
-    """Another browser profile: signed out, no cookies shared with the others."""
-    ctx = await browser.new_context(
-        base_url=server.base_url, viewport={"width": 1280, "height": 860}, locale="en-US"
-    )
-    ctx.set_default_timeout(10_000)
-    return ctx
+def live_server(demo_server: Server) -> str:
+    return demo_server.base_url
 
 
 async def invitation_email(server: Server, to: str, link: str) -> dict[str, Any]:
@@ -154,29 +78,19 @@ async def until(check: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-async def shot(page: Page, artifacts: Path, name: str) -> None:
-    await page.screenshot(path=artifacts / f"channel-{name}.png", full_page=True)
-
-
-async def open_from_nav(page: Page, name: str) -> None:
-    await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text(name)
-
-
 async def end_fabrikams_link_with_contoso(
     browser: Browser, server: Server, artifacts: Path
 ) -> None:
     """Fabrikam's admin ends the demo's link on Indirect providers, after a confirm dialog."""
-    ctx = await new_context(browser, server)
+    ctx = await new_context(browser, server.base_url)
     try:
         page = await ctx.new_page()
-        await page.goto("/signin")
-        await sign_in(page, RESELLER_EMAIL, DEMO_PASSWORD)
+        await go_sign_in(page, RESELLER_EMAIL)
         await open_from_nav(page, "Indirect providers")
         links = page.get_by_test_id("links")
         contoso = links.get_by_role("row").filter(has_text=PROVIDER_NAME)
         await expect(contoso).to_have_count(1)
-        await shot(page, artifacts, "00-reseller-linked")
+        await screenshot(page, artifacts, "channel-00-reseller-linked")
 
         dialogs: list[str] = []
 
@@ -204,27 +118,26 @@ async def end_fabrikams_link_with_contoso(
         await expect(page.get_by_role("status")).to_have_text("The relationship has ended.")
         await expect(links.get_by_role("row").filter(has_text=PROVIDER_NAME)).to_have_count(0)
         await expect(links).to_contain_text("No indirect providers yet.")
-        await shot(page, artifacts, "01-reseller-ended")
+        await screenshot(page, artifacts, "channel-01-reseller-ended")
     finally:
         await ctx.close()
 
 
 async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link(
-    page: Page, browser: Browser, channel_server: Server, artifacts: Path
+    page: Page, browser: Browser, demo_server: Server, artifacts: Path
 ) -> None:
-    server = channel_server
+    server = demo_server
     await end_fabrikams_link_with_contoso(browser, server, artifacts)
 
     # 1. The provider invites Fabrikam on Indirect resellers.
-    await page.goto("/signin")
-    await sign_in(page, PROVIDER_EMAIL, DEMO_PASSWORD)
+    await go_sign_in(page, PROVIDER_EMAIL)
     await open_from_nav(page, "Indirect resellers")
     links = page.get_by_test_id("links")
     invitations = page.get_by_test_id("invitations")
     await expect(links.get_by_role("row").filter(has_text=RESELLER_NAME)).to_have_count(0)
     await expect(links).to_contain_text("No resellers yet.")
     await page.get_by_label("Reseller's email", exact=True).fill(RESELLER_EMAIL)
-    await shot(page, artifacts, "02-provider-invite")
+    await screenshot(page, artifacts, "channel-02-provider-invite")
     await page.get_by_role("button", name="Create invitation").click()
 
     # 2. The draft: the link, and an email that carries it; twotier sends it.
@@ -240,7 +153,7 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
     body = page.get_by_label("Message", exact=True)
     await expect(body).to_have_value(re.compile(re.escape(link)))
     await expect(body).to_have_value(re.compile(f"partner ID {PROVIDER_PARTNER_ID}"))
-    await shot(page, artifacts, "03-provider-draft")
+    await screenshot(page, artifacts, "channel-03-provider-draft")
     await page.get_by_role("button", name="Send with twotier").click()
 
     await expect(page).to_have_url(re.compile(r"/indirect-resellers\?notice=sent$"))
@@ -254,13 +167,13 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
         "href", invitation_path
     )
     await expect(fabrikam_rows.last).to_contain_text("Accepted")
-    await shot(page, artifacts, "04-provider-sent")
+    await screenshot(page, artifacts, "channel-04-provider-sent")
 
     mail = await invitation_email(server, RESELLER_EMAIL, link)
     assert mail["subject"] == subject
 
     # 3. The reseller's admin opens the link signed out: who invites, and what it means.
-    reseller = await new_context(browser, server)
+    reseller = await new_context(browser, server.base_url)
     try:
         inbox = await reseller.new_page()
         await inbox.goto(link)
@@ -277,12 +190,12 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
         )
         await expect(main).to_contain_text("until ")
         await expect(inbox.get_by_role("checkbox")).to_have_count(0)
-        await shot(inbox, artifacts, "05-reseller-link-signed-out")
+        await screenshot(inbox, artifacts, "channel-05-reseller-link-signed-out")
         await main.get_by_role("link", name="Sign in", exact=True).click()
 
         # 4. Sign in; back on the same invitation.
         await expect(inbox).to_have_url(re.compile(r"/signin\?next="))
-        await shot(inbox, artifacts, "06-reseller-sign-in")
+        await screenshot(inbox, artifacts, "channel-06-reseller-sign-in")
         await sign_in(inbox, RESELLER_EMAIL, DEMO_PASSWORD)
         await expect(inbox).to_have_url(link)
         await expect(inbox.get_by_role("heading", level=1)).to_have_text(PROVIDER_NAME)
@@ -294,7 +207,7 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
         await expect(consent).to_have_accessible_description(
             re.compile(r"^By selecting \"Authorize indirect provider\"")
         )
-        await shot(inbox, artifacts, "07-reseller-invitation-signed-in")
+        await screenshot(inbox, artifacts, "channel-07-reseller-invitation-signed-in")
 
         # 5. Not ticked: nothing happens but a clear error.
         authorize = main.get_by_role("button", name="Authorize indirect provider")
@@ -304,7 +217,7 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
         )
         await expect(inbox).to_have_url(link)
         await expect(consent).not_to_be_checked()
-        await shot(inbox, artifacts, "08-reseller-not-ticked")
+        await screenshot(inbox, artifacts, "channel-08-reseller-not-ticked")
 
         # 6. Ticked: authorized, and Contoso is on Indirect providers with its admin access.
         await consent.check()
@@ -321,7 +234,7 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
             await expect(contoso).to_contain_text(role)
         await expect(contoso).to_contain_text(re.compile(r"until \d{4}-\d{2}-\d{2}"))
         await expect(contoso.get_by_role("button", name="End relationship")).to_be_visible()
-        await shot(inbox, artifacts, "09-reseller-authorized")
+        await screenshot(inbox, artifacts, "channel-09-reseller-authorized")
         await contoso.get_by_role("link", name="View customers").click()
         await expect(inbox.get_by_role("heading", level=1)).to_have_text(
             f"Customers shared with {PROVIDER_NAME}"
@@ -330,7 +243,7 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
         shared = inbox.get_by_test_id("customers")
         await expect(shared).to_contain_text("Northwind Traders")
         await expect(shared).not_to_contain_text("Wide World Importers")
-        await shot(inbox, artifacts, "09b-reseller-shared-customers")
+        await screenshot(inbox, artifacts, "channel-09b-reseller-shared-customers")
         await main.get_by_role("link", name="Indirect providers").click()
         await expect(contoso).to_have_count(1)
 
@@ -342,7 +255,7 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
         await expect(inbox.get_by_role("button", name="Authorize indirect provider")).to_have_count(
             0
         )
-        await shot(inbox, artifacts, "10-reseller-link-used")
+        await screenshot(inbox, artifacts, "channel-10-reseller-link-used")
     finally:
         await reseller.close()
 
@@ -356,15 +269,14 @@ async def test_provider_invites_and_signed_out_reseller_authorizes_from_the_link
     await expect(fabrikam_rows.first).to_contain_text(RESELLER_NAME)
     await expect(fabrikam_rows.first.get_by_role("link", name="Draft email")).to_have_count(0)
     await expect(fabrikam_rows.filter(has_text="Pending")).to_have_count(0)
-    await shot(page, artifacts, "11-provider-accepted")
+    await screenshot(page, artifacts, "channel-11-provider-accepted")
 
 
 async def test_revoking_an_invitation_asks_first_and_then_the_link_stops_working(
-    page: Page, browser: Browser, channel_server: Server, artifacts: Path
+    page: Page, browser: Browser, demo_server: Server, artifacts: Path
 ) -> None:
     # The demo's pending invitation (to Tailspin) is the one revoked.
-    await page.goto("/signin")
-    await sign_in(page, PROVIDER_EMAIL, DEMO_PASSWORD)
+    await go_sign_in(page, PROVIDER_EMAIL)
     await open_from_nav(page, "Indirect resellers")
     row = page.get_by_test_id("invitations").get_by_role("row").filter(has_text=TAILSPIN_EMAIL)
     await expect(row).to_contain_text("Pending")
@@ -397,9 +309,9 @@ async def test_revoking_an_invitation_asks_first_and_then_the_link_stops_working
     )
     await expect(row).to_contain_text("Revoked")
     await expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
-    await shot(page, artifacts, "12-provider-revoked")
+    await screenshot(page, artifacts, "channel-12-provider-revoked")
 
-    stranger = await new_context(browser, channel_server)
+    stranger = await new_context(browser, demo_server.base_url)
     try:
         visitor = await stranger.new_page()
         await visitor.goto(link)

@@ -11,26 +11,25 @@ Screenshots of each step go to ``test-artifacts/commerce-*.png``.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import create_database, drop_database
-from tests.portal.conftest import TWOTIER, free_port, server_env, stop, wait_until_healthy
-from tests.portal.test_browser import sign_in
-from tests.portal.test_channel_browser import Server, seed_demo
+from tests.portal.conftest import (
+    PROVIDER_EMAIL,
+    RESELLER_EMAIL,
+    RESELLER_NAME,
+    Server,
+    go_sign_in,
+    new_context,
+    open_from_nav,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
-DEMO_PASSWORD = "twotier-demo-2026"
-PROVIDER_EMAIL = "admin@contoso-distribution.example"
-RESELLER_EMAIL = "admin@fabrikam.example"
-RESELLER_NAME = "Fabrikam Cloud Resellers Ltd"
 CUSTOMER_NAME = "Northwind Traders"
 NORTHWIND_USERS = (
     "li.yuting@northwind.example",
@@ -40,61 +39,19 @@ NORTHWIND_USERS = (
 
 
 @pytest.fixture(scope="module")
-async def commerce_server(
-    pg_base_url: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
-    server_log: tuple[Path, IO[bytes]],
-) -> AsyncIterator[Server]:
-    """``twotier serve`` on a fresh database seeded with ``twotier demo``."""
-    if not TWOTIER.exists():
-        pytest.fail(f"{TWOTIER} is missing: install the project (make install)", pytrace=False)
-    log_path, log_handle = server_log
-    workdir = tmp_path_factory.mktemp("commerce-live-db")
-    database_url = await create_database(pg_base_url, workdir)
-    base_url = f"http://127.0.0.1:{free_port()}"
-    try:
-        await seed_demo(database_url, base_url, workdir)
-        process = await asyncio.create_subprocess_exec(
-            str(TWOTIER),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            base_url.rsplit(":", 1)[1],
-            env=server_env(database_url, base_url),
-            cwd=workdir,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log_handle,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await wait_until_healthy(process, base_url, log_path)
-            yield Server(base_url, database_url)
-        finally:
-            await stop(process)
-    finally:
-        await drop_database(database_url, pg_base_url)
-
-
-@pytest.fixture(scope="module")
-def live_server(commerce_server: Server) -> str:
-    return commerce_server.base_url
-
-
-async def shot(page: Page, artifacts: Path, name: str) -> None:
-    await page.screenshot(path=artifacts / f"commerce-{name}.png", full_page=True)
+def live_server(demo_server: Server) -> str:
+    return demo_server.base_url
 
 
 async def open_customer(page: Page, email: str) -> None:
-    await page.goto("/signin")
-    await sign_in(page, email, DEMO_PASSWORD)
-    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Customers").click()
+    await go_sign_in(page, email)
+    await open_from_nav(page, "Customers")
     await page.get_by_test_id("customers").get_by_role("link", name=CUSTOMER_NAME).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text(CUSTOMER_NAME)
 
 
 async def test_provider_adds_a_subscription_and_the_reseller_assigns_until_none_are_left(
-    page: Page, browser: Browser, commerce_server: Server, artifacts: Path
+    page: Page, browser: Browser, demo_server: Server, artifacts: Path
 ) -> None:
     # 1. Contoso's admin: Northwind's record → Add subscription (2 seats of Project Plan 3).
     await open_customer(page, PROVIDER_EMAIL)
@@ -117,7 +74,7 @@ async def test_provider_adds_a_subscription_and_the_reseller_assigns_until_none_
     await expect(form.get_by_label("Quantity", exact=True)).to_have_value("2")
     await expect(subscriptions.get_by_role("row")).to_have_count(3)
     await attestation.check()
-    await shot(page, artifacts, "01-provider-add-subscription")
+    await screenshot(page, artifacts, "commerce-01-provider-add-subscription")
     await form.get_by_role("button", name="Add subscription").click()
 
     await expect(page.get_by_role("status")).to_have_text("The subscription was added.")
@@ -126,13 +83,10 @@ async def test_provider_adds_a_subscription_and_the_reseller_assigns_until_none_
     for cell in ("Project Plan 3 (monthly)", "Active", RESELLER_NAME, "930.00 TWD"):
         await expect(added).to_contain_text(cell)
     await expect(added.get_by_role("cell").nth(2)).to_have_text("2")
-    await shot(page, artifacts, "02-provider-subscription-added")
+    await screenshot(page, artifacts, "commerce-02-provider-subscription-added")
 
     # 2. Fabrikam's admin: the same record; 2 Plan 3 seats, none assigned.
-    reseller_ctx = await browser.new_context(
-        base_url=commerce_server.base_url, viewport={"width": 1280, "height": 860}, locale="en-US"
-    )
-    reseller_ctx.set_default_timeout(10_000)
+    reseller_ctx = await new_context(browser, demo_server.base_url)
     try:
         tab = await reseller_ctx.new_page()
         await open_customer(tab, RESELLER_EMAIL)
@@ -147,7 +101,7 @@ async def test_provider_adds_a_subscription_and_the_reseller_assigns_until_none_
                 tab.get_by_role("button", name=f"Unassign Plan 3 from {email}")
             ).to_be_visible()
         await expect(plan3.get_by_role("cell")).to_have_text([re.compile("Plan 3"), "2", "2", "0"])
-        await shot(tab, artifacts, "03-reseller-assigned-all")
+        await screenshot(tab, artifacts, "commerce-03-reseller-assigned-all")
         await tab.get_by_role("button", name=f"Assign Plan 3 to {NORTHWIND_USERS[2]}").click()
 
         # 4. The refusal, and nothing changed.
@@ -158,6 +112,6 @@ async def test_provider_adds_a_subscription_and_the_reseller_assigns_until_none_
         await expect(
             tab.get_by_role("button", name=f"Assign Plan 3 to {NORTHWIND_USERS[2]}")
         ).to_be_visible()
-        await shot(tab, artifacts, "04-reseller-refused")
+        await screenshot(tab, artifacts, "commerce-04-reseller-refused")
     finally:
         await reseller_ctx.close()

@@ -11,89 +11,42 @@ step go to ``test-artifacts/customers-*.png``.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Dialog, Page, expect
 
-from tests.conftest import create_database, drop_database
-from tests.portal.conftest import TWOTIER, free_port, server_env, stop, wait_until_healthy
-from tests.portal.test_browser import sign_in
-from tests.portal.test_channel_browser import Server, seed_demo
+from tests.portal.conftest import (
+    PROVIDER_NAME,
+    RESELLER_EMAIL,
+    RESELLER_NAME,
+    Server,
+    go_sign_in,
+    new_context,
+    open_from_nav,
+    screenshot,
+)
 
 pytestmark = pytest.mark.browser
 
-DEMO_PASSWORD = "twotier-demo-2026"
-RESELLER_EMAIL = "admin@fabrikam.example"
-RESELLER_NAME = "Fabrikam Cloud Resellers Ltd"
-PROVIDER_NAME = "Contoso Distribution Ltd"
 DEFAULT_ROLES = ("User admin", "License admin", "Helpdesk admin")
 
 
 @pytest.fixture(scope="module")
-async def customers_server(
-    pg_base_url: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
-    server_log: tuple[Path, IO[bytes]],
-) -> AsyncIterator[Server]:
-    """``twotier serve`` on a fresh database seeded with ``twotier demo``."""
-    if not TWOTIER.exists():
-        pytest.fail(f"{TWOTIER} is missing: install the project (make install)", pytrace=False)
-    log_path, log_handle = server_log
-    workdir = tmp_path_factory.mktemp("customers-live-db")
-    database_url = await create_database(pg_base_url, workdir)
-    base_url = f"http://127.0.0.1:{free_port()}"
-    try:
-        await seed_demo(database_url, base_url, workdir)
-        process = await asyncio.create_subprocess_exec(
-            str(TWOTIER),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            base_url.rsplit(":", 1)[1],
-            env=server_env(database_url, base_url),
-            cwd=workdir,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log_handle,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await wait_until_healthy(process, base_url, log_path)
-            yield Server(base_url, database_url)
-        finally:
-            await stop(process)
-    finally:
-        await drop_database(database_url, pg_base_url)
-
-
-@pytest.fixture(scope="module")
-def live_server(customers_server: Server) -> str:
-    return customers_server.base_url
-
-
-async def shot(page: Page, artifacts: Path, name: str) -> None:
-    await page.screenshot(path=artifacts / f"customers-{name}.png", full_page=True)
-
-
-async def open_from_nav(page: Page, name: str) -> None:
-    await page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
-    await expect(page.get_by_role("heading", level=1)).to_have_text(name)
+def live_server(demo_server: Server) -> str:
+    return demo_server.base_url
 
 
 async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accepts(
     page: Page,
     context: BrowserContext,
     browser: Browser,
-    customers_server: Server,
+    demo_server: Server,
     artifacts: Path,
 ) -> None:
-    server = customers_server
+    server = demo_server
     tag = uuid.uuid4().hex[:8]
     customer_name = f"Wingtip Toys {tag}"
     customer_domain = f"wingtip-{tag}.example"
@@ -102,8 +55,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
 
     # 1. Fabrikam: Indirect providers → Invite new customer (with Contoso).
     await context.grant_permissions(["clipboard-read", "clipboard-write"])
-    await page.goto("/signin")
-    await sign_in(page, RESELLER_EMAIL, DEMO_PASSWORD)
+    await go_sign_in(page, RESELLER_EMAIL)
     await open_from_nav(page, "Indirect providers")
     contoso = page.get_by_test_id("links").get_by_role("row").filter(has_text=PROVIDER_NAME)
     await contoso.get_by_role("link", name="Invite new customer").click()
@@ -117,7 +69,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
     await expect(global_admin).to_have_accessible_description(re.compile("full control"))
     await expect(page.get_by_label("Duration of the access, in days")).to_have_value("365")
     await page.get_by_label("Customer's email (optional)").fill(customer_email)
-    await shot(page, artifacts, "01-reseller-invite-form")
+    await screenshot(page, artifacts, "customers-01-reseller-invite-form")
     await page.get_by_role("button", name="Create invitation").click()
 
     # 2. The draft: copy the link.
@@ -136,7 +88,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
     await copy.click()
     await expect(page.get_by_role("button", name="Copied")).to_be_visible()
     assert await page.evaluate("navigator.clipboard.readText()") == link
-    await shot(page, artifacts, "02-reseller-draft")
+    await screenshot(page, artifacts, "customers-02-reseller-draft")
     await page.get_by_role("main").get_by_role("link", name="Done").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Customers")
     row = page.get_by_test_id("invitations").get_by_role("row").filter(has_text=customer_email)
@@ -144,10 +96,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
     await expect(row).to_contain_text(f"with provider {PROVIDER_NAME}")
 
     # 3. The new customer opens the link signed out and creates its tenant.
-    customer_ctx = await browser.new_context(
-        base_url=server.base_url, viewport={"width": 1280, "height": 860}, locale="en-US"
-    )
-    customer_ctx.set_default_timeout(10_000)
+    customer_ctx = await new_context(browser, server.base_url)
     try:
         inbox = await customer_ctx.new_page()
         await inbox.goto(link)
@@ -156,7 +105,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
             f"{RESELLER_NAME} and {PROVIDER_NAME}"
         )
         await expect(cmain).to_contain_text(f"{PROVIDER_NAME} may submit orders on your behalf")
-        await shot(inbox, artifacts, "03-customer-link-signed-out")
+        await screenshot(inbox, artifacts, "customers-03-customer-link-signed-out")
         await cmain.get_by_role("link", name="No tenant yet? Create a new tenant").click()
         await expect(inbox.get_by_role("heading", level=1)).to_have_text("Create a new tenant")
         await inbox.get_by_label("Organization name", exact=True).fill(customer_name)
@@ -181,7 +130,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
             ),
         )
         await expect(consent).not_to_be_checked()
-        await shot(inbox, artifacts, "04-customer-invitation-signed-in")
+        await screenshot(inbox, artifacts, "customers-04-customer-invitation-signed-in")
         await consent.check()
         await cmain.get_by_role("button", name="Accept and authorize").click()
 
@@ -200,7 +149,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
         await expect(contoso_row).to_contain_text(f"Provider, through reseller {RESELLER_NAME}")
         for role in DEFAULT_ROLES:
             await expect(fabrikam).to_contain_text(role)
-        await shot(inbox, artifacts, "05-customer-partners")
+        await screenshot(inbox, artifacts, "customers-05-customer-partners")
 
         # 6. Fabrikam's Customers page lists the new customer; its record shows the access.
         await open_from_nav(page, "Customers")
@@ -213,7 +162,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
         await page.get_by_role("searchbox").fill("wingtip")
         await page.get_by_role("button", name="Search").click()
         await expect(mine).to_have_count(1)
-        await shot(page, artifacts, "06-reseller-customers")
+        await screenshot(page, artifacts, "customers-06-reseller-customers")
         await mine.get_by_role("link", name=customer_name).click()
         await expect(page.get_by_role("heading", level=1)).to_have_text(customer_name)
         record_url = page.url
@@ -223,7 +172,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
         await expect(access).to_contain_text("Active")
         await expect(page.get_by_test_id("account")).to_contain_text(PROVIDER_NAME)
         await expect(page.get_by_test_id("users")).to_contain_text(customer_email)
-        await shot(page, artifacts, "07-reseller-customer-record")
+        await screenshot(page, artifacts, "customers-07-reseller-customer-record")
 
         # 7. The customer removes Fabrikam (after a confirm); Contoso stays.
         dialogs: list[str] = []
@@ -238,7 +187,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
         assert dialogs == ["Remove this partner now? Its access to your tenant ends at once."]
         await expect(fabrikam).to_have_count(0)
         await expect(contoso_row).to_have_count(1)
-        await shot(inbox, artifacts, "08-customer-removed-reseller")
+        await screenshot(inbox, artifacts, "customers-08-customer-removed-reseller")
     finally:
         await customer_ctx.close()
 
@@ -247,7 +196,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
     assert response is not None
     assert response.status == 404
     await expect(page.get_by_role("main")).to_contain_text("No such customer.")
-    await shot(page, artifacts, "09-reseller-record-gone")
+    await screenshot(page, artifacts, "customers-09-reseller-record-gone")
     await page.goto("/customers")
     await expect(
         page.get_by_test_id("customers").get_by_role("row").filter(has_text=customer_name)

@@ -1,10 +1,10 @@
 """A new organization enrolls in a real browser, the operator approves, the admin becomes an
 admin agent: the seed's whole enrollment flow, step by step, with a screenshot of each.
 
-This module runs its own ``twotier serve`` (it overrides ``live_server``) because it needs the
-server's database: an operator is created there directly, as ``twotier operator create``
-does. The ``context`` and ``page`` fixtures, failure screenshots and the server log in
-failure reports work as for the other browser tests.
+This module runs its own ``twotier serve`` (it overrides ``live_server`` with
+``empty_server``) because it needs the server's database: an operator is created there
+directly, as ``twotier operator create`` does. The ``context`` and ``page`` fixtures, failure
+screenshots and the server log in failure reports work as for the other browser tests.
 """
 
 from __future__ import annotations
@@ -13,24 +13,22 @@ import asyncio
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import create_database, drop_database
 from tests.portal.conftest import (
-    TWOTIER,
-    free_port,
-    server_env,
-    stop,
-    wait_until_healthy,
+    Server,
+    fill_signup,
+    go_sign_in,
+    new_context,
+    new_tenant,
+    open_from_nav,
+    screenshot,
 )
-from tests.portal.test_browser import fill_signup, new_tenant
 from twotier.kit.db import Database
 from twotier.operator.service import create_operator
 
@@ -41,51 +39,9 @@ MEMBERSHIP_PASSWORD = "membership pass 42"
 MAIL_TIMEOUT_SECONDS = 30.0
 
 
-@dataclass(frozen=True)
-class Server:
-    base_url: str
-    database_url: str
-
-
 @pytest.fixture(scope="module")
-async def enrollment_server(
-    pg_base_url: str | None,
-    tmp_path_factory: pytest.TempPathFactory,
-    server_log: tuple[Path, IO[bytes]],
-) -> AsyncIterator[Server]:
-    """``twotier serve`` on a database this module can also write to."""
-    if not TWOTIER.exists():
-        pytest.fail(f"{TWOTIER} is missing: install the project (make install)", pytrace=False)
-    log_path, log_handle = server_log
-    workdir = tmp_path_factory.mktemp("enrollment-live-db")
-    database_url = await create_database(pg_base_url, workdir)
-    base_url = f"http://127.0.0.1:{free_port()}"
-    try:
-        process = await asyncio.create_subprocess_exec(
-            str(TWOTIER),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            base_url.rsplit(":", 1)[1],
-            env=server_env(database_url, base_url),
-            cwd=workdir,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=log_handle,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        try:
-            await wait_until_healthy(process, base_url, log_path)
-            yield Server(base_url, database_url)
-        finally:
-            await stop(process)
-    finally:
-        await drop_database(database_url, pg_base_url)
-
-
-@pytest.fixture(scope="module")
-def live_server(enrollment_server: Server) -> str:
-    return enrollment_server.base_url
+def live_server(empty_server: Server) -> str:
+    return empty_server.base_url
 
 
 async def make_operator(server: Server) -> str:
@@ -135,14 +91,10 @@ async def verification_link(server: Server, to: str) -> str:
     pytest.fail(f"no confirmation email reached {to} within {MAIL_TIMEOUT_SECONDS:.0f} s")
 
 
-async def shot(page: Page, artifacts: Path, name: str) -> None:
-    await page.screenshot(path=artifacts / f"enroll-{name}.png", full_page=True)
-
-
 async def test_a_new_organization_enrolls_is_approved_and_becomes_admin_agent(
-    page: Page, browser: Browser, enrollment_server: Server, artifacts: Path
+    page: Page, browser: Browser, empty_server: Server, artifacts: Path
 ) -> None:
-    server = enrollment_server
+    server = empty_server
     tenant = new_tenant()  # in the Netherlands
     tag = tenant.domain.split(".")[0].removeprefix("fabrikam-")
     legal_name = f"Fabrikam Cloud {tag} B.V."
@@ -164,14 +116,14 @@ async def test_a_new_organization_enrolls_is_approved_and_becomes_admin_agent(
     await expect(main).to_contain_text("membership registry account")
     await expect(main).to_contain_text("can take a few days")
     await page.get_by_label("Indirect reseller", exact=True).check()
-    await shot(page, artifacts, "01-welcome")
+    await screenshot(page, artifacts, "enroll-01-welcome")
     await main.get_by_role("button", name="Next").click()
 
     # 2. Signed out: sign in, or create a new tenant, and come back.
     await expect(page.get_by_role("heading", level=1)).to_have_text(
         "Sign in to your organization's tenant"
     )
-    await shot(page, artifacts, "02-tenant")
+    await screenshot(page, artifacts, "enroll-02-tenant")
     await main.get_by_role("link", name="Create a new tenant").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Create a new tenant")
     await fill_signup(page, tenant)
@@ -184,16 +136,16 @@ async def test_a_new_organization_enrolls_is_approved_and_becomes_admin_agent(
     await expect(page).to_have_url(re.compile(r"/enroll/partner-id\?program=indirect_reseller$"))
     await expect(page.get_by_role("heading", level=1)).to_have_text("How your partner ID is linked")
     await expect(main).to_contain_text("Your tenant is in Netherlands.")
-    await shot(page, artifacts, "03-partner-id")
+    await screenshot(page, artifacts, "enroll-03-partner-id")
     await main.get_by_role("link", name="Sign in", exact=True).click()
 
     # 4. The membership username; 5. its password.
     await page.get_by_label("Membership username", exact=True).fill(membership["username"])
-    await shot(page, artifacts, "04-username")
+    await screenshot(page, artifacts, "enroll-04-username")
     await page.get_by_role("button", name="Next").click()
     await expect(page.get_by_test_id("membership-username")).to_have_text(membership["username"])
     await page.get_by_label("Password", exact=True).fill(MEMBERSHIP_PASSWORD)
-    await shot(page, artifacts, "05-password")
+    await screenshot(page, artifacts, "enroll-05-password")
     await page.get_by_role("button", name="Sign in", exact=True).click()
 
     # 6. The organization profile; the German one cannot be linked to a Dutch tenant.
@@ -205,7 +157,7 @@ async def test_a_new_organization_enrolls_is_approved_and_becomes_admin_agent(
         main.get_by_role("link", name="Cancel and sign in with another membership account")
     ).to_be_visible()
     await page.get_by_label(legal_name, exact=True).check()
-    await shot(page, artifacts, "06-organization")
+    await screenshot(page, artifacts, "enroll-06-organization")
     await page.get_by_role("button", name="Continue").click()
 
     # 7. Legal profile, primary contact, customer support; Enroll now.
@@ -222,16 +174,16 @@ async def test_a_new_organization_enrolls_is_approved_and_becomes_admin_agent(
     await page.get_by_label("Support website (optional)", exact=True).fill(
         f"https://{tenant.domain}/support"
     )
-    await shot(page, artifacts, "07-profile")
+    await screenshot(page, artifacts, "enroll-07-profile")
     await page.get_by_role("button", name="Enroll now").click()
 
     # 8. Check your email; the link; confirm.
     await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
     await expect(main).to_contain_text(contact)
-    await shot(page, artifacts, "08-check-email")
+    await screenshot(page, artifacts, "enroll-08-check-email")
     link = await verification_link(server, contact)
 
-    mail_reader = await browser.new_context(viewport={"width": 1280, "height": 860})
+    mail_reader = await new_context(browser, server.base_url)
     try:
         inbox = await mail_reader.new_page()
         await inbox.goto(link)
@@ -239,36 +191,27 @@ async def test_a_new_organization_enrolls_is_approved_and_becomes_admin_agent(
             "Confirm your partner enrollment"
         )
         await expect(inbox.get_by_role("main")).to_contain_text(legal_name)
-        await inbox.screenshot(path=artifacts / "enroll-09-verify.png", full_page=True)
+        await screenshot(inbox, artifacts, "enroll-09-verify")
         await inbox.get_by_role("button", name="Confirm").click()
         await expect(inbox.get_by_test_id("enrollment-status")).to_have_text("in review")
-        await inbox.screenshot(path=artifacts / "enroll-10-confirmed.png", full_page=True)
+        await screenshot(inbox, artifacts, "enroll-10-confirmed")
     finally:
         await mail_reader.close()
 
     await page.goto("/enroll/status")
     await expect(page.get_by_test_id("enrollment-status")).to_have_text("In review")
-    await shot(page, artifacts, "11-status-in-review")
+    await screenshot(page, artifacts, "enroll-11-status-in-review")
 
     # The operator approves in the portal.
-    ops = await browser.new_context(
-        base_url=server.base_url, viewport={"width": 1280, "height": 860}
-    )
+    ops = await new_context(browser, server.base_url)
     try:
         review = await ops.new_page()
-        await review.goto("/signin")
-        await review.get_by_label("Email", exact=True).fill(operator_email)
-        await review.get_by_label("Password", exact=True).fill(OPERATOR_PASSWORD)
-        await review.get_by_role("button", name="Sign in").click()
-        await (
-            review.get_by_role("navigation", name="Main")
-            .get_by_role("link", name="Enrollment reviews")
-            .click()
-        )
+        await go_sign_in(review, operator_email, OPERATOR_PASSWORD)
+        await open_from_nav(review, "Enrollment reviews")
         await review.get_by_test_id("enrollments").get_by_role("link", name=legal_name).click()
         await expect(review.get_by_role("heading", level=1)).to_have_text(legal_name)
         await expect(review.get_by_role("main")).to_contain_text(contact)
-        await review.screenshot(path=artifacts / "enroll-12-operator-review.png", full_page=True)
+        await screenshot(review, artifacts, "enroll-12-operator-review")
         await review.get_by_role("button", name="Approve").click()
         await expect(review.get_by_role("status")).to_contain_text("The enrollment is approved.")
         await expect(review.get_by_test_id("enrollment-status")).to_have_text("Approved")
@@ -279,18 +222,18 @@ async def test_a_new_organization_enrolls_is_approved_and_becomes_admin_agent(
     await page.reload()
     await expect(page.get_by_test_id("enrollment-status")).to_have_text("Approved")
     await expect(main).to_contain_text("Admin agent")
-    await shot(page, artifacts, "13-status-approved")
+    await screenshot(page, artifacts, "enroll-13-status-approved")
     await page.goto("/dashboard")
     partner_id = next(
         o["partner_id"] for o in membership["organizations"] if o["legal_name"] == legal_name
     )
     await expect(page.get_by_test_id("partner-account")).to_contain_text(partner_id)
-    await shot(page, artifacts, "14-dashboard-partner")
+    await screenshot(page, artifacts, "enroll-14-dashboard-partner")
     await main.get_by_role("link", name="Account settings → User management").click()
     users = page.get_by_test_id("users")
     await users.get_by_role("link", name=tenant.name).click()
     await page.get_by_role("checkbox", name="Admin agent").check()
-    await shot(page, artifacts, "15-admin-agent")
+    await screenshot(page, artifacts, "enroll-15-admin-agent")
     await page.get_by_role("button", name="Update").click()
     await expect(page.get_by_role("status")).to_have_text("The user was updated.")
     await expect(

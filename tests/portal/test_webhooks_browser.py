@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.portal.test_browser import new_tenant, sign_in, sign_up
+from tests.portal.conftest import new_tenant, screenshot, sign_in, sign_up
 from tests.webhooks.receiver import Receiver, receiver
 
 __all__ = ["receiver"]
@@ -49,7 +49,7 @@ async def test_register_a_webhook_send_a_test_and_see_the_delivery(
     await expect(deliveries).to_contain_text("succeeded")
     await expect(deliveries).to_contain_text("HTTP 204")
     assert [r.headers["webhook-id"] for r in receiver.received]
-    await page.screenshot(path=artifacts / "webhook-delivered.png", full_page=True)
+    await screenshot(page, artifacts, "webhook-delivered")
 
     await page.get_by_role("link", name="Activity log").click()
     await expect(page.get_by_test_id("activity")).to_contain_text("webhook_test_sent")
