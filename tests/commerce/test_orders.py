@@ -258,6 +258,29 @@ async def test_strangers_see_no_orders(
         ):
             response = await client.get(world.path(path), headers=who.auth)
             assert response.status_code == 404, (path, response.text)
+        changed = await client.patch(
+            world.path(f"/subscriptions/{order['subscriptions'][0]['id']}"),
+            json={"quantity": 50},
+            headers=who.auth | {"If-Match": order["subscriptions"][0]["etag"]},
+        )
+        assert changed.status_code == 404, changed.text
+        # Who is no provider is refused for what it is, whatever the customer.
+        choices = await client.get(world.path("/resellers-of-record"), headers=who.auth)
+        assert choices.status_code == 403
+    # A provider that does not serve this customer cannot list its resellers either.
+    other_provider = await approved(client, db, settings, operator, "indirect_provider", "Other")
+    response = await client.get(world.path("/resellers-of-record"), headers=other_provider.auth)
+    assert (response.status_code, response.json()["code"]) == (404, "customer_not_found")
+    response = await client.patch(
+        world.path(f"/subscriptions/{order['subscriptions'][0]['id']}"),
+        json={"quantity": 50},
+        headers=other_provider.auth | {"If-Match": order["subscriptions"][0]["etag"]},
+    )
+    assert response.status_code == 404
+    unchanged = await client.get(
+        world.path(f"/subscriptions/{order['subscriptions'][0]['id']}"), headers=world.customer.auth
+    )
+    assert unchanged.json()["quantity"] == 5
     # Another customer's id in the path hides this order too.
     other_customer = await customer_of(client, world.reseller, name="Wide World")
     response = await client.get(

@@ -287,10 +287,13 @@ async def test_catalog_pages_are_only_for_the_operator(
         ("GET", "/operator/catalog/offers/new"),
         ("POST", "/operator/catalog/products"),
         ("POST", "/operator/catalog/offers"),
+        ("POST", f"/operator/catalog/offers/{world.offer['id']}/retire"),
     ):
         data = {"csrf_token": token, "name": "Sneaky"} if method == "POST" else None
         response = await client.request(method, path, data=data)
         assert response.status_code == 404, (method, path)
+    offers = await client.get("/api/v1/offers?country=TW", headers=world.provider.auth)
+    assert [o["id"] for o in offers.json()["items"]] == [world.offer["id"]]  # not retired
     signed_out = httpx.AsyncClient(transport=client._transport, base_url=client.base_url)
     async with signed_out:
         response = await signed_out.get("/operator/catalog")
