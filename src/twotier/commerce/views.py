@@ -38,13 +38,13 @@ from twotier.directory.roles import DirectoryRole
 from twotier.kit.clock import utcnow
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import AppError, Forbidden, Invalid, NotFound
+from twotier.kit.errors import AppError, Forbidden, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.idempotency import MAX_KEY_LENGTH, IdempotencyKey, claim, fingerprint
 from twotier.kit.pagination import MAX_LIMIT, PageParams
 from twotier.partners.models import Program
 from twotier.portal.forms import field_errors, form_values
-from twotier.portal.render import check_csrf, render, signed_in
+from twotier.portal.render import check_csrf, render, require_operator_page, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -85,11 +85,6 @@ def _labels(labels: dict[str, str]) -> dict[str, str]:
     return {k: _(v) for k, v in labels.items()}
 
 
-def _require_operator(principal: Principal) -> None:
-    if not principal.is_operator:
-        raise NotFound()
-
-
 # The operator's catalog.
 
 
@@ -102,7 +97,7 @@ async def catalog_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     products, products_next = await catalog.list_products(
         session, principal, PageParams(limit=PAGE_SIZE, cursor=products_cursor)
     )
@@ -194,7 +189,7 @@ async def _product_form(
 
 @router.get("/operator/catalog/products/new")
 async def new_product_page(request: Request, principal: Principal = Depends(signed_in)) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     return await _product_form(request, principal)
 
 
@@ -204,7 +199,7 @@ async def create_product(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     form = form_values(await request.form())
     rows = _rows(form, "skus", SKU_FIELDS, 1)
     fields = {"name": form.get("name", ""), "description": form.get("description", "")}
@@ -299,7 +294,7 @@ async def retire_offer(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     await catalog.retire_offer(session, principal, offer_id)
     return RedirectResponse("/operator/catalog?notice=offer_retired", status_code=303)
 
@@ -311,7 +306,7 @@ async def new_offer_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     return await _offer_form(
         request, session, principal, form=OFFER_DEFAULTS | {"sku_id": sku_id or ""}
     )
@@ -337,7 +332,7 @@ async def create_offer(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     form = form_values(await request.form())
     rows = _rows(form, "prices", PRICE_FIELDS, 1)
     fields = {name: str(form.get(name, "")).strip() for name in OFFER_DEFAULTS}

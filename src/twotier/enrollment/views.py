@@ -42,7 +42,7 @@ from twotier.membership.service import MembershipSignInFailed
 from twotier.partners import service as partners
 from twotier.partners.models import Program
 from twotier.portal.forms import drop_blank, form_values, parse
-from twotier.portal.render import check_csrf, render, signed_in
+from twotier.portal.render import check_csrf, render, require_operator_page, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -736,11 +736,6 @@ async def shortcut(
 STATUS_FILTERS = ("in_review", "pending_email_verification", "approved", "rejected", "all")
 
 
-def _require_operator(principal: Principal) -> None:
-    if not principal.is_operator:
-        raise NotFound()
-
-
 @router.get("/operator/enrollments")
 async def review_queue(
     request: Request,
@@ -749,7 +744,7 @@ async def review_queue(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     if status not in STATUS_FILTERS:
         status = "in_review"
     rows, next_cursor = await service.list_for_review(
@@ -807,7 +802,7 @@ async def review_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     enrollment = await service.get_for_operator(session, enrollment_id)
     flashes = [_(FLASHES[notice])] if notice in ("approved", "rejected") else []
     return await _review_page(request, session, principal, enrollment, flashes=flashes)
@@ -821,7 +816,7 @@ async def approve(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     try:
         await service.approve(session, settings, principal, enrollment_id)
     except Conflict as exc:
@@ -842,7 +837,7 @@ async def reject(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     form = form_values(await request.form())
     reason = form.get("reason", "")
     data, errors = parse(RejectIn, {"reason": reason})

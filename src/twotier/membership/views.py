@@ -13,22 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.directory.principal import Principal
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session
-from twotier.kit.errors import Conflict, Invalid, NotFound
+from twotier.kit.errors import Conflict, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
 from twotier.membership import service
 from twotier.membership.schemas import MAX_ORGANIZATIONS, MembershipCreate
 from twotier.portal.forms import field_errors, form_values
-from twotier.portal.render import check_csrf, render, signed_in
+from twotier.portal.render import check_csrf, render, require_operator_page, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 ORG_FIELDS = ("legal_name", "country", "partner_id")
-
-
-def _require_operator(principal: Principal) -> None:
-    if not principal.is_operator:
-        raise NotFound()
 
 
 def _rows(form: dict[str, Any]) -> list[dict[str, str]]:
@@ -91,7 +86,7 @@ async def memberships_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     flashes = [_("The membership account was created.")] if notice == "created" else []
     return await _page(request, session, principal, q=q, params=params, flashes=flashes)
 
@@ -102,7 +97,7 @@ async def create_membership(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    _require_operator(principal)
+    require_operator_page(principal)
     form = form_values(await request.form())
     rows = _rows(form)
     fields = {"username": form.get("username", ""), "password": form.get("password", "")}

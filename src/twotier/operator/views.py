@@ -6,10 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.directory.principal import Principal
 from twotier.kit.deps import TransactionalRoute, get_session
-from twotier.kit.errors import NotFound
 from twotier.kit.pagination import PageParams, page_params
 from twotier.operator.routes import list_tenants
-from twotier.portal.render import render, signed_in
+from twotier.portal.render import render, require_operator_page, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -22,8 +21,7 @@ async def tenants_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    if not principal.is_operator:
-        raise NotFound()
+    require_operator_page(principal)
     tenants, next_cursor = await list_tenants(session, q, params)
     return render(
         request,

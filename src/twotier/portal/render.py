@@ -22,7 +22,7 @@ from twotier.directory.principal import Permission, Principal
 from twotier.enrollment.models import STATUS_LABELS
 from twotier.kit.countries import country_names
 from twotier.kit.deps import get_settings
-from twotier.kit.errors import AppError, Forbidden
+from twotier.kit.errors import AppError, Forbidden, NotFound
 from twotier.kit.i18n import _, translations
 from twotier.kit.security import sign
 from twotier.partners.models import PROGRAM_LABELS
@@ -187,6 +187,12 @@ async def signed_in(principal: Principal | None = Depends(optional_principal)) -
     if principal is None:
         raise SignInRequired()
     return principal
+
+
+def require_operator_page(principal: Principal) -> None:
+    """Operator pages do not exist for anyone else (404, as any page out of reach)."""
+    if not principal.is_operator:
+        raise NotFound()
 
 
 def safe_next(target: str | None, default: str = "/dashboard") -> str:
