@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -172,11 +171,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-async def session_scope(
-    factory: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    """One transaction: committed when the block ends cleanly, rolled back otherwise."""
-    async with factory() as session, session.begin():
-        yield session
