@@ -23,7 +23,6 @@ from twotier.commerce.schemas import (
     OfferCreate,
     OrderCreate,
     ProductCreate,
-    ProductOut,
     SubscriptionOut,
     SubscriptionPatch,
 )
@@ -41,7 +40,7 @@ from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Forbidden, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.idempotency import MAX_KEY_LENGTH, IdempotencyKey, claim, fingerprint
-from twotier.kit.pagination import MAX_LIMIT, PageParams
+from twotier.kit.pagination import PageParams, every_page
 from twotier.partners.models import Program
 from twotier.portal.forms import field_errors, form_values
 from twotier.portal.render import check_csrf, render, require_operator_page, signed_in
@@ -231,18 +230,8 @@ async def create_product(
 
 async def _all_skus(session: AsyncSession, principal: Principal) -> dict[str, str]:
     """Every SKU for the offer form's list, "Product — SKU" by id (every page of products)."""
-    options: dict[str, str] = {}
-    cursor: str | None = None
-    while True:
-        products: list[ProductOut]
-        products, cursor = await catalog.list_products(
-            session, principal, PageParams(limit=MAX_LIMIT, cursor=cursor)
-        )
-        for product in products:
-            for sku in product.skus:
-                options[str(sku.id)] = f"{product.name} — {sku.name}"
-        if cursor is None:
-            return options
+    products = await every_page(lambda page: catalog.list_products(session, principal, page))
+    return {str(sku.id): f"{p.name} — {sku.name}" for p in products for sku in p.skus}
 
 
 OFFER_DEFAULTS = {
@@ -365,15 +354,9 @@ async def create_offer(
 async def _country_offers(
     session: AsyncSession, principal: Principal, country: str
 ) -> list[CountryOfferOut]:
-    out: list[CountryOfferOut] = []
-    cursor: str | None = None
-    while True:
-        page, cursor = await catalog.offers_for_country(
-            session, principal, country, PageParams(limit=MAX_LIMIT, cursor=cursor)
-        )
-        out.extend(page)
-        if cursor is None:
-            return out
+    return await every_page(
+        lambda page: catalog.offers_for_country(session, principal, country, page)
+    )
 
 
 def _may_order(principal: Principal) -> bool:
@@ -395,12 +378,14 @@ async def record_context(
     session: AsyncSession,
     principal: Principal,
     customer: CustomerOut,
+    held_roles: frozenset[str],
     users: list[User] | None,
     users_cursor: str | None,
     state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What the customer record shows of commerce. ``users`` is the page of users the record
-    already loaded (None when the partner may not see them)."""
+    """What the customer record shows of commerce. ``held_roles`` are the roles the partner
+    holds in the customer's tenant and ``users`` the page of users the record already loaded
+    (None when the partner may not see them); the record has checked the relationship."""
     state = state or {}
     subs, subs_next = await service.list_subscriptions(
         session,
@@ -418,9 +403,7 @@ async def record_context(
         resellers = await service.resellers_of_record(session, principal, customer.id)
     licenses_blocked = None
     try:
-        await customers.act_for_customer(
-            session, principal, customer.id, DirectoryRole.license_admin
-        )
+        customers.delegation_for(principal, customer.id, held_roles, DirectoryRole.license_admin)
         if users is None:
             users, _next = await directory.list_users(
                 session, customer.id, PageParams(limit=50, cursor=users_cursor)

@@ -675,6 +675,40 @@ TASK_PERMISSION: dict[DirectoryRole, Permission] = {
 }
 
 
+async def delegated_roles(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> frozenset[str]:
+    """The directory roles the caller's partner holds in the customer's tenant right now
+    (unexpired, unrevoked grants). Does not check the relationship: see act_for_customer."""
+    grants = await session.scalars(
+        select(DelegatedAccessGrant).where(
+            DelegatedAccessGrant.tenant_id == customer_id,
+            DelegatedAccessGrant.partner_account_id == principal.partner_account_id,
+            DelegatedAccessGrant.status == GrantStatus.active,
+            DelegatedAccessGrant.expires_at > utcnow(),
+        )
+    )
+    return frozenset(role for grant in grants for role in grant.roles)
+
+
+def delegation_for(
+    principal: Principal,
+    customer_id: uuid.UUID,
+    held: frozenset[str],
+    directory_role: DirectoryRole,
+) -> Delegation:
+    """The work ``directory_role`` covers, if the acting user's partner role allows it
+    (``TASK_PERMISSION``) and ``held`` covers the role."""
+    if not principal.can(TASK_PERMISSION[directory_role]):
+        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
+    if directory_role.value not in held and DirectoryRole.global_admin.value not in held:
+        raise Forbidden(
+            f"The customer has not granted you {directory_role.value} (or it has expired).",
+            code="delegated_access_missing",
+        )
+    return Delegation(customer_tenant_id=customer_id, granted_roles=held)
+
+
 async def act_for_customer(
     session: AsyncSession,
     principal: Principal,
@@ -682,26 +716,12 @@ async def act_for_customer(
     directory_role: DirectoryRole,
 ) -> Delegation:
     """Relationship, an unexpired grant covering ``directory_role``, and the acting user's
-    partner role for that work (``TASK_PERMISSION``) — all three, checked now."""
+    partner role for that work — all three, checked now."""
     await access_customer(session, principal, customer_id)
     if not principal.can(TASK_PERMISSION[directory_role]):
         raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
-    now = utcnow()
-    grants = await session.scalars(
-        select(DelegatedAccessGrant).where(
-            DelegatedAccessGrant.tenant_id == customer_id,
-            DelegatedAccessGrant.partner_account_id == principal.partner_account_id,
-            DelegatedAccessGrant.status == GrantStatus.active,
-            DelegatedAccessGrant.expires_at > now,
-        )
-    )
-    held = frozenset(role for grant in grants for role in grant.roles)
-    if directory_role.value not in held and DirectoryRole.global_admin.value not in held:
-        raise Forbidden(
-            f"The customer has not granted you {directory_role.value} (or it has expired).",
-            code="delegated_access_missing",
-        )
-    return Delegation(customer_tenant_id=customer_id, granted_roles=held)
+    held = await delegated_roles(session, principal, customer_id)
+    return delegation_for(principal, customer_id, held, directory_role)
 
 
 # The customer's side.

@@ -406,8 +406,9 @@ async def _record_page(
     users: list[Any] = []
     users_next = None
     users_blocked = manage_blocked = None
+    held = await service.delegated_roles(session, principal, customer_id)
     try:
-        delegation = await service.act_for_customer(session, principal, customer_id, HELPDESK)
+        delegation = service.delegation_for(principal, customer_id, held, HELPDESK)
         users, users_next = await directory.list_users(
             session,
             delegation.customer_tenant_id,
@@ -416,12 +417,12 @@ async def _record_page(
     except Forbidden as exc:
         users_blocked = _why_not(exc, HELPDESK, customer.company_name)
     try:
-        await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
+        service.delegation_for(principal, customer_id, held, USER_ADMIN)
     except Forbidden as exc:
         manage_blocked = _why_not(exc, USER_ADMIN, customer.company_name)
     shown = None if users_blocked else users
     commerce_context = await record_context(
-        request, session, principal, customer, shown, users_cursor, commerce
+        request, session, principal, customer, held, shown, users_cursor, commerce
     )
     return render(
         request,

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -115,3 +115,17 @@ async def paginate(
         obj = last if scalars else last[0]
         next_cursor = _encode([getattr(obj, key.key) for key in keys])
     return rows, next_cursor
+
+
+async def every_page(
+    fetch: Callable[[PageParams], Awaitable[tuple[list[T], str | None]]],
+) -> list[T]:
+    """All items of a paged listing, following cursors at the largest page size (for short
+    lists a form offers in full, such as the catalog's SKUs)."""
+    out: list[T] = []
+    cursor: str | None = None
+    while True:
+        items, cursor = await fetch(PageParams(limit=MAX_LIMIT, cursor=cursor))
+        out.extend(items)
+        if cursor is None:
+            return out
