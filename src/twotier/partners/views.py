@@ -19,7 +19,7 @@ from twotier.kit.pagination import PageParams, page_params
 from twotier.partners import service
 from twotier.partners.models import PartnerAccount, Program
 from twotier.partners.schemas import LegalProfile, SupportProfile
-from twotier.portal.forms import drop_blank, form_values, parse
+from twotier.portal.forms import drop_blank, flatten, form_values, parse
 from twotier.portal.render import check_csrf, render, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -37,17 +37,6 @@ class SupportForm(BaseModel):
 
 class LegalForm(BaseModel):
     legal_profile: LegalProfile
-
-
-def _flat(prefix: str, data: dict[str, Any]) -> dict[str, Any]:
-    """{"address": {"city": x}} → {"<prefix>.address.city": x} for the form fields."""
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out |= _flat(f"{prefix}.{key}", value)
-        else:
-            out[f"{prefix}.{key}"] = "" if value is None else value
-    return out
 
 
 async def _profile_page(
@@ -72,8 +61,8 @@ async def _profile_page(
             "missing_programs": [p for p in Program.ALL if p not in programs],
             "can_edit": principal.can(Permission.manage_partner_profile),
             "can_enroll": principal.can(Permission.enroll_partner),
-            "support_form": support_form or _flat("support_profile", partner.support_profile),
-            "legal_form": legal_form or _flat("legal_profile", partner.legal_profile),
+            "support_form": support_form or flatten(partner.support_profile, "support_profile"),
+            "legal_form": legal_form or flatten(partner.legal_profile, "legal_profile"),
             "errors": errors or {},
             "flashes": flashes or [],
             "countries": country_names(),

@@ -35,6 +35,19 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The inverse of ``nest``, for filling a form: {"address": {"city": x}} →
+    {"<prefix>.address.city": x}; None becomes "" (an empty field)."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out |= flatten(value, name)
+        else:
+            out[name] = "" if value is None else value
+    return out
+
+
 def drop_blank(values: dict[str, Any], optional: tuple[str, ...]) -> dict[str, Any]:
     """Leave out optional fields left empty, so they take their default (None)."""
     return {
