@@ -147,12 +147,39 @@ async def test_another_partners_pages_are_not_found(
     provider, reseller = pair
     invitation = await invite(client, provider)
     await accept(client, reseller, invitation)
+    pending = await invite(client, provider, email="someone@else.example")
     provider_id = (await client.get("/api/v1/partner", headers=provider.auth)).json()["id"]
+    reseller_id = (await client.get("/api/v1/partner", headers=reseller.auth)).json()["id"]
     stranger = await approved(client, db, settings, operator, "indirect_reseller")
     await portal_sign_in(client, stranger.email, stranger.password)
     assert (await client.get(f"/indirect-providers/{provider_id}/customers")).status_code == 404
+    page = await client.get("/indirect-providers")
+    ended = await client.post(
+        f"/indirect-providers/{provider_id}/end", data={"csrf_token": csrf_from(page.text)}
+    )
+    assert ended.status_code == 404
     other_provider = await approved(client, db, settings, operator, "indirect_provider")
     client.cookies.clear()
     await portal_sign_in(client, other_provider.email, other_provider.password)
     draft = await client.get(f"/indirect-resellers/invitations/{invitation['id']}")
     assert draft.status_code == 404
+    page = await client.get("/indirect-resellers")
+    csrf = csrf_from(page.text)
+    sent = await client.post(
+        f"/indirect-resellers/invitations/{pending['id']}/send",
+        data={"csrf_token": csrf, "subject": "Hi", "body": f"Join: {pending['invite_url']}"},
+    )
+    assert sent.status_code == 404
+    revoked = await client.post(
+        f"/indirect-resellers/invitations/{pending['id']}/revoke", data={"csrf_token": csrf}
+    )
+    assert revoked.status_code == 404
+    assert (await client.get(f"/indirect-resellers/{reseller_id}/customers")).status_code == 404
+    ended = await client.post(f"/indirect-resellers/{reseller_id}/end", data={"csrf_token": csrf})
+    assert ended.status_code == 404
+    # nothing changed: the invitation is still an unsent draft, the link still active
+    still = await client.get(f"/api/v1/reseller-invitations/{pending['id']}", headers=provider.auth)
+    assert still.json()["status"] == "pending"
+    assert still.json()["sent_at"] is None
+    links = (await client.get("/api/v1/indirect-resellers", headers=provider.auth)).json()
+    assert [(link["id"], link["status"]) for link in links["items"]] == [(reseller_id, "active")]

@@ -145,6 +145,38 @@ async def test_grants_are_404_to_strangers(
         f"/api/v1/my/grants/{grant['id']}/extension/approve", headers=other_customer.auth
     )
     assert decide.status_code == 404
+    ask = await client.post(
+        f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/extension-request",
+        json={"duration_days": 30},
+        headers=other_reseller.auth,
+    )
+    assert ask.status_code == 404
+    ask_wrong_pair = await client.post(
+        f"/api/v1/customers/{other_customer.id}/delegated-access/{grant['id']}/extension-request",
+        json={"duration_days": 30},
+        headers=other_reseller.auth,
+    )
+    assert ask_wrong_pair.status_code == 404
+    assert (await grant_of(client, reseller, customer))["extension_requested_days"] is None
+    # a real request is pending: a stranger still cannot decline it, and it stays pending
+    asked = await client.post(
+        f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/extension-request",
+        json={"duration_days": 30},
+        headers=reseller.auth,
+    )
+    assert asked.status_code == 200
+    decline = await client.post(
+        f"/api/v1/my/grants/{grant['id']}/extension/decline", headers=other_customer.auth
+    )
+    assert decline.status_code == 404
+    approve = await client.post(
+        f"/api/v1/my/grants/{grant['id']}/extension/approve", headers=other_customer.auth
+    )
+    assert approve.status_code == 404
+    after = await grant_of(client, reseller, customer)
+    assert after["extension_requested_days"] == 30
+    assert after["expires_at"] == grant["expires_at"]
+    assert after["roles"] == grant["roles"]
 
 
 async def test_customers_page_through_250_without_duplicates_or_gaps(
@@ -248,3 +280,37 @@ async def test_the_portal_way_ask_approve_and_see_the_activity(
     ).json()[0]
     assert after["extension_requested_days"] is None
     assert after["roles"] == ["helpdesk_admin", "user_admin"]
+
+
+async def test_the_portal_way_is_404_to_another_customer(
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    operator: dict[str, str],
+    world: tuple[Org, Org, str],
+) -> None:
+    from tests.directory.test_portal_session import csrf_from, portal_sign_in
+
+    reseller, customer, reseller_id = world
+    grant = await grant_of(client, reseller, customer)
+    asked = await client.post(
+        f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/extension-request",
+        json={"duration_days": 200},
+        headers=reseller.auth,
+    )
+    assert asked.status_code == 200
+    _p, other_reseller, _pid, _r = await linked_pair(client, db, settings, operator)
+    other_customer = await customer_of(client, other_reseller, None, name="Other Customer")
+    await portal_sign_in(client, other_customer.email, other_customer.password)
+    csrf = csrf_from((await client.get("/partners")).text)
+    for decision in ("approve", "decline"):
+        decided = await client.post(
+            f"/partners/grants/{grant['id']}/extension/{decision}", data={"csrf_token": csrf}
+        )
+        assert decided.status_code == 404, decision
+    removed = await client.post(f"/partners/{reseller_id}/remove", data={"csrf_token": csrf})
+    assert removed.status_code == 404
+    after = await grant_of(client, reseller, customer)
+    assert after["status"] == "active"
+    assert after["extension_requested_days"] == 200
+    assert after["expires_at"] == grant["expires_at"]

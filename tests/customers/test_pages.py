@@ -361,6 +361,9 @@ async def test_another_partners_customer_pages_are_not_found(
     invitation = await invite_customer(client, reseller)
     own = (await client.get("/api/v1/tenant/users", headers=customer.auth)).json()["items"]
     victim = own[0]["id"]
+    access = f"/api/v1/customers/{customer.id}/delegated-access"
+    grants_before = (await client.get(access, headers=reseller.auth)).json()
+    grant_id = grants_before[0]["id"]
     _p, other_reseller, _op, _or = await linked_pair(client, db, settings, operator)
     await portal_sign_in(client, other_reseller.email, other_reseller.password)
     page = await client.get("/customers")
@@ -368,18 +371,27 @@ async def test_another_partners_customer_pages_are_not_found(
     token = csrf_from(page.text)
     base = f"/customers/{customer.id}"
     inv = f"/customers/invitations/{invitation['id']}"
-    for method, path in (
-        ("GET", base),
-        ("POST", f"{base}/end"),
-        ("POST", f"{base}/users"),
-        ("POST", f"{base}/users/{victim}/reset-password"),
-        ("POST", f"{base}/users/{victim}/remove"),
-        ("GET", inv),
-        ("POST", f"{inv}/send"),
-        ("POST", f"{inv}/revoke"),
-        ("GET", f"/indirect-providers/{provider_id}/invite-customer"),
+    invite_form = {
+        "email": "it@elsewhere.example",
+        "access.roles": ["user_admin"],
+        "access.duration_days": "30",
+    }
+    # Each form is valid, so only the reach check can turn it away.
+    for method, path, form in (
+        ("GET", base, {}),
+        ("POST", f"{base}/end", {}),
+        ("POST", f"{base}/users", {}),
+        ("POST", f"{base}/users/{victim}/reset-password", {}),
+        ("POST", f"{base}/users/{victim}/remove", {}),
+        ("POST", f"{base}/grants/{grant_id}/drop-roles", {"drop_roles": ["user_admin"]}),
+        ("POST", f"{base}/grants/{grant_id}/extend", {"duration_days": "30"}),
+        ("GET", inv, {}),
+        ("POST", f"{inv}/send", {}),
+        ("POST", f"{inv}/revoke", {}),
+        ("GET", f"/indirect-providers/{provider_id}/invite-customer", {}),
+        ("POST", f"/indirect-providers/{provider_id}/invite-customer", invite_form),
     ):
-        data = {"csrf_token": token} if method == "POST" else None
+        data = {"csrf_token": token} | form if method == "POST" else None
         response = await client.request(method, path, data=data)
         assert response.status_code == 404, (method, path)
         assert "text/html" in response.headers["content-type"]
@@ -387,3 +399,6 @@ async def test_another_partners_customer_pages_are_not_found(
     assert (
         await client.get(f"/api/v1/customer-invitations/{invitation['id']}", headers=reseller.auth)
     ).json()["status"] == "pending"
+    assert (await client.get(access, headers=reseller.auth)).json() == grants_before
+    theirs = await client.get("/api/v1/customer-invitations", headers=other_reseller.auth)
+    assert theirs.json()["items"] == []  # the invite-customer post created nothing

@@ -312,6 +312,29 @@ async def test_customer_accepts_in_the_portal_and_removes_the_partner(
     assert gone.status_code == 404
 
 
+async def test_another_customer_cannot_remove_a_partner_it_does_not_have(
+    client: httpx.AsyncClient, pair: tuple[Org, Org, str, str]
+) -> None:
+    from tests.directory.test_portal_session import csrf_from, portal_sign_in
+
+    _provider, reseller, provider_id, reseller_id = pair
+    customer = await customer_of(client, reseller, provider_id)
+    other_customer = await make_org(client, name="Someone Else Ltd")
+    await portal_sign_in(client, other_customer.email, other_customer.password)
+    partners = await client.get("/partners")
+    for partner_id in (reseller_id, provider_id):
+        removed = await client.post(
+            f"/partners/{partner_id}/remove", data={"csrf_token": csrf_from(partners.text)}
+        )
+        assert removed.status_code == 404, partner_id
+    still = await client.get(f"/api/v1/customers/{customer.id}", headers=reseller.auth)
+    assert still.status_code == 200
+    access = (
+        await client.get(f"/api/v1/customers/{customer.id}/delegated-access", headers=reseller.auth)
+    ).json()
+    assert [grant["status"] for grant in access] == ["active"]
+
+
 async def test_a_reseller_cannot_use_a_customer_invitation_to_authorize(
     client: httpx.AsyncClient,
     db: Database,

@@ -347,6 +347,24 @@ async def test_operator_endpoints_are_closed_to_partners(
         assert response.status_code == 403, path
 
 
+async def test_only_an_operator_rejects_an_enrollment(
+    client: httpx.AsyncClient, session: AsyncSession, db: Database, settings: Settings
+) -> None:
+    operator = await make_operator(client, session)
+    org = await make_org(client)
+    stranger = await make_org(client)
+    enrollment, body = await submit(client, org, operator)
+    await verify(client, db, settings, body["primary_contact"]["email"])
+    path = f"/api/v1/operator/enrollments/{enrollment['id']}/reject"
+    for who in (org, stranger):  # neither its own organization nor another one
+        response = await client.post(path, json={"reason": "Not you."}, headers=who.auth)
+        assert response.status_code == 403, response.text
+    current = await client.get(f"/api/v1/operator/enrollments/{enrollment['id']}", headers=operator)
+    assert current.json()["status"] == "in_review"
+    own = await client.get("/api/v1/enrollments/current", headers=org.auth)
+    assert own.json()["status"] == "in_review"
+
+
 async def test_enrollments_are_private_to_their_tenant(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
