@@ -9,7 +9,7 @@ import re
 import signal
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -18,6 +18,7 @@ import uvicorn
 
 from twotier.config import Settings, get_settings
 from twotier.kit import migrate
+from twotier.kit.clock import as_utc
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -323,7 +324,7 @@ def _when(value: str | None, name: str) -> datetime | None:
     except ValueError as exc:
         typer.secho(f"--{name}: not an ISO 8601 time: {value}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 @audit_app.command("export")

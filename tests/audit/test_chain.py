@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,16 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from tests.factories import make_org, sign_in
-from twotier.audit.chain import GENESIS, chain_hash, hash_content, record_content, seal, verify
+from twotier.audit.chain import (
+    GENESIS,
+    chain_hash,
+    content_of,
+    export,
+    hash_content,
+    record_content,
+    seal,
+    verify,
+)
 from twotier.audit.models import AuditChainHead, AuditRecord
 from twotier.config import Settings
 from twotier.kit.db import Database
@@ -185,3 +196,62 @@ async def test_concurrent_writers_and_sealers_keep_one_unbroken_chain(
         result = await verify(session)
     assert result.ok, result.problem
     assert result.checked == len(await sealed(committed_db)) >= 10
+
+
+def test_the_content_hash_input_is_stable() -> None:
+    """A record's content hashes as it always has (else every sealed chain breaks)."""
+    fields = {
+        "id": uuid.UUID("00000000-0000-4000-8000-000000000001"),
+        "at": datetime(2026, 11, 24, 9, 30, 15, 123456, tzinfo=UTC),
+        "operation": "user_created",
+        "actor_user_id": uuid.UUID("00000000-0000-4000-8000-000000000002"),
+        "actor_tenant_id": uuid.UUID("00000000-0000-4000-8000-000000000003"),
+        "actor_partner_id": "1234567",
+        "subject_tenant_id": None,
+        "on_behalf_of_customer_id": None,
+        "resource_type": "user",
+        "resource_id": "00000000-0000-4000-8000-000000000004",
+        "request_id": None,
+        "detail": {"email": "zoë@contoso.example", "roles": ["user"]},
+    }
+    assert hash_content(content_of(fields)) == (
+        "67eb2553529627a46111e1a1bd86b40c8ed8c226f787ae611c182ca6702f0ca1"
+    )
+    assert record_content(AuditRecord(**fields)) == content_of(fields)
+
+
+async def test_sealing_nothing_takes_no_write_lock(
+    committed_client: httpx.AsyncClient,
+    committed_db: Database,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await make_org(committed_client)
+    assert await seal(committed_db, settings) > 0
+
+    def no_writing() -> None:
+        raise AssertionError("opened a write session with nothing to seal")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(committed_db, "write_sessions", no_writing)
+        assert await seal(committed_db, settings) == 0
+    await make_org(committed_client)
+    assert await seal(committed_db, settings) > 0
+
+
+async def test_verify_and_export_read_every_record_across_pages(
+    committed_client: httpx.AsyncClient, committed_db: Database, settings: Settings
+) -> None:
+    for _ in range(3):
+        await make_org(committed_client)
+    await seal(committed_db, settings.model_copy(update={"audit_seal_batch_size": 2}))
+    records = await sealed(committed_db)
+    assert len(records) >= 6
+    async with committed_db.read_sessions() as session:
+        result = await verify(session)
+        small = [line async for line in export(session, None, None, page=2)]
+        whole = [line async for line in export(session, None, None)]
+    assert result.ok, result.problem
+    assert result.checked == len(records)
+    assert small == whole
+    assert [line["seq"] for line in small] == [r.seq for r in records]

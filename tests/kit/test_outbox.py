@@ -26,7 +26,15 @@ from twotier.config import EmailBackend, Settings
 from twotier.kit import clock
 from twotier.kit.db import Database
 from twotier.kit.email import MailboxMessage, deliver_email, queue_email
-from twotier.kit.outbox import DEAD, DELIVERED, PENDING, DeliveryContext, OutboxMessage, Worker
+from twotier.kit.outbox import (
+    DEAD,
+    DELIVERED,
+    PENDING,
+    DeliveryContext,
+    OutboxMessage,
+    Worker,
+    backoff_seconds,
+)
 
 TWOTIER = Path(sys.executable).parent / "twotier"
 
@@ -456,3 +464,11 @@ async def test_mailbox_stores_a_message_once_and_lists_it(
 
     other = await client.get("/api/v1/dev/mailbox", params={"to": "nobody@example.test"})
     assert other.json()["items"] == []
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
+    for _ in range(50):
+        assert 5 <= backoff_seconds(1, 10) <= 10
+        assert 20 <= backoff_seconds(3, 10) <= 40
+        assert 3 * 3600 <= backoff_seconds(30, 10) <= 6 * 3600  # the default cap
+        assert 6 * 3600 <= backoff_seconds(30, 10, cap=12 * 3600) <= 12 * 3600

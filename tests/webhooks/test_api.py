@@ -220,6 +220,23 @@ async def test_a_public_address_is_accepted_without_the_flag(
     )
     assert moved.status_code == 422
     assert moved.json()["code"] == "webhook_url_forbidden"
+    got = await strict_client.get(f"/api/v1/webhooks/{made['id']}", headers=org.auth)
+    assert got.json()["url"] == PUBLIC
+
+
+async def test_an_unchanged_url_is_not_checked_again(
+    client: httpx.AsyncClient, strict_client: httpx.AsyncClient
+) -> None:
+    """Only a new URL is vetted: one allowed when registered keeps working when edited."""
+    org = await make_org(client)
+    made = await register(client, org, "http://127.0.0.1:9/hooks", ["order_created"])
+    edited = await strict_client.patch(
+        f"/api/v1/webhooks/{made['id']}",
+        json={"url": "http://127.0.0.1:9/hooks", "description": "ERP"},
+        headers=org.auth,
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["description"] == "ERP"
 
 
 async def test_production_requires_https(settings: Settings, db: Database) -> None:

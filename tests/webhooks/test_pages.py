@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
 from tests.factories import make_org, make_user
 from tests.webhooks.receiver import Receiver
-from tests.webhooks.test_delivery import deliver
+from tests.webhooks.test_delivery import deliver, register, send_test
 from twotier.config import Settings
 from twotier.kit.db import Database
 
@@ -72,6 +73,71 @@ async def test_register_see_the_secret_once_send_a_test_and_replay(
     )
     assert refused.status_code == 422
     assert "http or https" in refused.text
+
+
+async def test_each_field_says_what_is_wrong_with_it(client: httpx.AsyncClient) -> None:
+    org = await make_org(client)
+    assert (await portal_sign_in(client, org.email, org.password)).status_code == 303
+    page = await client.get("/webhooks")
+    long = await client.post(
+        "/webhooks",
+        data={
+            "url": "https://93.184.215.14/hooks",
+            "description": "x" * 201,
+            "events": ["link_created"],
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert long.status_code == 422
+    assert re.search(r'id="e-description">Enter at most 200 characters\.<', long.text)
+    assert 'id="e-url"' not in long.text
+    assert "Enter a valid URL." not in long.text
+
+    blank = await client.post(
+        "/webhooks",
+        data={"url": "", "events": ["link_created"], "csrf_token": csrf_from(page.text)},
+    )
+    assert blank.status_code == 422
+    assert re.search(r'id="e-url">This field is required\.<', blank.text)
+    assert "Choose at least one event." not in blank.text
+    listed = await client.get("/api/v1/webhooks", headers=org.auth)
+    assert listed.json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/webhooks/{hook}"),
+        ("POST", "/webhooks/{hook}/test"),
+        ("POST", "/webhooks/{hook}/deliveries/{delivery}/replay"),
+        ("POST", "/webhooks/{hook}/rotate-secret"),
+        ("POST", "/webhooks/{hook}/status"),
+        ("POST", "/webhooks/{hook}/delete"),
+    ],
+)
+async def test_another_tenants_webhook_page_is_404(
+    client: httpx.AsyncClient, db: Database, settings: Settings, method: str, path: str
+) -> None:
+    owner = await make_org(client)
+    stranger = await make_org(client)
+    hook = await register(client, owner, "http://127.0.0.1:9/hooks", ["order_created"])
+    delivery = await send_test(client, owner, hook["id"])
+    await deliver(db, settings)
+    assert (await portal_sign_in(client, stranger.email, stranger.password)).status_code == 303
+    csrf = csrf_from((await client.get("/webhooks")).text)
+    url = path.format(hook=hook["id"], delivery=delivery["id"])
+    if method == "GET":
+        response = await client.get(url)
+    else:
+        response = await client.post(url, data={"enabled": "false", "csrf_token": csrf})
+    assert response.status_code == 404, response.text
+    # The owner's webhook is untouched.
+    got = await client.get(f"/api/v1/webhooks/{hook['id']}", headers=owner.auth)
+    assert got.status_code == 200
+    assert got.json()["status"] == "active"
+    assert got.json()["previous_secret_expires_at"] is None
+    sent = await client.get(f"/api/v1/webhooks/{hook['id']}/deliveries", headers=owner.auth)
+    assert [d["id"] for d in sent.json()["items"]] == [delivery["id"]]
 
 
 async def test_activity_log_filters_and_hides_from_plain_users(client: httpx.AsyncClient) -> None:

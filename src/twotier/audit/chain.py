@@ -18,79 +18,60 @@ import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from twotier.audit.models import AuditChainHead, AuditRecord
 from twotier.config import Settings
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 from twotier.kit.outbox import periodic
+from twotier.kit.pagination import PageParams, paginate
 
 GENESIS = "0" * 64
 HEAD_ID = 1
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+# The fields a record's content hash covers (changing them changes every hash).
+CONTENT_FIELDS = (
+    "id",
+    "at",
+    "operation",
+    "actor_user_id",
+    "actor_tenant_id",
+    "actor_partner_id",
+    "subject_tenant_id",
+    "on_behalf_of_customer_id",
+    "resource_type",
+    "resource_id",
+    "request_id",
+    "detail",
+)
 
 
-def _str(value: uuid.UUID | None) -> str | None:
-    return str(value) if value is not None else None
+def _plain(value: Any) -> Any:
+    """Times as ISO 8601 and ids as strings; everything else as it is."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
 
 
-def content_of(
-    *,
-    id: uuid.UUID,
-    at: datetime,
-    operation: str,
-    actor_user_id: uuid.UUID | None,
-    actor_tenant_id: uuid.UUID | None,
-    actor_partner_id: str | None,
-    subject_tenant_id: uuid.UUID | None,
-    on_behalf_of_customer_id: uuid.UUID | None,
-    resource_type: str,
-    resource_id: str | None,
-    request_id: str | None,
-    detail: dict[str, Any],
-) -> dict[str, Any]:
-    return {
-        "id": str(id),
-        "at": _iso(at),
-        "operation": operation,
-        "actor_user_id": _str(actor_user_id),
-        "actor_tenant_id": _str(actor_tenant_id),
-        "actor_partner_id": actor_partner_id,
-        "subject_tenant_id": _str(subject_tenant_id),
-        "on_behalf_of_customer_id": _str(on_behalf_of_customer_id),
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "request_id": request_id,
-        "detail": detail,
-    }
+def content_of(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The hashed content of a record whose ``CONTENT_FIELDS`` are in ``fields``."""
+    return {name: _plain(fields[name]) for name in CONTENT_FIELDS}
 
 
 def record_content(record: AuditRecord) -> dict[str, Any]:
-    return content_of(
-        id=record.id,
-        at=record.at,
-        operation=record.operation,
-        actor_user_id=record.actor_user_id,
-        actor_tenant_id=record.actor_tenant_id,
-        actor_partner_id=record.actor_partner_id,
-        subject_tenant_id=record.subject_tenant_id,
-        on_behalf_of_customer_id=record.on_behalf_of_customer_id,
-        resource_type=record.resource_type,
-        resource_id=record.resource_id,
-        request_id=record.request_id,
-        detail=record.detail,
-    )
+    return content_of({name: getattr(record, name) for name in CONTENT_FIELDS})
 
 
 def hash_content(content: dict[str, Any]) -> str:
@@ -152,7 +133,16 @@ async def seal_batch(session: AsyncSession, limit: int) -> int:
 
 
 async def seal(db: Database, settings: Settings) -> int:
-    """Seal everything unsealed, one batch per transaction (the lock is held briefly)."""
+    """Seal everything unsealed, one batch per transaction (the lock is held briefly).
+
+    With nothing to seal (most worker rounds) it only reads, and takes no write lock.
+    """
+    async with db.read_sessions() as session:
+        unsealed = await session.scalar(
+            select(AuditRecord.id).where(AuditRecord.seq.is_(None)).limit(1)
+        )
+    if unsealed is None:
+        return 0
     total = 0
     while True:
         async with db.write_sessions() as session, session.begin():
@@ -190,22 +180,26 @@ class VerifyResult:
         return self.problem is None
 
 
-async def _sealed(session: AsyncSession, page: int = 1000) -> AsyncIterator[AuditRecord]:
-    after = 0
+async def _walk(
+    session: AsyncSession,
+    stmt: Select[AuditRecord],
+    keys: Sequence[InstrumentedAttribute[Any]],
+    page: int,
+) -> AsyncIterator[AuditRecord]:
+    """Every record ``stmt`` selects, in ``keys`` order, read ``page`` at a time."""
+    params = PageParams(limit=page, cursor=None)
     while True:
-        rows = (
-            await session.scalars(
-                select(AuditRecord)
-                .where(AuditRecord.seq > after)
-                .order_by(AuditRecord.seq)
-                .limit(page)
-            )
-        ).all()
-        if not rows:
-            return
+        rows, cursor = await paginate(session, stmt, keys=keys, params=params)
         for row in rows:
             yield row
-        after = rows[-1].seq or after
+        if cursor is None:
+            return
+        params = PageParams(limit=page, cursor=cursor)
+
+
+def _sealed(session: AsyncSession, page: int = 1000) -> AsyncIterator[AuditRecord]:
+    stmt = select(AuditRecord).where(AuditRecord.seq > 0)
+    return _walk(session, stmt, [AuditRecord.seq], page)
 
 
 async def verify(session: AsyncSession) -> VerifyResult:
@@ -274,23 +268,10 @@ async def export(
     session: AsyncSession, since: datetime | None, until: datetime | None, page: int = 1000
 ) -> AsyncIterator[dict[str, Any]]:
     """Records with ``since <= at < until``, oldest first, read in keyset pages."""
-    after: tuple[datetime, uuid.UUID] | None = None
-    while True:
-        stmt = select(AuditRecord)
-        if since is not None:
-            stmt = stmt.where(AuditRecord.at >= since)
-        if until is not None:
-            stmt = stmt.where(AuditRecord.at < until)
-        if after is not None:
-            stmt = stmt.where(
-                (AuditRecord.at > after[0])
-                | ((AuditRecord.at == after[0]) & (AuditRecord.id > after[1]))
-            )
-        rows = (
-            await session.scalars(stmt.order_by(AuditRecord.at, AuditRecord.id).limit(page))
-        ).all()
-        if not rows:
-            return
-        for row in rows:
-            yield export_line(row)
-        after = (rows[-1].at, rows[-1].id)
+    stmt = select(AuditRecord)
+    if since is not None:
+        stmt = stmt.where(AuditRecord.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditRecord.at < until)
+    async for row in _walk(session, stmt, [AuditRecord.at, AuditRecord.id], page):
+        yield export_line(row)

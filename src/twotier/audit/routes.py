@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -15,6 +15,7 @@ from twotier.audit.models import AuditRecord
 from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.routes import PROBLEM
+from twotier.kit.clock import as_utc
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Forbidden
 from twotier.kit.pagination import Page, PageParams, page_params, paginate
@@ -77,7 +78,7 @@ async def list_records(
         raise Forbidden(
             "Global admins and admin agents read the activity log.", code="insufficient_role"
         )
-    since, until = (d.replace(tzinfo=UTC) if d and d.tzinfo is None else d for d in (since, until))
+    since, until = (None if d is None else as_utc(d) for d in (since, until))
     stmt = select(AuditRecord)
     if not principal.is_operator:
         stmt = stmt.where(

@@ -51,7 +51,7 @@ def record(
         "request_id": actor.request_id if actor else request_id,
         "detail": detail or {},
     }
-    entry = AuditRecord(**fields, content_hash=hash_content(content_of(**fields)))
+    entry = AuditRecord(**fields, content_hash=hash_content(content_of(fields)))
     session.add(entry)
     return entry
 

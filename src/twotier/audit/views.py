@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit.routes import list_records
 from twotier.directory.principal import Principal
+from twotier.kit.clock import as_utc
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams
@@ -43,7 +44,7 @@ def _day(value: str, name: str, errors: dict[str, str], *, end: bool = False) ->
         return None
     if end and len(value) == 10:
         parsed += timedelta(days=1)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(parsed)
 
 
 @router.get("/activity")

@@ -14,6 +14,11 @@ def utcnow() -> datetime:
     return now
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` as given when it names its offset; a naive time is taken to be UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def travel(seconds: float) -> None:
     """Move the clock forward (tests only)."""
     global _offset_seconds

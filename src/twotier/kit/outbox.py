@@ -144,9 +144,10 @@ def enqueue(
     return message
 
 
-def backoff_seconds(attempt: int, base: float) -> float:
-    """Exponential backoff with full jitter, capped at six hours."""
-    ceiling: float = min(base * (2 ** max(0, attempt - 1)), 6 * 3600.0)
+def backoff_seconds(attempt: int, base: float, cap: float = 6 * 3600.0) -> float:
+    """Exponential backoff with jitter: half the ceiling plus up to half again; the
+    ceiling doubles per attempt from ``base`` up to ``cap`` (six hours unless given)."""
+    ceiling: float = min(base * (2 ** max(0, attempt - 1)), cap)
     return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 — jitter, not security
 
 

@@ -10,10 +10,8 @@ owner emailed. No database transaction is open while the request is in flight.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
-import random
 import time
 import uuid
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from twotier.config import Settings
 from twotier.events.models import Event
 from twotier.events.service import FANOUT
 from twotier.kit.clock import utcnow
-from twotier.kit.outbox import DeliveryContext, Retry, handler
+from twotier.kit.outbox import DeliveryContext, Retry, backoff_seconds, handler
 from twotier.webhooks import service, signing, ssrf
 from twotier.webhooks.models import (
     DeliveryStatus,
@@ -61,15 +59,6 @@ def payload_of(event: Event) -> dict[str, Any]:
     }
 
 
-def retry_delay(attempt: int, settings: Settings) -> float:
-    """Exponential backoff with jitter: half the ceiling plus up to half again."""
-    ceiling: float = min(
-        settings.webhook_backoff_base_seconds * (2 ** max(0, attempt - 1)),
-        settings.webhook_backoff_cap_seconds,
-    )
-    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 — jitter, not security
-
-
 @dataclass(frozen=True)
 class Outcome:
     status: int | None
@@ -81,13 +70,6 @@ class Outcome:
         return self.status is not None and 200 <= self.status < 300
 
 
-def _literal(host: str) -> object:
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        return None
-
-
 def _pinned(target: ssrf.Target) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
     """The URL with the checked address in place of the name; Host and SNI keep the name."""
     address = target.addresses[0]
@@ -95,7 +77,7 @@ def _pinned(target: ssrf.Target) -> tuple[httpx.URL, dict[str, str], dict[str, A
     host_header = url.netloc.decode("ascii")
     pinned = url.copy_with(host=str(address), port=target.port)
     extensions: dict[str, Any] = {}
-    if url.scheme == "https" and target.addresses[0] != _literal(target.host):
+    if url.scheme == "https" and target.addresses[0] != ssrf.literal(target.host):
         extensions["sni_hostname"] = target.host
     return pinned, {"Host": host_header}, extensions
 
@@ -202,8 +184,6 @@ async def deliver_webhook(payload: dict[str, Any], ctx: DeliveryContext) -> None
         now = utcnow()
         delivery.attempts += 1
         delivery.first_attempt_at = delivery.first_attempt_at or at
-        delivery.last_attempt_at = at
-        delivery.last_response_status = outcome.status
         endpoint = await session.get(WebhookEndpoint, delivery.endpoint_id)
         horizon = timedelta(seconds=ctx.settings.webhook_retry_horizon_seconds)
         if outcome.ok:
@@ -226,7 +206,11 @@ async def deliver_webhook(payload: dict[str, Any], ctx: DeliveryContext) -> None
                 )
                 await service.disable_for_failure(session, ctx.settings, endpoint, reason)
         else:
-            retry_in = retry_delay(delivery.attempts, ctx.settings)
+            retry_in = backoff_seconds(
+                delivery.attempts,
+                ctx.settings.webhook_backoff_base_seconds,
+                ctx.settings.webhook_backoff_cap_seconds,
+            )
             delivery.next_attempt_at = now + timedelta(seconds=retry_in)
     if retry_in is not None:
         raise Retry(

@@ -88,10 +88,8 @@ class WebhookDelivery(IdMixin, Base):
     attempts: Mapped[int] = mapped_column(nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     first_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
     next_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    last_response_status: Mapped[int | None] = mapped_column(nullable=True)
 
 
 class WebhookAttempt(IdMixin, Base):

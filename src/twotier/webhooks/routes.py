@@ -167,7 +167,7 @@ async def send_test_message(
     session: AsyncSession = Depends(get_session),
 ) -> DeliveryOut:
     delivery = await service.send_test(session, principal, webhook_id)
-    return (await service.deliveries_out(session, [delivery]))[0]
+    return service.delivery_out(delivery)  # just made: no attempts yet
 
 
 @router.get(
@@ -214,4 +214,4 @@ async def replay_delivery(
     session: AsyncSession = Depends(get_session),
 ) -> DeliveryOut:
     delivery = await service.replay(session, principal, webhook_id, delivery_id)
-    return (await service.deliveries_out(session, [delivery]))[0]
+    return service.delivery_out(delivery)  # just made: no attempts yet

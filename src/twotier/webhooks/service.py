@@ -27,6 +27,7 @@ from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
 from twotier.kit.outbox import enqueue
 from twotier.kit.pagination import PageParams, paginate
+from twotier.kit.security import new_token
 from twotier.webhooks import signing, ssrf
 from twotier.webhooks.models import (
     DeliveryKind,
@@ -74,7 +75,8 @@ async def access_endpoint(
         WebhookEndpoint.id == endpoint_id, WebhookEndpoint.tenant_id == principal.tenant_id
     )
     if lock:
-        stmt = stmt.with_for_update()
+        # Locked, the row is read afresh even if this session already holds it.
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     endpoint = await session.scalar(stmt)
     if endpoint is None:
         raise NotFound("No such webhook.", code="webhook_not_found")
@@ -106,7 +108,7 @@ async def create(
         description=data.description or None,
         events=types,
         status=EndpointStatus.active,
-        secret_nonce=signing.new_nonce(),
+        secret_nonce=new_token(),
         created_by_user_id=principal.user_id,
         created_at=utcnow(),
         updated_at=utcnow(),
@@ -143,10 +145,14 @@ async def update(
     endpoint_id: uuid.UUID,
     data: WebhookUpdate,
 ) -> WebhookEndpoint:
+    if data.url is not None:
+        # Resolving a name can be slow: vet a new URL before taking the row lock.
+        current = await access_endpoint(session, principal, endpoint_id)
+        if data.url.strip() != current.url:
+            await ssrf.check(data.url, settings)
     endpoint = await access_endpoint(session, principal, endpoint_id, lock=True)
     changes: dict[str, object] = {}
     if data.url is not None and data.url.strip() != endpoint.url:
-        await ssrf.check(data.url, settings)
         changes["url"] = endpoint.url = data.url.strip()
     if data.events is not None:
         types = _check_events(data.events)
@@ -204,7 +210,7 @@ async def rotate_secret(
     endpoint.previous_secret_expires_at = now + timedelta(
         seconds=settings.webhook_secret_grace_seconds
     )
-    endpoint.secret_nonce = signing.new_nonce()
+    endpoint.secret_nonce = new_token()
     endpoint.updated_at = now
     await session.flush()
     audit.record(
@@ -340,22 +346,24 @@ async def deliveries_out(
                     error=a.error,
                 )
             )
-    return [
-        DeliveryOut(
-            id=d.id,
-            webhook_id=d.endpoint_id,
-            event_id=d.event_id,
-            event_type=d.event_type,
-            kind=d.kind,
-            replay_of=d.replay_of_id,
-            status=d.status,
-            created_at=d.created_at,
-            next_attempt_at=d.next_attempt_at if d.status == DeliveryStatus.pending else None,
-            finished_at=d.finished_at,
-            attempts=attempts[d.id],
-        )
-        for d in deliveries
-    ]
+    return [delivery_out(d, attempts[d.id]) for d in deliveries]
+
+
+def delivery_out(d: WebhookDelivery, attempts: list[AttemptOut] | None = None) -> DeliveryOut:
+    """One delivery with the attempts given; none for one just made (a test or a replay)."""
+    return DeliveryOut(
+        id=d.id,
+        webhook_id=d.endpoint_id,
+        event_id=d.event_id,
+        event_type=d.event_type,
+        kind=d.kind,
+        replay_of=d.replay_of_id,
+        status=d.status,
+        created_at=d.created_at,
+        next_attempt_at=d.next_attempt_at if d.status == DeliveryStatus.pending else None,
+        finished_at=d.finished_at,
+        attempts=attempts or [],
+    )
 
 
 async def list_deliveries(
@@ -363,6 +371,13 @@ async def list_deliveries(
 ) -> tuple[list[DeliveryOut], str | None]:
     """Newest first."""
     endpoint = await access_endpoint(session, principal, endpoint_id)
+    return await endpoint_deliveries(session, endpoint, params)
+
+
+async def endpoint_deliveries(
+    session: AsyncSession, endpoint: WebhookEndpoint, params: PageParams
+) -> tuple[list[DeliveryOut], str | None]:
+    """Newest first, of an endpoint the caller may already see (``access_endpoint``)."""
     rows, cursor = await paginate(
         session,
         select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id),
@@ -436,13 +451,13 @@ async def disable_for_failure(
         return
     _disable(endpoint, reason)
     await session.flush()
+    why = (
+        _("it answered 410 Gone")
+        if reason == DisabledReason.gone
+        else _("deliveries kept failing for %(days)s days")
+        % {"days": round(settings.webhook_retry_horizon_seconds / 86400, 1)}
+    )
     for to in await _owners(session, endpoint):
-        why = (
-            _("it answered 410 Gone")
-            if reason == DisabledReason.gone
-            else _("deliveries kept failing for %(days)s days")
-            % {"days": round(settings.webhook_retry_horizon_seconds / 86400, 1)}
-        )
         queue_email(
             session,
             settings,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 from datetime import datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -17,10 +16,6 @@ from standardwebhooks.webhooks import Webhook
 from twotier.config import Settings
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 — the spec's prefix, not a secret
-
-
-def new_nonce() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def secret_for(settings: Settings, nonce: str) -> str:

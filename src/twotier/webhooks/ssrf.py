@@ -64,11 +64,18 @@ def parse(url: str, settings: Settings) -> tuple[SplitResult, str, int]:
     return parts, parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
-async def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
+def literal(host: str) -> IPAddress | None:
+    """The address ``host`` spells, or None when it is a name."""
     try:
-        return (ipaddress.ip_address(host),)
+        return ipaddress.ip_address(host)
     except ValueError:
-        pass
+        return None
+
+
+async def resolve(host: str, port: int) -> tuple[IPAddress, ...]:
+    address = literal(host)
+    if address is not None:
+        return (address,)
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)

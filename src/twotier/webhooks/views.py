@@ -12,14 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
 from twotier.directory.principal import Principal
-from twotier.events.catalog import CATALOG
+from twotier.events.catalog import CATALOG, EventType
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
-from twotier.portal.forms import form_values
+from twotier.portal.forms import form_values, parse
 from twotier.portal.render import check_csrf, render, signed_in
 from twotier.webhooks import service
+from twotier.webhooks.models import WebhookEndpoint
 from twotier.webhooks.schemas import WebhookCreate, WebhookUpdate
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
@@ -33,11 +34,15 @@ FLASHES = {
 }
 
 
-def _groups() -> list[tuple[str, list[Any]]]:
-    out: dict[str, list[Any]] = {}
+def _grouped() -> tuple[tuple[str, tuple[EventType, ...]], ...]:
+    out: dict[str, list[EventType]] = {}
     for event in CATALOG:
         out.setdefault(event.group, []).append(event)
-    return list(out.items())
+    return tuple((group, tuple(events)) for group, events in out.items())
+
+
+# The catalog is constant: group it once.
+GROUPS = _grouped()
 
 
 async def _list_page(
@@ -47,6 +52,7 @@ async def _list_page(
     params: PageParams,
     *,
     form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
     error: str | None = None,
     flashes: list[str] | None = None,
     status_code: int = 200,
@@ -58,8 +64,9 @@ async def _list_page(
         {
             "endpoints": endpoints,
             "next_cursor": cursor,
-            "groups": _groups(),
+            "groups": GROUPS,
             "form": form or {"url": "", "description": "", "events": []},
+            "errors": errors or {},
             "error": error,
             "flashes": flashes or [],
         },
@@ -77,7 +84,6 @@ async def webhooks_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    service.require_manager(principal)
     flashes = [_(FLASHES[notice])] if notice in FLASHES else []
     return await _list_page(request, session, principal, params, flashes=flashes)
 
@@ -90,50 +96,50 @@ async def register_webhook(
     settings: Settings = Depends(get_settings),
 ) -> Response:
     form = form_values(await request.form(), lists=("events",))
+    data, errors = parse(
+        WebhookCreate,
+        {
+            "url": form.get("url", ""),
+            "events": form["events"],
+            "description": form.get("description") or None,
+        },
+    )
+    error: str | None = None
     if not form["events"]:
-        return await _list_page(
-            request,
-            session,
-            principal,
-            PageParams(limit=50, cursor=None),
-            form=form,
-            error=_("Choose at least one event."),
-            status_code=422,
-        )
-    try:
-        data = WebhookCreate(
-            url=form.get("url", ""),
-            events=form["events"],
-            description=form.get("description") or None,
-        )
-        endpoint, secret = await service.create(session, settings, principal, data)
-    except (AppError, ValueError) as exc:
-        detail = exc.detail if isinstance(exc, AppError) else _("Enter a valid URL.")
-        return await _list_page(
-            request,
-            session,
-            principal,
-            PageParams(limit=50, cursor=None),
-            form=form,
-            error=detail,
-            status_code=422,
-        )
-    return await _detail_page(request, session, principal, endpoint.id, secret=secret)
+        errors.pop("events", None)
+        error = _("Choose at least one event.")
+    if data is not None:
+        try:
+            endpoint, secret = await service.create(session, settings, principal, data)
+        except AppError as exc:
+            error = exc.detail
+        else:
+            return await _detail_page(request, session, principal, endpoint, secret=secret)
+    return await _list_page(
+        request,
+        session,
+        principal,
+        PageParams(limit=50, cursor=None),
+        form=form,
+        errors=errors,
+        error=error,
+        status_code=422,
+    )
 
 
 async def _detail_page(
     request: Request,
     session: AsyncSession,
     principal: Principal,
-    webhook_id: uuid.UUID,
+    endpoint: WebhookEndpoint,
     *,
     secret: str | None = None,
     flashes: list[str] | None = None,
     params: PageParams | None = None,
 ) -> Response:
-    endpoint = await service.access_endpoint(session, principal, webhook_id)
-    deliveries, cursor = await service.list_deliveries(
-        session, principal, webhook_id, params or PageParams(limit=25, cursor=None)
+    """The endpoint's page; ``endpoint`` is one the caller may see (service.access_endpoint)."""
+    deliveries, cursor = await service.endpoint_deliveries(
+        session, endpoint, params or PageParams(limit=25, cursor=None)
     )
     return render(
         request,
@@ -164,7 +170,7 @@ async def webhook_page(
         request,
         session,
         principal,
-        webhook_id,
+        await service.access_endpoint(session, principal, webhook_id),
         flashes=flashes,
         params=PageParams(limit=25, cursor=cursor),
     )
@@ -205,8 +211,8 @@ async def rotate(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    _endpoint, secret = await service.rotate_secret(session, settings, principal, webhook_id)
-    return await _detail_page(request, session, principal, webhook_id, secret=secret)
+    endpoint, secret = await service.rotate_secret(session, settings, principal, webhook_id)
+    return await _detail_page(request, session, principal, endpoint, secret=secret)
 
 
 @router.post("/webhooks/{webhook_id}/status", dependencies=[Depends(check_csrf)])
