@@ -23,6 +23,14 @@ class InvitationStatus:
     expired = "expired"  # never stored: a pending invitation past expires_at
 
 
+INVITATION_STATUS_LABELS = {
+    InvitationStatus.pending: "Pending",
+    InvitationStatus.accepted: "Accepted",
+    InvitationStatus.revoked: "Revoked",
+    InvitationStatus.expired: "Expired",
+}
+
+
 class Invitation(IdMixin, Base):
     """A personalized link from a partner, with a single-use token stored only as a hash."""
 

@@ -11,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
 from twotier.channel import service
-from twotier.channel.models import Invitation, InvitationKind, InvitationStatus
+from twotier.channel.models import (
+    INVITATION_STATUS_LABELS,
+    Invitation,
+    InvitationKind,
+    InvitationStatus,
+)
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
 from twotier.customers import grants as customer_grants
@@ -28,16 +33,10 @@ from twotier.kit.pagination import PageParams
 from twotier.partners.models import PartnerAccount
 from twotier.portal.drafts import render_draft
 from twotier.portal.forms import form_values, parse
-from twotier.portal.render import check_csrf, render, signed_in
+from twotier.portal.render import check_csrf, flashes, render, signed_in, translated
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
-STATUS_LABELS = {
-    InvitationStatus.pending: "Pending",
-    InvitationStatus.accepted: "Accepted",
-    InvitationStatus.revoked: "Revoked",
-    InvitationStatus.expired: "Expired",
-}
 NOTICES = {
     "authorized": "The provider is authorized. It now appears below.",
     "sent": "The invitation email is on its way.",
@@ -48,10 +47,6 @@ NOTICES = {
     "extension_approved": "The extension is approved.",
     "extension_declined": "The extension was declined; the access ends as planned.",
 }
-
-
-def _notice(notice: str | None) -> list[str]:
-    return [_(NOTICES[notice])] if notice in NOTICES else []
 
 
 async def _resellers_page(
@@ -88,7 +83,7 @@ async def _resellers_page(
             "links_next": links_next,
             "invitations": list(reversed(invitations)),
             "invitations_next": inv_next,
-            "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "status_labels": translated(INVITATION_STATUS_LABELS),
             "can_invite": principal.can(Permission.invite_resellers),
             "can_manage": principal.can(Permission.manage_customers),
             "form": form or {},
@@ -119,7 +114,7 @@ async def resellers_page(
         principal,
         cursor=cursor,
         inv_cursor=inv_cursor,
-        flashes=_notice(notice),
+        flashes=flashes(notice, NOTICES),
     )
 
 
@@ -270,7 +265,7 @@ async def providers_page(
             "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
             "can_manage": principal.can(Permission.authorize_provider),
             "can_invite_customers": principal.can(Permission.request_customer_relationship),
-            "flashes": _notice(notice),
+            "flashes": flashes(notice, NOTICES),
         },
         principal=principal,
         section="indirect",
@@ -506,7 +501,7 @@ async def my_partners_page(
             "activity": activity,
             "partner_names": {p.partner.partner_id: p.partner.company_name for p in partners},
             "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
-            "flashes": _notice(notice),
+            "flashes": flashes(notice, NOTICES),
         },
         principal=principal,
         section="partners",

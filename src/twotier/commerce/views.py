@@ -43,7 +43,14 @@ from twotier.kit.idempotency import MAX_KEY_LENGTH, IdempotencyKey, claim, finge
 from twotier.kit.pagination import PageParams, every_page
 from twotier.partners.models import Program
 from twotier.portal.forms import field_errors, form_values
-from twotier.portal.render import check_csrf, render, require_operator_page, signed_in
+from twotier.portal.render import (
+    check_csrf,
+    flashes,
+    render,
+    require_operator_page,
+    signed_in,
+    translated,
+)
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -80,10 +87,6 @@ LICENSE_NOTICES = {
 }
 
 
-def _labels(labels: dict[str, str]) -> dict[str, str]:
-    return {k: _(v) for k, v in labels.items()}
-
-
 # The operator's catalog.
 
 
@@ -111,10 +114,10 @@ async def catalog_page(
             "products_next": products_next,
             "offers": offers,
             "offers_next": offers_next,
-            "unit_labels": _labels(UNIT_LABELS),
-            "cycle_labels": _labels(CYCLE_LABELS),
-            "term_labels": _labels(TERM_LABELS),
-            "flashes": [_(CATALOG_NOTICES[notice])] if notice in CATALOG_NOTICES else [],
+            "unit_labels": translated(UNIT_LABELS),
+            "cycle_labels": translated(CYCLE_LABELS),
+            "term_labels": translated(TERM_LABELS),
+            "flashes": flashes(notice, CATALOG_NOTICES),
         },
         principal=principal,
         section="op-catalog",
@@ -178,7 +181,7 @@ async def _product_form(
             "max_rows": MAX_ROWS,
             "errors": errors or {},
             "error": error,
-            "unit_labels": _labels(UNIT_LABELS),
+            "unit_labels": translated(UNIT_LABELS),
         },
         principal=principal,
         section="op-catalog",
@@ -267,8 +270,8 @@ async def _offer_form(
             "errors": errors or {},
             "error": error,
             "skus": await _all_skus(session, principal),
-            "cycle_labels": _labels(CYCLE_LABELS),
-            "term_labels": _labels(TERM_LABELS),
+            "cycle_labels": translated(CYCLE_LABELS),
+            "term_labels": translated(TERM_LABELS),
             "countries": country_names(),
         },
         principal=principal,
@@ -432,10 +435,10 @@ async def record_context(
         "order_key": state.get("order_key") or uuid.uuid4().hex,
         "sub_error": state.get("sub_error"),
         "license_error": state.get("license_error"),
-        "sub_status_labels": _labels(SUBSCRIPTION_STATUS_LABELS),
-        "cycle_labels": _labels(CYCLE_LABELS),
-        "term_labels": _labels(TERM_LABELS),
-        "unit_labels": _labels(UNIT_LABELS),
+        "sub_status_labels": translated(SUBSCRIPTION_STATUS_LABELS),
+        "cycle_labels": translated(CYCLE_LABELS),
+        "term_labels": translated(TERM_LABELS),
+        "unit_labels": translated(UNIT_LABELS),
     }
 
 
@@ -702,9 +705,9 @@ async def _my_page(
             "users_next": users_next,
             "may_assign": may_assign,
             "license_error": license_error,
-            "sub_status_labels": _labels(SUBSCRIPTION_STATUS_LABELS),
-            "cycle_labels": _labels(CYCLE_LABELS),
-            "term_labels": _labels(TERM_LABELS),
+            "sub_status_labels": translated(SUBSCRIPTION_STATUS_LABELS),
+            "cycle_labels": translated(CYCLE_LABELS),
+            "term_labels": translated(TERM_LABELS),
             "flashes": flashes or [],
         },
         principal=principal,
@@ -728,7 +731,7 @@ async def my_subscriptions_page(
         principal,
         subs_cursor=subs_cursor,
         users_cursor=users_cursor,
-        flashes=[_(LICENSE_NOTICES[notice])] if notice in LICENSE_NOTICES else [],
+        flashes=flashes(notice, LICENSE_NOTICES),
     )
 
 

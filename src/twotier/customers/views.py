@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel import service as channel
-from twotier.channel.models import InvitationStatus
+from twotier.channel.models import INVITATION_STATUS_LABELS
 from twotier.config import Settings
 from twotier.customers import grants, service
 from twotier.customers.schemas import (
@@ -36,7 +36,7 @@ from twotier.kit.pagination import PageParams
 from twotier.partners.models import PartnerAccount, Program
 from twotier.portal.drafts import render_draft
 from twotier.portal.forms import drop_blank, form_values, parse
-from twotier.portal.render import check_csrf, render, signed_in
+from twotier.portal.render import check_csrf, flashes, render, signed_in, translated
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -44,12 +44,6 @@ PAGE_SIZE = 25
 USER_ADMIN = DirectoryRole.user_admin
 HELPDESK = DirectoryRole.helpdesk_admin
 
-STATUS_LABELS = {
-    InvitationStatus.pending: "Pending",
-    InvitationStatus.accepted: "Accepted",
-    InvitationStatus.revoked: "Revoked",
-    InvitationStatus.expired: "Expired",
-}
 GRANT_STATUS_LABELS = {"active": "Active", "expired": "Expired", "revoked": "Revoked"}
 NOTICES = {
     "sent": "The invitation email is on its way.",
@@ -64,10 +58,6 @@ NOTICES = {
     "license_assigned": "The license was assigned.",
     "license_unassigned": "The license was unassigned.",
 }
-
-
-def _notice(notice: str | None) -> list[str]:
-    return [_(NOTICES[notice])] if notice in NOTICES else []
 
 
 def _role_labels() -> dict[str, str]:
@@ -116,9 +106,9 @@ async def customers_page(
             "can_request": reseller and principal.can(Permission.request_customer_relationship),
             "invitations": list(reversed(invitations)),
             "invitations_next": invitations_next,
-            "status_labels": {k: _(v) for k, v in STATUS_LABELS.items()},
+            "status_labels": translated(INVITATION_STATUS_LABELS),
             "role_labels": _role_labels(),
-            "flashes": _notice(notice),
+            "flashes": flashes(notice, NOTICES),
         },
         principal=principal,
         section="customers",
@@ -430,7 +420,7 @@ async def _record_page(
         {
             "customer": customer,
             "grants": sorted(grants, key=lambda g: g.created_at, reverse=True),
-            "grant_labels": {k: _(v) for k, v in GRANT_STATUS_LABELS.items()},
+            "grant_labels": translated(GRANT_STATUS_LABELS),
             "users": users,
             "users_next": users_next,
             "users_blocked": users_blocked,
@@ -470,7 +460,7 @@ async def record_page(
         principal,
         customer_id,
         users_cursor=users_cursor,
-        flashes=_notice(notice),
+        flashes=flashes(notice, NOTICES),
     )
 
 

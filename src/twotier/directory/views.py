@@ -28,7 +28,7 @@ from twotier.kit.pagination import PageParams, page_params
 from twotier.partners import service as partners
 from twotier.partners.schemas import PartnerRolesIn
 from twotier.portal.forms import form_values, parse
-from twotier.portal.render import check_csrf, render, safe_next, set_csrf_cookie, signed_in
+from twotier.portal.render import check_csrf, flashes, render, safe_next, set_csrf_cookie, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -52,9 +52,9 @@ async def signin_page(
 ) -> Response:
     if principal is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
+    shown = flashes(notice, FLASHES)
     return render(
-        request, "signin.html", {"next": safe_next(next), "email": email, "flashes": flashes}
+        request, "signin.html", {"next": safe_next(next), "email": email, "flashes": shown}
     )
 
 
@@ -212,8 +212,8 @@ async def users_page(
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
-    return await _users_page(request, session, principal, params, flashes=flashes)
+    shown = flashes(notice, FLASHES)
+    return await _users_page(request, session, principal, params, flashes=shown)
 
 
 @router.post("/account/users", dependencies=[Depends(check_csrf)])

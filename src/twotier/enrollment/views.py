@@ -42,7 +42,7 @@ from twotier.membership.service import MembershipSignInFailed
 from twotier.partners import service as partners
 from twotier.partners.models import Program
 from twotier.portal.forms import drop_blank, form_values, parse
-from twotier.portal.render import check_csrf, render, require_operator_page, signed_in
+from twotier.portal.render import check_csrf, flashes, render, require_operator_page, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -804,8 +804,10 @@ async def review_page(
 ) -> Response:
     require_operator_page(principal)
     enrollment = await service.get_for_operator(session, enrollment_id)
-    flashes = [_(FLASHES[notice])] if notice in ("approved", "rejected") else []
-    return await _review_page(request, session, principal, enrollment, flashes=flashes)
+    review = {k: FLASHES[k] for k in ("approved", "rejected")}
+    return await _review_page(
+        request, session, principal, enrollment, flashes=flashes(notice, review)
+    )
 
 
 @router.post("/operator/enrollments/{enrollment_id}/approve", dependencies=[Depends(check_csrf)])

@@ -14,13 +14,12 @@ from twotier.directory.auth import optional_principal
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session
-from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
 from twotier.partners import service
 from twotier.partners.models import PartnerAccount, Program
 from twotier.partners.schemas import LegalProfile, SupportProfile
 from twotier.portal.forms import drop_blank, flatten, form_values, parse
-from twotier.portal.render import check_csrf, render, signed_in
+from twotier.portal.render import check_csrf, flashes, render, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -89,8 +88,8 @@ async def profile_page(
             section="partner",
             status_code=404,
         )
-    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
-    return await _profile_page(request, session, principal, flashes=flashes)
+    shown = flashes(notice, FLASHES)
+    return await _profile_page(request, session, principal, flashes=shown)
 
 
 @router.post("/partner/profile/support", dependencies=[Depends(check_csrf)])

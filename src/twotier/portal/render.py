@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -187,6 +188,16 @@ async def signed_in(principal: Principal | None = Depends(optional_principal)) -
     if principal is None:
         raise SignInRequired()
     return principal
+
+
+def flashes(notice: str | None, notices: Mapping[str, str]) -> list[str]:
+    """The translated message a redirect named with ``?notice=``, if ``notices`` has it."""
+    return [_(notices[notice])] if notice is not None and notice in notices else []
+
+
+def translated(labels: Mapping[str, str]) -> dict[str, str]:
+    """Labels (by value) in the reader's language, for a template."""
+    return {key: _(label) for key, label in labels.items()}
 
 
 def require_operator_page(principal: Principal) -> None:

@@ -18,7 +18,7 @@ from twotier.kit.errors import AppError
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
 from twotier.portal.forms import form_values, parse
-from twotier.portal.render import check_csrf, render, signed_in
+from twotier.portal.render import check_csrf, flashes, render, signed_in
 from twotier.webhooks import service
 from twotier.webhooks.models import WebhookEndpoint
 from twotier.webhooks.schemas import WebhookCreate, WebhookUpdate
@@ -84,8 +84,8 @@ async def webhooks_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
-    return await _list_page(request, session, principal, params, flashes=flashes)
+    shown = flashes(notice, FLASHES)
+    return await _list_page(request, session, principal, params, flashes=shown)
 
 
 @router.post("/webhooks", dependencies=[Depends(check_csrf)])
@@ -165,13 +165,13 @@ async def webhook_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    flashes = [_(FLASHES[notice])] if notice in FLASHES else []
+    shown = flashes(notice, FLASHES)
     return await _detail_page(
         request,
         session,
         principal,
         await service.access_endpoint(session, principal, webhook_id),
-        flashes=flashes,
+        flashes=shown,
         params=PageParams(limit=25, cursor=cursor),
     )
 
