@@ -6,6 +6,7 @@ pending_email_verification → in_review → approved | rejected (with a reason)
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -69,36 +70,51 @@ def _require_global_admin(principal: Principal) -> None:
         )
 
 
-async def _partner_id_holder(
-    session: AsyncSession, partner_id: str, tenant_id: uuid.UUID
-) -> str | None:
-    """Why ``partner_id`` is not free for ``tenant_id``, or None when it is."""
-    account = await session.scalar(
-        select(PartnerAccount.tenant_id).where(PartnerAccount.partner_id == partner_id)
-    )
-    if account is not None and account != tenant_id:
-        return "This partner ID is already linked to another partner account."
-    pending = await session.scalar(
-        select(Enrollment.id).where(
-            Enrollment.partner_id == partner_id,
+async def _partner_id_holders(
+    session: AsyncSession, partner_ids: Sequence[str], tenant_id: uuid.UUID
+) -> dict[str, str]:
+    """Why each of ``partner_ids`` is not free for ``tenant_id`` (free ones are absent):
+    two queries whatever their number."""
+    if not partner_ids:
+        return {}
+    reasons: dict[str, str] = {}
+    pending = await session.scalars(
+        select(Enrollment.partner_id).where(
+            Enrollment.partner_id.in_(partner_ids),
             Enrollment.status.in_(S.OPEN),
             Enrollment.tenant_id != tenant_id,
         )
     )
-    if pending is not None:
-        return "Another organization's enrollment with this partner ID is in progress."
-    return None
+    for partner_id in pending:
+        reasons[partner_id] = (
+            "Another organization's enrollment with this partner ID is in progress."
+        )
+    linked = await session.execute(
+        select(PartnerAccount.partner_id).where(
+            PartnerAccount.partner_id.in_(partner_ids), PartnerAccount.tenant_id != tenant_id
+        )
+    )
+    for (partner_id,) in linked:
+        reasons[partner_id] = "This partner ID is already linked to another partner account."
+    return reasons
 
 
-async def _ineligibility(
-    session: AsyncSession, org: MembershipOrganization, tenant: Tenant
+async def _partner_id_holder(
+    session: AsyncSession, partner_id: str, tenant_id: uuid.UUID
+) -> str | None:
+    """Why ``partner_id`` is not free for ``tenant_id``, or None when it is."""
+    return (await _partner_id_holders(session, [partner_id], tenant_id)).get(partner_id)
+
+
+def _ineligibility(
+    org: MembershipOrganization, tenant: Tenant, holders: dict[str, str]
 ) -> str | None:
     if org.country != tenant.country:
         return (
             f"The partner ID is registered in {org.country}, but your tenant is in "
             f"{tenant.country}; they must be in the same country or region."
         )
-    return await _partner_id_holder(session, org.partner_id, tenant.id)
+    return holders.get(org.partner_id)
 
 
 async def lookup(
@@ -114,9 +130,10 @@ async def lookup(
     )
     tenant = await session.get_one(Tenant, principal.tenant_id)
     orgs = (await membership.organizations_of(session, [account.id]))[account.id]
+    holders = await _partner_id_holders(session, [o.partner_id for o in orgs], tenant.id)
     out = []
     for org in orgs:
-        reason = await _ineligibility(session, org, tenant)
+        reason = _ineligibility(org, tenant, holders)
         out.append(
             LookupOrganization(
                 partner_id=org.partner_id,
