@@ -332,6 +332,22 @@ async def test_record_shows_subscriptions_and_licenses_to_provider_and_reseller(
     assert "Assign Business Standard to" in page.text  # the provider holds License admin too
 
 
+async def test_record_lists_orders_newest_first_with_their_lines(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    await subscribe(client, world, quantity=6)
+    await subscribe(client, world, quantity=2)
+    path = f"/customers/{world.customer.id}"
+    for who in (world.provider, world.reseller):
+        await sign_in_as(client, who)
+        orders = section(await client.get(path), "orders")
+        assert orders.index("2 \u00d7 Business Standard (annual) · 751.00 TWD") < orders.index(
+            "6 \u00d7 Business Standard (annual) · 2253.00 TWD"
+        )
+        assert f"reseller of record {world.reseller_partner_id}" in orders
+        assert "Contoso Distribution" in orders
+
+
 async def test_the_record_says_why_licenses_cannot_be_assigned(
     client: httpx.AsyncClient, world: World
 ) -> None:

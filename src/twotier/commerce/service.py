@@ -558,11 +558,20 @@ def _orders_in(scope: CustomerScope) -> AnySelect:
 
 
 async def list_orders(
-    session: AsyncSession, principal: Principal, customer_id: uuid.UUID, params: PageParams
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    params: PageParams,
+    *,
+    newest_first: bool = False,
 ) -> tuple[list[OrderOut], str | None]:
     scope = await customer_scope(session, principal, customer_id)
     orders, cursor = await paginate(
-        session, _orders_in(scope), keys=[Order.created_at, Order.id], params=params
+        session,
+        _orders_in(scope),
+        keys=[Order.created_at, Order.id],
+        params=params,
+        descending=newest_first,
     )
     return await orders_out(session, orders, scope), cursor
 

@@ -55,6 +55,7 @@ from twotier.portal.render import (
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
+ORDERS_SHOWN = 10
 SKU_FIELDS = ("name", "unit")
 PRICE_FIELDS = ("country", "currency", "unit_price")
 BLANK_SKU_ROWS = 3
@@ -396,6 +397,13 @@ async def record_context(
         customer.id,
         PageParams(limit=PAGE_SIZE, cursor=request.query_params.get("subs_cursor")),
     )
+    orders, orders_next = await service.list_orders(
+        session,
+        principal,
+        customer.id,
+        PageParams(limit=ORDERS_SHOWN, cursor=request.query_params.get("orders_cursor")),
+        newest_first=True,
+    )
     seats = await licenses.licenses(session, principal, customer.id)
     held = await licenses.assignments(session, principal, customer.id)
     may_order = _may_order(principal)
@@ -416,6 +424,8 @@ async def record_context(
     return {
         "subscriptions": subs,
         "subs_next": subs_next,
+        "orders": orders,
+        "orders_next": orders_next,
         "seats": seats,
         "held": {uid: {a.sku_id for a in items} for uid, items in held.items()},
         "license_users": users or [],
