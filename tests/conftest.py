@@ -26,6 +26,17 @@ from twotier.models import Base
 
 PG_ENV = "TWOTIER_TEST_DATABASE_URL"
 
+# argon2id at its minimum cost for every hash the suite makes, in this process and in the
+# servers and CLIs it starts (they inherit the environment). Production's defaults are
+# asserted in tests/kit/test_security.py.
+TEST_HASH_COST = {
+    "TWOTIER_PASSWORD_HASH_TIME_COST": "1",
+    "TWOTIER_PASSWORD_HASH_MEMORY_KIB": "8",
+    "TWOTIER_PASSWORD_HASH_PARALLELISM": "1",
+}
+os.environ.update(TEST_HASH_COST)
+Settings(_env_file=None).apply_password_hashing()  # type: ignore[call-arg]
+
 
 def _admin_pg_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

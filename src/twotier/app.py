@@ -74,6 +74,7 @@ def _is_portal(request: Request) -> bool:
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
+    settings.apply_password_hashing()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

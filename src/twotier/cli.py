@@ -47,10 +47,12 @@ def _prepare_sqlite_dir(settings: Settings) -> None:
 
 def _settings() -> Settings:
     try:
-        return get_settings()
+        settings = get_settings()
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         typer.secho(f"Configuration refused:\n{exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from exc
+    settings.apply_password_hashing()
+    return settings
 
 
 @db_app.command("upgrade")

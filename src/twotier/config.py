@@ -9,6 +9,8 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from twotier.kit.security import configure_password_hashing
+
 DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 — the refused default
 
 
@@ -43,6 +45,12 @@ class Settings(BaseSettings):
 
     access_token_ttl_seconds: int = Field(default=3600, ge=60)
     session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+
+    # argon2id cost for new password hashes (RFC 9106 low-memory profile by default). Lower
+    # only where nothing real is protected: the test suite uses the minimum.
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+    password_hash_parallelism: int = Field(default=4, ge=1)
 
     # Sign-in throttling: failures allowed per window, per account and per client address.
     signin_window_seconds: int = Field(default=900, ge=1)
@@ -84,6 +92,13 @@ class Settings(BaseSettings):
                     "TWOTIER_EMAIL_BACKEND=mailbox is for development; use smtp in production"
                 )
         return self
+
+    def apply_password_hashing(self) -> None:
+        configure_password_hashing(
+            time_cost=self.password_hash_time_cost,
+            memory_kib=self.password_hash_memory_kib,
+            parallelism=self.password_hash_parallelism,
+        )
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,9 +14,39 @@ PASSWORD_MIN_LENGTH = 8
 PASSWORD_MAX_LENGTH = 256
 TOKEN_BYTES = 32  # 256 bits
 
-_hasher = PasswordHasher()  # argon2id with the RFC 9106 low-memory profile
+# argon2id with the RFC 9106 low-memory profile unless configured otherwise (tests use the
+# minimum cost through the same settings; production keeps these defaults).
+DEFAULT_TIME_COST = 3
+DEFAULT_MEMORY_KIB = 65536
+DEFAULT_PARALLELISM = 4
+
+_hasher = PasswordHasher(
+    time_cost=DEFAULT_TIME_COST, memory_cost=DEFAULT_MEMORY_KIB, parallelism=DEFAULT_PARALLELISM
+)
 # Verified against when the email is unknown, so both answers take about the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def configure_password_hashing(*, time_cost: int, memory_kib: int, parallelism: int) -> None:
+    """Set the argon2id cost for every hash made from now on (process-wide, like a logger).
+
+    Existing hashes carry their own parameters and keep verifying whatever the cost is.
+    """
+    global _hasher, _DUMMY_HASH  # one hasher per process, set at start-up
+    current = _hasher
+    if (current.time_cost, current.memory_cost, current.parallelism) == (
+        time_cost,
+        memory_kib,
+        parallelism,
+    ):
+        return
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def password_hash_parameters() -> tuple[int, int, int]:
+    """(time cost, memory in KiB, parallelism) of the hasher in use."""
+    return _hasher.time_cost, _hasher.memory_cost, _hasher.parallelism
 
 
 def _hash_sync(password: str) -> str:

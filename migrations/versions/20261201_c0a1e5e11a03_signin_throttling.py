@@ -1,0 +1,21 @@
+"""Sign-in throttling: per-account, per-address and per-device failure windows
+
+Revision ID: c0a1e5e11a03
+Revises: c0a1e5e11a02
+Create Date: 2026-12-01 22:00:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "c0a1e5e11a03"
+down_revision: str | None = "c0a1e5e11a02"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,21 @@
+"""Webhooks: deliveries created in the emitting transaction
+
+Revision ID: c0a1e5e11a04
+Revises: c0a1e5e11a03
+Create Date: 2026-12-01 22:00:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "c0a1e5e11a04"
+down_revision: str | None = "c0a1e5e11a03"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
