@@ -104,10 +104,16 @@ def test_in_process_worker_delivers_email_right_after_commit(server: str) -> Non
         },
     }
     assert httpx.post(f"{server}/api/v1/tenants", json=body).status_code == 201
+    operator = httpx.post(
+        f"{server}/api/v1/auth/token",
+        json={"email": "operator@twotier.example", "password": "twotier-demo-2026"},
+    ).json()["access_token"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         items = httpx.get(
-            f"{server}/api/v1/dev/mailbox", params={"to": "admin@live-mail.example"}
+            f"{server}/api/v1/dev/mailbox",
+            params={"to": "admin@live-mail.example"},
+            headers={"Authorization": f"Bearer {operator}"},
         ).json()["items"]
         if items:
             assert "Live Mail Co" in items[0]["subject"]

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     smtp_timeout_seconds: float = 30.0
 
+    # Request bodies past this size are refused (413) before they are read; the CLI's
+    # CSV imports do not go through HTTP and are not limited.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     access_token_ttl_seconds: int = Field(default=3600, ge=60)
     session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
 
