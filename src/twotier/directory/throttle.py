@@ -4,7 +4,8 @@ A browser that signed in before holds a *device cookie* (signed with SECRET_KEY,
 the user, with a nonce) and is judged only by that device's own failures. Every other
 client is *untrusted*: it counts against its (account, address) cap and shares the
 account's growing delay, which never exceeds a minute, so failures made by others cannot
-lock the owner out while guesses stay bounded (about ``free + 65`` an hour per account).
+lock the owner out while guesses stay bounded: with the defaults at most 74 in a clock hour
+per account, 88 in any 60 minutes.
 """
 
 from __future__ import annotations
