@@ -56,10 +56,18 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     password_hash_parallelism: int = Field(default=4, ge=1)
 
-    # Sign-in throttling: failures allowed per window, per account and per client address.
-    signin_window_seconds: int = Field(default=900, ge=1)
-    signin_max_failures_per_account: int = Field(default=5, ge=1)
-    signin_max_failures_per_client: int = Field(default=20, ge=1)
+    # Sign-in throttling (directory/throttle.py). A browser holding its device cookie is
+    # judged only by its own failures; other clients share the account's growing delay
+    # (1 s doubling to 60 s once the free failures of the hour are used), and each address
+    # has its own cap per window.
+    signin_window_seconds: int = Field(default=900, ge=60)
+    signin_max_failures_per_address: int = Field(default=20, ge=1)
+    signin_max_failures_per_device: int = Field(default=10, ge=1)
+    signin_free_failures_per_account: int = Field(default=10, ge=1)
+
+    # Proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses or
+    # networks, or *). Empty: none, the socket's peer is the client.
+    forwarded_allow_ips: str = ""
 
     # Outbox delivery.
     outbox_in_process: bool = True
