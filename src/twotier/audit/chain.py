@@ -115,17 +115,20 @@ def _same(computed: str, stored: str | None) -> bool:
     return stored is not None and hmac.compare_digest(computed, stored)
 
 
-def _hash_holds(record: AuditRecord, key: bytes) -> bool:
-    """Whether the record's content hash is its content's, by its own hash version."""
-    if record.hash_version not in (LEGACY, KEYED):
-        return False
-    computed = hash_content(record_content(record), version=record.hash_version, key=key)
-    return _same(computed, record.content_hash)
+def forgery(record: AuditRecord, key: bytes) -> str | None:
+    """Why a record cannot be one twotier wrote since keyed hashing; None if it can."""
+    if record.content_hash is None:
+        return "it has no content hash"
+    if record.hash_version != KEYED:
+        return "its hash is not keyed (twotier's are)"
+    if not _same(hash_content(record_content(record), key=key), record.content_hash):
+        return "its content hash does not match"
+    return None
 
 
 def is_authentic(record: AuditRecord, key: bytes) -> bool:
-    """Whether an unsealed record carries the keyed hash of its content (twotier wrote it)."""
-    return record.hash_version == KEYED and _hash_holds(record, key)
+    """Whether a record carries the keyed hash of its content (twotier wrote it)."""
+    return forgery(record, key) is None
 
 
 _write_key: bytes | None = None
@@ -182,7 +185,7 @@ async def seal_batch(session: AsyncSession, settings: Settings, limit: int) -> S
             .limit(limit)
         )
     ).all()
-    if any(_hash_holds(record, key) for record in past):
+    if any(is_authentic(record, key) for record in past):
         # Genuine records past the head: the head was moved back. Touch nothing.
         log.error(
             "audit sealer stopped: sealed records lie past the chain head #%d (it was moved "
@@ -372,11 +375,13 @@ async def verify(
         assert seq is not None  # noqa: S101 — selected by seq
         if seq < 1 or seq > head_seq:
             place = "before the chain's start" if seq < 1 else f"past the chain head #{head_seq}"
-            if _hash_holds(record, key):  # a genuine record: the head was moved back
+            why = forgery(record, key)
+            if why is None:  # a genuine record: the head was moved back
                 what = f"{place}, though its hash holds (the chain head was altered)"
                 found.add(Problem(ALTERED, _at(seq, record.id), what, record_id=record.id))
             else:
-                found.add(Problem(INSERTED, _at(seq, record.id), place, record_id=record.id))
+                what = f"{place}: {why}"
+                found.add(Problem(INSERTED, _at(seq, record.id), what, record_id=record.id))
             continue
         gap = seq > expected
         if gap:
@@ -409,21 +414,20 @@ async def verify(
 
     outside = select(AuditRecord).where(AuditRecord.seq.is_(None))
     async for record in _walk(session, outside, [AuditRecord.at, AuditRecord.id], page):
-        authentic = is_authentic(record, key)
+        why = forgery(record, key)
         if record.hash_version == KEYED:
             keyed += 1
-            keyed_bad += not authentic
+            keyed_bad += why is not None
         where = f"record {record.id} (not in the chain)"
         if record.refused_at is not None:
             when = f"refused by the sealer at {record.refused_at.isoformat(timespec='seconds')}"
-            if authentic:
-                what = f"{when}, though its hash matches (the mark was written by hand)"
+            if why is None:
+                what = f"{when}, though its hash matches (marked by hand, or with another key)"
                 found.add(Problem(ALTERED, where, what, record_id=record.id))
             else:
-                what = f"{when}: its content hash does not match"
-                found.add(Problem(INSERTED, where, what, record_id=record.id))
-        elif not authentic:
-            what = "its content hash does not match (the sealer will refuse it)"
+                found.add(Problem(INSERTED, where, f"{when}: {why}", record_id=record.id))
+        elif why is not None:
+            what = f"{why} (the sealer will refuse it)"
             found.add(Problem(INSERTED, where, what, record_id=record.id))
         else:
             pending += 1
