@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from tests.audit.helpers import forged, sealed
@@ -142,3 +143,24 @@ async def test_a_chain_head_moved_back_stops_the_sealer_and_is_named(
         "though its hash holds (the chain head was altered)"
     ]
     assert result.pending > 0
+
+
+async def test_a_sealer_with_another_key_refuses_nothing(
+    committed_client: httpx.AsyncClient,
+    committed_db: Database,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await add_operators(committed_db, inactive="ops-gone@vendor.example")
+    await make_org(committed_client)
+    assert await seal(committed_db, settings) > 0
+    await make_org(committed_client)
+    misconfigured = settings.model_copy(update={"audit_key": SecretStr("another key " * 4)})
+
+    assert await seal(committed_db, misconfigured) == 0
+    assert "is TWOTIER_AUDIT_KEY the one records are written with?" in caplog.text
+    async with committed_db.read_sessions() as s:
+        marked = await s.scalar(select(AuditRecord.id).where(AuditRecord.refused_at.is_not(None)))
+    assert marked is None
+    assert await operator_emails(committed_db) == []
+    assert await seal(committed_db, settings) > 0  # the right key seals them all

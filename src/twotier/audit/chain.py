@@ -160,6 +160,18 @@ async def _lock_head(session: AsyncSession) -> AuditChainHead:
     return head
 
 
+async def _key_holds(session: AsyncSession, head: AuditChainHead, key: bytes) -> bool:
+    """Whether ``key`` verifies the newest sealed keyed record (with the wrong key, every
+    genuine record would be refused)."""
+    newest = await session.scalar(
+        select(AuditRecord)
+        .where(AuditRecord.seq <= head.seq, AuditRecord.hash_version == KEYED)
+        .order_by(AuditRecord.seq.desc())
+        .limit(1)
+    )
+    return newest is None or is_authentic(newest, key)
+
+
 @dataclass(frozen=True)
 class SealedBatch:
     sealed: int
@@ -213,6 +225,13 @@ async def seal_batch(session: AsyncSession, settings: Settings, limit: int) -> S
         link = chain_hash(seq, prev, record.content_hash, key=key)
         changes.append({"id": record.id, "seq": seq, "prev_hash": prev, "chain_hash": link})
         prev = link
+    if refused and not await _key_holds(session, head, key):
+        log.error(
+            "audit sealer stopped: %d record(s) do not match their hash and neither does the "
+            "newest sealed one; is TWOTIER_AUDIT_KEY the one records are written with?",
+            len(refused),
+        )
+        return SealedBatch(0, 0)
     if refused:
         now = utcnow()
         for record in refused:
