@@ -172,7 +172,7 @@ async def test_an_endpoint_that_is_down_holds_back_later_events(
 
     async with db.write_sessions() as s, s.begin():
         for n in (1, 2):
-            events.emit(
+            await events.emit(
                 s,
                 "link_created",
                 resource_type="reseller_link",
