@@ -90,11 +90,14 @@ async def test_emitting_writes_one_delivery_per_subscribed_endpoint_in_one_query
                 )
             finally:
                 event.remove(engine.sync_engine, "before_cursor_execute", count)
-            [read] = statements
+            # One read for all the audience's endpoints (the event's INSERT is flushed
+            # before its deliveries so the rows go in in foreign-key order).
+            [read] = [st for st in statements if not st.lstrip().upper().startswith("INSERT")]
             assert "webhook_endpoints" in read
             if engine.dialect.name == "postgresql":
                 assert "FOR KEY SHARE" in read  # the endpoints stay until the deliveries exist
-        return len(statements), emitted.id
+        reads = [st for st in statements if not st.lstrip().upper().startswith("INSERT")]
+        return len(reads), emitted.id
 
     one, first = await cost(orgs[:1])
     three, event_id = await cost(orgs)

@@ -83,6 +83,9 @@ async def fan_out(session: AsyncSession, event: Event) -> int:
     if not event.audience:
         return 0
     wanted = await subscribed(session, event.type, [uuid.UUID(t) for t in event.audience])
+    if wanted:
+        # The event row first: nothing but this flush orders it before its deliveries.
+        await session.flush()
     for endpoint_id in wanted:
         new_delivery(session, endpoint_id, event, kind=DeliveryKind.event)
     return len(wanted)
