@@ -34,7 +34,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -44,7 +44,10 @@ from tests.worlds import HOOK_HOST, PASSWORD, World, build_world
 from twotier.app import create_app
 from twotier.config import Settings
 from twotier.directory.auth import CSRF_COOKIE, CSRF_PURPOSE, SESSION_COOKIE
+from twotier.directory.models import Tenant
 from twotier.kit.db import Database
+from twotier.kit.deps import get_session
+from twotier.kit.errors import NotFound
 from twotier.kit.security import sign
 
 # --- What the walker knows ------------------------------------------------------------------
@@ -594,9 +597,10 @@ class Answer:
 
 
 class Walker:
-    def __init__(self, world: World, client: httpx.AsyncClient) -> None:
+    def __init__(self, world: World, client: httpx.AsyncClient, app: FastAPI) -> None:
         self.world = world
         self.client = client
+        self.app = app
         self.victims: dict[str, set[str]] = {
             group: texts
             for group, texts in world.groups.items()
@@ -766,15 +770,26 @@ async def walk_operation(walker: Walker, op: Operation) -> list[str]:
     runs = combos(slots) or [{}]
     takes_ids = any(s.labels is not None and not s.literal for s in slots)
 
+    literals = {s.name for s in slots if s.literal}
+
     def values(combo: dict[str, str]) -> dict[str, str]:
         return {k: world.ids.get(v, v) for k, v in combo.items()}
 
+    def made_up(sent: dict[str, str]) -> dict[str, str]:
+        return {k: v if k in literals else random_like(v) for k, v in sent.items()}
+
+    def check_valid(who: str, answer: Answer) -> None:
+        if op.api and answer.code == "validation_error" and not invalid:
+            invalid.append(f"{who}: 422 validation_error: the example request does not validate")
+
+    invalid: list[str] = []
     public = PUBLIC.get(op.key)
     if takes_ids and not public:
         # The positive control: the request is well-formed and someone may do it.
         tried = []
         for combo, owner in itertools.product(runs, OWNERS):
             answer, _ = await walker.send(op, owner, values(combo))
+            check_valid(owner, answer)
             if answer.success:
                 break
             tried.append(f"{owner} {combo}: {answer}")
@@ -788,6 +803,7 @@ async def walk_operation(walker: Walker, op: Operation) -> list[str]:
         sent_values = values(combo)
         answer, sent = await walker.send(op, principal, sent_values)
         who = principal or "signed out"
+        check_valid(who, answer)
         if answer.status >= 500:
             problems.append(f"{who} {combo}: {answer.status} server error")
             continue
@@ -801,8 +817,7 @@ async def walk_operation(walker: Walker, op: Operation) -> list[str]:
             problems.append(f"{who} {combo}: shows {leak} ({answer.status})")
         if takes_ids and principal in OUTSIDERS and not set(combo) & set(CAPABILITY_VIEWS):
             if principal not in oracle:
-                made_up = {k: random_like(v) for k, v in sent_values.items()}
-                oracle[principal], _ = await walker.send(op, principal, made_up)
+                oracle[principal], _ = await walker.send(op, principal, made_up(sent_values))
             expected = oracle[principal]
             if (answer.status, answer.code) != (expected.status, expected.code):
                 problems.append(
@@ -811,7 +826,7 @@ async def walk_operation(walker: Walker, op: Operation) -> list[str]:
                 )
     if not public:
         problems += await walk_mixed(walker, op, slots, runs)
-    return problems
+    return invalid + problems
 
 
 async def walk_mixed(
@@ -886,9 +901,10 @@ async def walker(database_url: str, engine: AsyncEngine) -> AsyncIterator[Walker
             async with db.write_sessions() as session, session.begin():
                 world = await build_world(session, settings)
             app = create_app(settings, db=UndoneDatabase(database_url, engine, connection))
-            transport = httpx.ASGITransport(app=app)
+            # A server error is an answer the walk reports (500), not an exception.
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                yield Walker(world, c)
+                yield Walker(world, c, app)
         finally:
             await outer.rollback()
 
@@ -956,3 +972,33 @@ def test_the_walkers_tables_name_what_exists() -> None:
     assert (set(IDS) | set(LITERALS)) - params == set()
     assert set(BODY_IDS) - body_keys == set()
     assert {who for who, _op in ALLOWED} <= {p for p in PRINCIPALS if p}
+
+
+class _LeakyOut(BaseModel):
+    name: str
+
+
+async def test_the_walker_finds_a_route_that_skips_the_check(walker: Walker) -> None:
+    """The walk is not vacuous: a route that shows any customer's name to anyone fails it."""
+    app = create_app(walker.app.state.settings, db=walker.app.state.db)
+
+    @app.get("/api/v1/customers/{customer_id}/name-without-a-check")
+    async def leaky(
+        customer_id: uuid.UUID, session: AsyncSession = Depends(get_session)
+    ) -> _LeakyOut:
+        tenant = await session.get(Tenant, customer_id)
+        if tenant is None:
+            raise NotFound()
+        return _LeakyOut(name=tenant.display_name)
+
+    (op,) = [op for op in api_operations(app.openapi()) if "without-a-check" in op.path]
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        problems = await walk_operation(Walker(walker.world, client, app), op)
+    assert "P2 {'customer_id': 'C1'}: 200 (expected a refusal: 401/403/404)" in problems
+    assert "P2 {'customer_id': 'C1'}: shows C1.tenant: Yarrow Holdings (200)" in problems
+    assert (
+        "P2 {'customer_id': 'C1'}: 200, but 404 not_found for made-up ids: "
+        "the answer tells that the victim's ids exist"
+    ) in problems
+    assert not any(p.startswith("positive control") for p in problems)
