@@ -237,8 +237,8 @@ class Allow:
     when: dict[str, str] = field(default_factory=dict)  # param → the label it must be
 
 
-# Successes a foreign principal may get with the victim's ids: (principal, operation) →
-# when and why. Everything else must be refused.
+# Successes a foreign principal gets with the victim's ids: (principal, operation) → when
+# and why. Each must succeed (the list stays exact); everything else must be refused.
 ALLOWED: dict[tuple[str, str], list[Allow]] = {}
 
 
@@ -812,6 +812,8 @@ async def walk_operation(walker: Walker, op: Operation) -> list[str]:
         rule = allowed(principal, op, combo)
         if takes_ids and rule is None and not refused(op, answer, API_REFUSALS):
             problems.append(f"{who} {combo}: {answer} (expected a refusal: 401/403/404)")
+        if rule is not None and not answer.success:
+            problems.append(f"{who} {combo}: {answer}, but ALLOWED says it works: {rule.why}")
         shown = await walker.capability_view(op, sent_values)
         for leak in walker.leaks(principal, answer.text, sent, shown):
             problems.append(f"{who} {combo}: shows {leak} ({answer.status})")
