@@ -492,6 +492,9 @@ def portal_operations(app: FastAPI) -> list[Operation]:
                 api=False,
                 path_params=tuple(_PARAM.findall(route.path)),
                 query_ids=tuple(q.name for q in query if is_id(q.name)),
+                query_required=tuple(
+                    q.name for q in query if q.field_info.is_required() and not is_id(q.name)
+                ),
             )
             if op.takes_ids or (method == "GET" and not route.path.startswith("/api/")):
                 out.append(op)
