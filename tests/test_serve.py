@@ -87,7 +87,7 @@ def test_demo_world_is_seeded_and_signs_in(server: str) -> None:
     for email in ("operator@twotier.example", "admin@fabrikam.example"):
         response = httpx.post(
             f"{server}/api/v1/auth/token",
-            json={"email": email, "password": "twotier-demo-2026"},
+            json={"email": email, "password": "amber-kettle-drifts-north"},
         )
         assert response.status_code == 200, email
 
@@ -100,7 +100,7 @@ def test_in_process_worker_delivers_email_right_after_commit(server: str) -> Non
         "admin": {
             "email": "admin@live-mail.example",
             "display_name": "Li",
-            "password": "live-mail-pass",
+            "password": "quill-ember-fjord-58",
         },
     }
     assert httpx.post(f"{server}/api/v1/tenants", json=body).status_code == 201

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     password_hash_parallelism: int = Field(default=4, ge=1)
+    # A password set by a reset must be changed at the next sign-in, and stops working after.
+    temporary_password_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300)
 
     # Sign-in throttling: failures allowed per window, per account and per client address.
     signin_window_seconds: int = Field(default=900, ge=1)

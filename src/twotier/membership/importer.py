@@ -5,9 +5,10 @@ The file has a header row ``username,password,legal_name,country,partner_id``
 Several rows with one username make one account holding several organization profiles;
 they must carry the same password.
 
-The whole file is checked first (every row with the registry's own schemas, then the
-usernames and partner IDs against the database in a few ``IN`` queries); one bad row
-refuses the file, and every bad row is reported by its line number. Then each account's
+The whole file is checked first (every row with the registry's own schemas and each
+account's password with zxcvbn, then the usernames and partner IDs against the database in
+a few ``IN`` queries); one bad row refuses the file, and every bad row is reported by its
+line number. Then each account's
 password is hashed once, in threads (argon2 releases the GIL), *before* the write
 transaction opens, and everything is written in one transaction with bulk inserts and one
 audit record.
@@ -34,9 +35,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.audit import service as audit
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
+from twotier.kit.passwords import weakness
 from twotier.kit.security import hash_password_blocking
 from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.membership.schemas import MAX_ORGANIZATIONS, MembershipCreate
+from twotier.membership.service import membership_words
 
 COLUMNS = ("username", "password", "legal_name", "country", "partner_id")
 REQUIRED = COLUMNS[:4]
@@ -257,6 +260,11 @@ def _plan_row(
             f"{row.username} would hold more than {MAX_ORGANIZATIONS} organizations "
             f"(its first row is line {account.line})"
         )
+    if account is None:
+        # Once per account (its other rows must repeat the password): zxcvbn takes a few ms.
+        reason = weakness(row.password, membership_words(row))
+        if reason is not None:
+            problems.append(f"password: {reason}")
     if problems:
         return problems
     if account is None:

@@ -15,6 +15,7 @@ from twotier.directory.principal import Principal
 from twotier.kit import ratelimit
 from twotier.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from twotier.kit.pagination import PageParams, paginate
+from twotier.kit.passwords import ensure_strong, personal_words
 from twotier.kit.security import hash_password, verify_password
 from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.membership.schemas import MembershipCreate
@@ -30,6 +31,11 @@ class MembershipSignInFailed(Unauthorized):
             "The membership username or password is incorrect.",
             code="invalid_membership_credentials",
         )
+
+
+def membership_words(data: MembershipCreate) -> list[str]:
+    """What a registry password must not be made of: the username and the legal names."""
+    return personal_words(data.username, *(org.legal_name for org in data.organizations))
 
 
 async def _free_partner_id(session: AsyncSession, taken: set[str]) -> str:
@@ -69,6 +75,8 @@ async def create_membership(
         )
         if clash:
             raise Conflict(f"Partner ID {clash} already exists.", code="partner_id_exists")
+    if password_hash is None:
+        await ensure_strong(data.password, membership_words(data))
     account = MembershipAccount(
         id=uuid.uuid4(),
         username=data.username,
