@@ -306,7 +306,7 @@ async def delete_customer_user(
     "/customers/{customer_id}/users/{user_id}/password-reset",
     response_model=PasswordResetOut,
     responses={403: PROBLEM, 404: PROBLEM},
-    summary="Reset a customer user's password (helpdesk); shown once",
+    summary="Reset a customer user's password (temporary, shown once)",
 )
 async def reset_customer_password(
     customer_id: uuid.UUID,

@@ -208,7 +208,7 @@ async def change_my_password(
     "/tenant/users/{user_id}/password-reset",
     response_model=PasswordResetOut,
     responses={403: PROBLEM, 404: PROBLEM},
-    summary="Reset a user's password (helpdesk, user or global admin); shown once",
+    summary="Reset a user's password (temporary, shown once)",
 )
 async def reset_user_password(
     user_id: uuid.UUID,
