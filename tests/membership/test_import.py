@@ -125,15 +125,15 @@ def test_weak_passwords_are_refused_by_line_with_zxcvbns_reason() -> None:
         + "ann,maple-orbit-27,Ann,TW,\n"  # 2: fine
         + "bob,password123,Bob Ltd,TW,\n"  # 3: a common password
         + "carol,Carol-Ltd-2026,Carol Ltd,TW,\n"  # 4: the username and legal name
-        + "bob,password123,Bob Two,TW,\n"  # 5: the same account, the same password
+        + "bob,password123,Bob Two,TW,\n"  # 5: bob's account again: told on line 3
+        + "dan,short,Dan,TW,\n"  # 6: too short, said once
     )
     assert errors == [
         "line 3: password: This is a very common password. Add another word or two. "
         "Uncommon words are better.",
         "line 4: password: It is made of your email, your name, your organization's name or "
         "domain, or this service's name. Add words of your own.",
-        "line 5: password: This is a very common password. Add another word or two. "
-        "Uncommon words are better.",
+        "line 6: password: String should have at least 8 characters",
     ]
 
 
@@ -309,7 +309,7 @@ async def test_progress_is_reported_per_account_and_per_row(db: Database) -> Non
             seen[self.current][1] += amount
 
     await import_memberships(db, GOOD, progress=Recorder())
-    assert seen == {"Hashing passwords": [2, 2], "Writing": [5, 5]}
+    assert seen == {"Checking passwords": [2, 2], "Hashing passwords": [2, 2], "Writing": [5, 5]}
 
 
 # The real command.

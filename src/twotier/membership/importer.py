@@ -35,11 +35,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.audit import service as audit
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
-from twotier.kit.passwords import weakness
+from twotier.kit.passwords import personal_words, weakness
 from twotier.kit.security import hash_password_blocking
 from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.membership.schemas import MAX_ORGANIZATIONS, MembershipCreate
-from twotier.membership.service import membership_words
 
 COLUMNS = ("username", "password", "legal_name", "country", "partner_id")
 REQUIRED = COLUMNS[:4]
@@ -185,7 +184,7 @@ def _header(fields: list[str]) -> list[str]:
     return names
 
 
-def parse(data: bytes | str) -> ImportPlan:
+def parse(data: bytes | str, *, progress: Progress | None = None) -> ImportPlan:
     """Check every row of the file; the plan, or ``ImportRefused`` listing every bad row."""
     text = _decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -213,8 +212,11 @@ def parse(data: bytes | str) -> ImportPlan:
                 problems[line] = row_problems
     except csv.Error as exc:
         raise ImportRefused([RowError(reader.line_num, f"is not valid CSV ({exc})")]) from exc
+    _check_passwords(accounts.values(), problems, progress or _Silent())
     if problems:
-        raise ImportRefused([RowError(line, "; ".join(msgs)) for line, msgs in problems.items()])
+        raise ImportRefused(
+            [RowError(line, "; ".join(msgs)) for line, msgs in sorted(problems.items())]
+        )
     if not accounts:
         raise ImportRefused([RowError(1, "the file has a header but no rows")])
     return ImportPlan(list(accounts.values()))
@@ -260,11 +262,6 @@ def _plan_row(
             f"{row.username} would hold more than {MAX_ORGANIZATIONS} organizations "
             f"(its first row is line {account.line})"
         )
-    if account is None:
-        # Once per account (its other rows must repeat the password): zxcvbn takes a few ms.
-        reason = weakness(row.password, membership_words(row))
-        if reason is not None:
-            problems.append(f"password: {reason}")
     if problems:
         return problems
     if account is None:
@@ -273,6 +270,20 @@ def _plan_row(
         PlannedOrganization(line, org.legal_name, org.country, org.partner_id)
     )
     return []
+
+
+def _check_passwords(
+    accounts: Iterable[PlannedAccount], problems: dict[int, list[str]], progress: Progress
+) -> None:
+    """zxcvbn once per account (a few ms each), reported on the account's first line."""
+    planned = list(accounts)
+    progress.stage("Checking passwords", len(planned))
+    for account in planned:
+        names = [org.legal_name for org in account.organizations]
+        reason = weakness(account.password, personal_words(account.username, *names))
+        if reason is not None:
+            problems.setdefault(account.line, []).append(f"password: {reason}")
+        progress.advance()
 
 
 # Against the database.
@@ -437,7 +448,7 @@ async def import_memberships(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Check, hash, then write everything in one transaction; ``ImportRefused`` otherwise."""
-    plan = parse(data)
+    plan = parse(data, progress=progress)
     async with db.read_sessions() as session:
         errors = await find_conflicts(session, plan)
     if errors:

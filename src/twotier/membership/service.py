@@ -33,11 +33,6 @@ class MembershipSignInFailed(Unauthorized):
         )
 
 
-def membership_words(data: MembershipCreate) -> list[str]:
-    """What a registry password must not be made of: the username and the legal names."""
-    return personal_words(data.username, *(org.legal_name for org in data.organizations))
-
-
 async def _free_partner_id(session: AsyncSession, taken: set[str]) -> str:
     """A random 7-digit partner ID that nobody holds."""
     for _ in range(50):
@@ -76,7 +71,8 @@ async def create_membership(
         if clash:
             raise Conflict(f"Partner ID {clash} already exists.", code="partner_id_exists")
     if password_hash is None:
-        await ensure_strong(data.password, membership_words(data))
+        names = [org.legal_name for org in data.organizations]
+        await ensure_strong(data.password, personal_words(data.username, *names))
     account = MembershipAccount(
         id=uuid.uuid4(),
         username=data.username,
