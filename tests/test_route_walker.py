@@ -116,6 +116,10 @@ NEW = "new-user@walker-new.example"
 # A valid body per request schema (or per operation), so a request reaches the
 # authorization check instead of stopping at 422. Id fields are filled in by the walker.
 BODIES: dict[str, dict[str, Any]] = {
+    "PasswordChange": {
+        "current_password": "not-the-password",
+        "new_password": "a new passphrase for the walker 2026",
+    },
     "TenantCreate": {
         "display_name": "Walker New Org",
         "domain": "walker-new.example",
