@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.factories import Org, make_org, make_user, sign_in, tenant_body, unique
 from twotier.audit.models import AuditRecord
+from twotier.config import Settings
 from twotier.directory.auth import principal_for_token
 from twotier.directory.models import Tenant, TokenKind, User
 from twotier.kit import clock
@@ -215,10 +216,12 @@ async def test_changing_ones_password_keeps_this_session_and_ends_the_others(
     assert (await client.get("/api/v1/me", headers=other)).status_code == 401
 
 
-async def test_wrong_current_passwords_are_throttled(client: httpx.AsyncClient) -> None:
+async def test_wrong_current_passwords_are_throttled(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
     org = await make_org(client)
     body = {"current_password": "not it", "new_password": NEW_PASSWORD}
-    for _ in range(5):
+    for _ in range(settings.signin_max_failures_per_device):
         answer = await client.post("/api/v1/me/password", json=body, headers=org.auth)
         assert answer.status_code == 403
     throttled = await client.post(
