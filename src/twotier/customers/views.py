@@ -487,24 +487,15 @@ async def add_user(
         )
     try:
         await directory.create_user(session, settings, principal, data, delegation=delegation)
-    except PasswordTooWeak as exc:
+    except (PasswordTooWeak, Conflict) as exc:
+        field = "password" if isinstance(exc, PasswordTooWeak) else "email"
         return await _record_page(
             request,
             session,
             principal,
             customer_id,
             form=form,
-            errors={"password": exc.detail},
-            status_code=exc.status,
-        )
-    except Conflict as exc:
-        return await _record_page(
-            request,
-            session,
-            principal,
-            customer_id,
-            form=form,
-            errors={"email": exc.detail},
+            errors={field: exc.detail},
             status_code=exc.status,
         )
     except Forbidden as exc:

@@ -265,25 +265,16 @@ async def add_user(
         )
     try:
         await service.create_user(session, settings, principal, data)
-    except PasswordTooWeak as exc:
+    except (PasswordTooWeak, Conflict) as exc:
+        field = "password" if isinstance(exc, PasswordTooWeak) else "email"
         return await _users_page(
             request,
             session,
             principal,
             params,
             form=form,
-            errors={"password": exc.detail},
+            errors={field: exc.detail},
             status_code=exc.status,
-        )
-    except Conflict as exc:
-        return await _users_page(
-            request,
-            session,
-            principal,
-            params,
-            form=form,
-            errors={"email": exc.detail},
-            status_code=409,
         )
     return RedirectResponse("/account/users?notice=user_added", status_code=303)
 
