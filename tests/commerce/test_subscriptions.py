@@ -56,7 +56,7 @@ async def patch(
 
 
 async def seats(client: httpx.AsyncClient, world: World) -> dict[str, int]:
-    rows = (await client.get(world.path("/licenses"), headers=world.reseller.auth)).json()
+    rows = (await client.get(world.path("/licenses"), headers=world.reseller.auth)).json()["items"]
     return {k: rows[0][k] for k in ("total", "assigned", "available")} if rows else {}
 
 

@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.audit.models import AuditRecord
 from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.routes import PROBLEM
 from twotier.kit.clock import as_utc
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Forbidden
+from twotier.kit.openapi import problems
 from twotier.kit.pagination import Page, PageParams, page_params, paginate
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], route_class=TransactionalRoute)
@@ -107,7 +107,7 @@ async def list_records(
 @router.get(
     "/audit-records",
     response_model=Page[AuditRecordOut],
-    responses={403: PROBLEM},
+    responses=problems(403),
     summary="Who did what, for whom, on behalf of which customer (oldest first by default)",
 )
 async def audit_records(

@@ -19,6 +19,7 @@ from twotier.directory.principal import Permission, Principal, permissions_for
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import SAFE_METHODS, get_session, get_settings
 from twotier.kit.errors import Forbidden, Unauthorized
+from twotier.kit.openapi import answers
 from twotier.kit.security import same_hash, token_hash, verify_signature
 from twotier.partners.models import PartnerAccount, PartnerProgram
 
@@ -106,6 +107,7 @@ def csrf_ok(request: Request, settings: Settings, presented: str | None) -> bool
     return verify_signature(settings.secret_key, cookie, CSRF_PURPOSE, presented)
 
 
+@answers(401, writes=(403,))  # a bad token; a cookie session's missing CSRF token
 async def optional_principal(
     request: Request,
     session: AsyncSession = Depends(get_session),
@@ -148,6 +150,7 @@ async def current_principal(
 
 
 def require(permission: Permission) -> Any:
+    @answers(403)
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.can(permission):
             raise Forbidden("Your roles do not allow this.", code="insufficient_role")

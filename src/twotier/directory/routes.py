@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -28,12 +27,11 @@ from twotier.directory.schemas import (
 )
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import create_once
+from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.partners.models import PartnerAccount
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], route_class=TransactionalRoute)
-
-PROBLEM = {"model": dict[str, Any], "content": {"application/problem+json": {}}}
 
 
 def client_address(request: Request) -> str:
@@ -43,8 +41,9 @@ def client_address(request: Request) -> str:
 @router.post(
     "/tenants",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=TenantOut,
-    responses={409: PROBLEM, 422: PROBLEM},
+    responses=problems(409),
     summary="Create a tenant and its first global admin",
 )
 async def create_tenant(
@@ -63,7 +62,7 @@ async def create_tenant(
 @router.post(
     "/auth/token",
     response_model=TokenOut,
-    responses={401: PROBLEM, 429: PROBLEM},
+    responses=problems(401, 429),
     summary="Exchange email and password for an access token",
 )
 async def create_token(
@@ -131,8 +130,9 @@ async def list_users(
 @router.post(
     "/tenant/users",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=UserOut,
-    responses={403: PROBLEM, 409: PROBLEM},
+    responses=problems(409),
     summary="Add a user to my tenant",
 )
 async def create_user(
@@ -154,7 +154,6 @@ async def create_user(
 @router.get(
     "/tenant/users/{user_id}",
     response_model=UserOut,
-    responses={404: PROBLEM},
     summary="One user of my tenant",
 )
 async def get_user(
@@ -168,7 +167,7 @@ async def get_user(
 @router.patch(
     "/tenant/users/{user_id}",
     response_model=UserOut,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    responses=problems(409),
     summary="Change a user's name, directory roles, or whether they may sign in",
 )
 async def update_user(

@@ -129,3 +129,31 @@ async def every_page(
         out.extend(items)
         if cursor is None:
             return out
+
+
+def page_of(
+    items: Sequence[T], key: Callable[[T], tuple[str, ...]], params: PageParams
+) -> tuple[list[T], str | None]:
+    """A page of a short list computed in full (a catalog, per-SKU totals): the items after
+    the cursor in ``key`` order, which must be unique, and the cursor of the next page."""
+    ordered = sorted(items, key=key)
+    if params.cursor:
+        after = _decode_strings(params.cursor, arity=len(key(ordered[0])) if ordered else None)
+        ordered = [item for item in ordered if key(item) > after]
+    page = ordered[: params.limit]
+    return page, _encode(key(page[-1])) if len(ordered) > params.limit else None
+
+
+def _decode_strings(cursor: str, *, arity: int | None) -> tuple[str, ...]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        values = None
+    if not (
+        isinstance(values, list)
+        and arity in (None, len(values))
+        and all(isinstance(v, str) for v in values)
+    ):
+        raise Invalid("The cursor is not valid for this list.", code="invalid_cursor")
+    return tuple(values)
