@@ -123,3 +123,73 @@ async def test_creating_operations_document_the_idempotency_key(
     assert key_of("/api/v1/customers/{customer_id}/orders")["required"] is True
     assert key_of("/api/v1/tenant/users")["required"] is False
     assert key_of("/api/v1/tenant/users")["schema"]["maxLength"] == 255
+
+
+def _objects(document: dict[str, Any], schema: dict[str, Any], seen: set[str]) -> list[str]:
+    """Names (or paths) of the object schemas under ``schema`` that allow unknown fields."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        seen.add(name)
+        target = resolve(document, schema)
+        loose = (
+            [name]
+            if target.get("type") == "object" and target.get("additionalProperties") is not False
+            else []
+        )
+        return loose + _objects(document, {k: v for k, v in target.items()}, seen)
+    loose: list[str] = []
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, []):
+            loose += _objects(document, sub, seen)
+    if "items" in schema:
+        loose += _objects(document, schema["items"], seen)
+    for sub in schema.get("properties", {}).values():
+        loose += _objects(document, sub, seen)
+    return loose
+
+
+async def test_request_bodies_refuse_unknown_fields(
+    client: httpx.AsyncClient, document: dict[str, Any]
+) -> None:
+    loose, bodies = [], 0
+    for method, path, op in operations(document):
+        for media in op.get("requestBody", {}).get("content", {}).values():
+            bodies += 1
+            loose += [f"{method} {path}: {n}" for n in _objects(document, media["schema"], set())]
+    assert bodies > 20
+    assert loose == []
+    refused = await client.post(
+        "/api/v1/auth/token", json={"email": "a@b.example", "password": "x", "remember": True}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "remember"]
+
+
+async def test_request_schemas_state_the_limits_the_server_checks(
+    document: dict[str, Any],
+) -> None:
+    schemas = document["components"]["schemas"]
+    countries = schemas["CountryCode"]["enum"]
+    assert {"TW", "DE", "US"} <= set(countries)
+    assert "EU" not in countries
+    for model in ("TenantCreate", "Address", "OrganizationIn", "PriceIn"):
+        assert schemas[model]["properties"]["country"] == {
+            "$ref": "#/components/schemas/CountryCode"
+        }
+    price = schemas["PriceIn"]["properties"]
+    assert price["unit_price"]["type"] == "string"
+    assert price["unit_price"]["pattern"] == r"^[0-9]{1,14}(\.[0-9]{1,4})?$"
+    assert price["currency"]["pattern"] == "^[A-Za-z]{3}$"
+    assert schemas["TenantCreate"]["properties"]["domain"]["maxLength"] == 253
+    assert schemas["SubscriptionPatch"]["minProperties"] == 1
+    assert "anyOf" not in schemas["SubscriptionPatch"]["properties"]["quantity"]  # not null
+    events = schemas["WebhookCreate"]["properties"]["events"]["items"]["enum"]
+    assert "order_created" in events
+    assert "webhook_test" not in events
+    assert schemas["TokenRequest"]["properties"]["email"]["maxLength"] == 254
+    assert schemas["MembershipCredentials"]["properties"]["username"]["maxLength"] == 300
+    offers = document["paths"]["/api/v1/offers"]["get"]["parameters"]
+    country = next(p for p in offers if p["name"] == "country")
+    assert country["schema"]["$ref"] == "#/components/schemas/CountryCode"

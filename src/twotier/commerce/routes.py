@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -24,7 +24,7 @@ from twotier.commerce.schemas import (
     UserLicensesOut,
 )
 from twotier.directory.auth import CurrentPrincipal
-from twotier.kit.countries import normalize_country
+from twotier.kit.countries import CountryCodeText, normalize_country
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Invalid
 from twotier.kit.idempotency import create_once
@@ -135,7 +135,7 @@ async def retire_offer(
 )
 async def offers_for_country(
     principal: CurrentPrincipal,
-    country: str = Query(..., description="ISO 3166-1 alpha-2, e.g. DE"),
+    country: Annotated[str, CountryCodeText, Query(description="e.g. DE")],
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[CountryOfferOut]:

@@ -53,7 +53,7 @@ class ValidationProblem(Problem):
 
 
 DESCRIPTIONS = {
-    400: "Bad request",
+    400: "The body could not be read (it is not UTF-8 text)",
     401: "Not signed in, or the token is invalid, expired or revoked",
     403: "Signed in, but the roles (or a missing CSRF token) do not allow this",
     404: "No such object within the caller's reach",
@@ -137,6 +137,8 @@ def inferred_statuses(route: APIRoute) -> set[int]:
             statuses.update(writes)
     if route.param_convertors:
         statuses.add(404)
+    if route.body_field is not None:
+        statuses.add(400)  # a body that cannot be read as text
     # FastAPI's own rule for when a request can fail validation.
     if route.body_field is not None or get_flat_params(route.dependant):
         statuses.add(422)
