@@ -28,7 +28,15 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from twotier.audit import service as audit
-from twotier.audit.chain import chain_hash, hash_content, record_content, seal, verify
+from twotier.audit.chain import (
+    chain_hash,
+    hash_content,
+    record_content,
+    seal,
+    use_key,
+    verify,
+    write_key,
+)
 from twotier.audit.models import AuditChainHead, AuditRecord
 from twotier.config import Settings
 from twotier.kit import migrate
@@ -73,7 +81,9 @@ async def chain_at_write_request(db: Database, n: int) -> None:
         assert head is not None
         entry.seq = head.seq + 1
         entry.prev_hash = head.hash
-        entry.chain_hash = chain_hash(entry.seq, head.hash, hash_content(record_content(entry)))
+        key = write_key()
+        content = hash_content(record_content(entry), key=key)
+        entry.chain_hash = chain_hash(entry.seq, head.hash, content, key=key)
         head.seq, head.hash, head.updated_at = entry.seq, entry.chain_hash, utcnow()
         await session.flush()
         await asyncio.sleep(WORK_MS / 2000)
@@ -112,6 +122,7 @@ async def run_design(db: Database, design: str, concurrency: int) -> float:
 async def main(url: str) -> None:
     db = Database(url)
     settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
+    use_key(settings.audit_hash_key)
     backend = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     print(f"{backend}: {REQUESTS} requests, each {WORK_MS:.0f} ms of other work in its transaction")
     print(f"{'design':<16} {'concurrency':>11} {'requests/s':>11} {'vs 1':>6}")
@@ -127,7 +138,7 @@ async def main(url: str) -> None:
     sealed = await seal(db, settings)
     elapsed = time.perf_counter() - started
     async with db.read_sessions() as session:
-        ok = (await verify(session)).ok
+        ok = (await verify(session, settings.audit_hash_key)).ok
     print(
         f"sealer: {sealed} records in {elapsed * 1000:.0f} ms "
         f"({sealed / elapsed:.0f} records/s, batches of {settings.audit_seal_batch_size}); "

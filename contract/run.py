@@ -208,7 +208,8 @@ def check(base: str, principal: Principal, args: argparse.Namespace, env: dict[s
         command += ["--max-examples", str(args.max_examples)]
     run_env = env | {"TWOTIER_CONTRACT_TOKEN": token, "TWOTIER_CONTRACT_SPARE_TOKEN": spare}
     print(f"\n== Schemathesis as the {principal.name} ({principal.email}) ==", flush=True)
-    return subprocess.run(command, env=run_env, check=False).returncode
+    # In the run's scratch folder, so nothing it writes lands in the work tree.
+    return subprocess.run(command, env=run_env, cwd=args.scratch, check=False).returncode
 
 
 def main() -> int:
@@ -235,6 +236,7 @@ def main() -> int:
     started = time.monotonic()
     failed: list[str] = []
     with tempfile.TemporaryDirectory(prefix="twotier-contract-") as tmp_dir:
+        args.scratch = tmp_dir
         world = World(Path(tmp_dir), args.database_url)
         try:
             world.seed(env)

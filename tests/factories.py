@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from twotier.operator.service import create_operator
 
 PASSWORD = "correct horse battery"
 
@@ -90,8 +93,6 @@ OPERATOR_PASSWORD = "operator-pass-1"
 
 async def make_operator(client: httpx.AsyncClient, session: Any) -> dict[str, str]:
     """An operator user (created as `twotier operator create` does); returns auth headers."""
-    from twotier.operator.service import create_operator
-
     email = f"{unique('ops')}@vendor.example"
     await create_operator(session, email=email, password=OPERATOR_PASSWORD, name="Ops")
     await session.flush()
@@ -154,3 +155,27 @@ def enrollment_body(
             },
         }
     return body
+
+
+_MAILBOX_READERS: weakref.WeakKeyDictionary[httpx.AsyncClient, dict[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def mailbox(
+    client: httpx.AsyncClient, to: str | None = None, **params: Any
+) -> list[dict[str, Any]]:
+    """The dev mailbox's messages (to ``to``), read as only a signed-in operator may."""
+    auth = _MAILBOX_READERS.get(client)
+    if auth is None:
+        app = client._transport.app  # type: ignore[attr-defined]  # the ASGI app under test
+        email = f"{unique('mail-reader')}@vendor.example"
+        async with app.state.db.write_sessions() as session, session.begin():
+            await create_operator(session, email=email, password=OPERATOR_PASSWORD, name="Ops")
+        auth = {"Authorization": f"Bearer {await sign_in(client, email, OPERATOR_PASSWORD)}"}
+        _MAILBOX_READERS[client] = auth
+    if to is not None:
+        params["to"] = to
+    response = await client.get("/api/v1/dev/mailbox", params=params, headers=auth)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])

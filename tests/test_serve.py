@@ -10,11 +10,15 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from tests.conftest import create_database, drop_database
+from twotier import cli
+from twotier.config import Settings
 
 TWOTIER = str(Path(sys.executable).with_name("twotier"))
 
@@ -104,13 +108,82 @@ def test_in_process_worker_delivers_email_right_after_commit(server: str) -> Non
         },
     }
     assert httpx.post(f"{server}/api/v1/tenants", json=body).status_code == 201
+    operator = httpx.post(
+        f"{server}/api/v1/auth/token",
+        json={"email": "operator@twotier.example", "password": "twotier-demo-2026"},
+    ).json()["access_token"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         items = httpx.get(
-            f"{server}/api/v1/dev/mailbox", params={"to": "admin@live-mail.example"}
+            f"{server}/api/v1/dev/mailbox",
+            params={"to": "admin@live-mail.example"},
+            headers={"Authorization": f"Bearer {operator}"},
         ).json()["items"]
         if items:
             assert "Live Mail Co" in items[0]["subject"]
             return
         time.sleep(0.2)
     pytest.fail("the welcome email never reached the dev mailbox")
+
+
+def test_a_forwarded_for_header_from_loopback_is_not_believed_by_default(server: str) -> None:
+    admin = {"email": "admin@fabrikam.example", "password": "twotier-demo-2026"}
+    wrong = admin | {"password": "not-the-password"}
+    spoofed = {"X-Forwarded-For": "203.0.113.9"}
+    assert httpx.post(f"{server}/api/v1/auth/token", json=wrong, headers=spoofed).status_code == 401
+    token = httpx.post(f"{server}/api/v1/auth/token", json=admin).json()["access_token"]
+    records = httpx.get(
+        f"{server}/api/v1/audit-records",
+        params={"operation": "sign_in_failed", "newest_first": "true"},
+        headers={"Authorization": f"Bearer {token}"},
+    ).json()["items"]
+    assert records[0]["detail"]["client"] == "127.0.0.1"
+
+
+async def _client_seen(options: dict[str, Any], peer: str) -> str:
+    """The client address an app sees behind uvicorn configured with ``options``."""
+
+    async def echo(scope: Any, _receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["client"][0].encode()})
+
+    config = uvicorn.Config(
+        echo,
+        proxy_headers=options["proxy_headers"],
+        forwarded_allow_ips=options["forwarded_allow_ips"],
+        log_config=None,
+    )
+    config.load()
+    transport = httpx.ASGITransport(app=config.loaded_app, client=(peer, 40_000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        response = await c.get("/", headers={"X-Forwarded-For": "203.0.113.9"})
+    return response.text
+
+
+@pytest.mark.parametrize(
+    ("allowed", "peer", "seen"),
+    [
+        ("", "127.0.0.1", "127.0.0.1"),
+        ("", "10.1.2.3", "10.1.2.3"),
+        ("10.0.0.0/8", "10.1.2.3", "203.0.113.9"),
+        ("10.0.0.0/8", "127.0.0.1", "127.0.0.1"),
+    ],
+)
+async def test_serve_believes_forwarded_headers_only_from_the_named_proxies(
+    monkeypatch: pytest.MonkeyPatch, allowed: str, peer: str, seen: str
+) -> None:
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")  # uvicorn's own variable widens nothing
+    settings = Settings(
+        database_url="sqlite+aiosqlite:///:memory:",
+        forwarded_allow_ips=allowed,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    passed: dict[str, Any] = {}
+    monkeypatch.setattr(cli, "_settings", lambda: settings)
+    monkeypatch.setattr(cli.migrate, "upgrade", lambda *_args: None)
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *_args, **kwargs: passed.update(kwargs))
+
+    cli.serve(host="127.0.0.1", port=8000, workers=1, with_demo=False)
+
+    assert passed["proxy_headers"] is bool(allowed)
+    assert await _client_seen(passed, peer) == seen

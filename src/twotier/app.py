@@ -9,13 +9,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 import twotier
 from twotier import health
 from twotier import jobs as _jobs  # noqa: F401 — registers outbox handlers and periodic jobs
+from twotier.audit import chain as audit_chain
 from twotier.audit import routes as audit_routes
 from twotier.audit import views as audit_views
 from twotier.channel import routes as channel_routes
@@ -38,7 +40,10 @@ from twotier.kit.errors import (
     app_error_problem,
     http_error_problem,
     install_error_handlers,
+    internal_error_problem,
 )
+from twotier.kit.headers import DOCS_CDN, DOCS_PATH, SecurityHeadersMiddleware, security_headers
+from twotier.kit.inputguard import InputGuardMiddleware
 from twotier.kit.outbox import Worker
 from twotier.kit.requestid import RequestIdMiddleware
 from twotier.mail import routes as mail_routes
@@ -73,9 +78,31 @@ def _is_portal(request: Request) -> bool:
     return not (path.startswith("/api/") or path in {"/healthz", "/readyz"})
 
 
+DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>twotier API</title>
+<link rel="stylesheet" href="{DOCS_CDN}/npm/swagger-ui-dist@5/swagger-ui.css">
+<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<script src="{DOCS_CDN}/npm/swagger-ui-dist@5/swagger-ui-bundle.js" defer></script>
+<script src="/static/api-docs.js" defer></script>
+</head>
+<body><div id="swagger-ui"></div></body>
+</html>
+"""
+
+
+async def api_docs() -> HTMLResponse:
+    """Swagger UI, started by a static script (the CSP forbids inline script)."""
+    return HTMLResponse(DOCS_PAGE)
+
+
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.apply_password_hashing()
+    audit_chain.use_key(settings.audit_hash_key)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,7 +129,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         summary="A self-hostable partner center for two-tier cloud distribution",
         description=DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served below without inline script
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -126,8 +153,26 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             return error_page(request, AppError(str(exc.detail), code="error"))
         return await http_error_problem(request, exc)
 
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
+        # Logged by Starlette with its traceback; the caller learns only the request id.
+        request_id = getattr(request.state, "request_id", None)
+        response = internal_error_problem(request_id)
+        # Answered outside the middleware stack, so the headers are added here.
+        response.headers.update(
+            security_headers(request.url.path, production=settings.is_production)
+        )
+        return response
+
+    async def refused_input(scope: Scope, exc: AppError) -> Response:
+        return await app_error(Request(scope), exc)
+
     app.add_exception_handler(AppError, app_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, unexpected_error)
+    app.add_middleware(
+        InputGuardMiddleware, max_body_bytes=settings.max_body_bytes, render_error=refused_input
+    )
+    app.add_middleware(SecurityHeadersMiddleware, production=settings.is_production)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)
@@ -157,5 +202,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(partner_views.router)
     app.include_router(audit_views.router)
     app.include_router(webhook_views.router)
+    app.add_api_route(DOCS_PATH, api_docs, include_in_schema=False, methods=["GET"])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -23,7 +23,7 @@ from twotier.kit.clock import as_utc
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from twotier.audit.chain import VerifyResult
+    from twotier.audit.chain import Problem, VerifyResult
 
 app = typer.Typer(
     help="twotier: a partner center for two-tier cloud distribution.", no_args_is_help=True
@@ -141,7 +141,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        proxy_headers=True,
+        # X-Forwarded-* only from the proxies the operator names; otherwise the socket's peer.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level="info",
     )
 
@@ -381,11 +383,20 @@ def audit_verify(
         ),
     ] = None,
 ) -> None:
-    """Recompute the audit hash chain; name the first record altered or removed (exit 1)."""
+    """Recompute the audit hash chain; list every record altered, removed or inserted, and
+    how many (exit 1)."""
     settings = _settings()
+    listed = 0
+
+    def report(problem: Problem) -> None:
+        nonlocal listed
+        if not listed:
+            typer.secho("Audit trail tampered with:", fg=typer.colors.RED, err=True)
+        listed += 1
+        typer.echo(f"  {problem}", err=True)
 
     async def main() -> tuple[VerifyResult, str | None]:
-        from twotier.audit.chain import chain_hash_at, verify
+        from twotier.audit.chain import chain_hash_at, snapshot, verify
         from twotier.audit.chain import seal as seal_records
         from twotier.kit.db import Database
 
@@ -393,8 +404,8 @@ def audit_verify(
         try:
             if seal:
                 await seal_records(db, settings)
-            async with db.read_sessions() as session:
-                result = await verify(session)
+            async with snapshot(db) as session:
+                result = await verify(session, settings.audit_hash_key, report=report)
                 anchored = None
                 if expect is not None:
                     seq, _, _hash = expect.partition(":")
@@ -407,25 +418,38 @@ def audit_verify(
         typer.secho("--expect takes SEQ:HASH (as verify prints it).", fg=typer.colors.RED, err=True)
         raise typer.Exit(2)
     result, anchored = asyncio.run(main())
-    if result.problem is not None:
+    broken = not result.ok
+    if broken:
         typer.secho(
-            f"Audit chain broken: {result.problem}. {result.checked} record(s) before it verify.",
+            f"{result.problems} record(s) altered, removed or inserted; "
+            f"{result.checked} sealed record(s) verify.",
             fg=typer.colors.RED,
             err=True,
         )
-        raise typer.Exit(1)
+        if result.wrong_key:
+            typer.echo(
+                "No keyed record matches its hash: is TWOTIER_AUDIT_KEY (or, unset, "
+                "TWOTIER_SECRET_KEY) the one the records were written with?",
+                err=True,
+            )
     if expect is not None and anchored != expect.partition(":")[2]:
+        broken = True
         typer.secho(
             f"Audit chain does not match the anchor {expect}: the chain was rewritten "
             "(or the record removed).",
             fg=typer.colors.RED,
             err=True,
         )
+    if broken:
         raise typer.Exit(1)
     typer.echo(
         f"Audit chain verified: {result.checked} record(s); head #{result.head_seq} "
         f"{result.head_hash}"
     )
+    if result.legacy:
+        typer.echo(f"{result.legacy} of them sealed before keyed hashing (plain SHA-256).")
+    if result.pending:
+        typer.echo(f"{result.pending} record(s) not sealed yet (their hashes verify).")
     typer.echo(f"Keep this anchor elsewhere: {result.head_seq}:{result.head_hash}")
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from enum import StrEnum
 from functools import lru_cache
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from twotier.kit.security import configure_password_hashing
@@ -26,7 +28,10 @@ class EmailBackend(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TWOTIER_", env_file=".env", extra="ignore")
+    # Refusals name the setting, never echo its value (keys and passwords would be printed).
+    model_config = SettingsConfigDict(
+        env_prefix="TWOTIER_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Environment = Environment.development
     database_url: str = "sqlite+aiosqlite:///./var/twotier.db"
@@ -43,6 +48,10 @@ class Settings(BaseSettings):
     smtp_tls: bool = False
     smtp_timeout_seconds: float = 30.0
 
+    # Request bodies past this size are refused (413) before they are read; the CLI's
+    # CSV imports do not go through HTTP and are not limited.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     access_token_ttl_seconds: int = Field(default=3600, ge=60)
     session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
 
@@ -52,10 +61,18 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     password_hash_parallelism: int = Field(default=4, ge=1)
 
-    # Sign-in throttling: failures allowed per window, per account and per client address.
-    signin_window_seconds: int = Field(default=900, ge=1)
-    signin_max_failures_per_account: int = Field(default=5, ge=1)
-    signin_max_failures_per_client: int = Field(default=20, ge=1)
+    # Sign-in throttling (directory/throttle.py). A browser holding its device cookie is
+    # judged only by its own failures; other clients share the account's growing delay
+    # (1 s doubling to 60 s once the free failures of the hour are used), and each address
+    # has its own cap per window.
+    signin_window_seconds: int = Field(default=900, ge=60)
+    signin_max_failures_per_address: int = Field(default=20, ge=1)
+    signin_max_failures_per_device: int = Field(default=10, ge=1)
+    signin_free_failures_per_account: int = Field(default=10, ge=1)
+
+    # Proxies whose X-Forwarded-For/-Proto uvicorn believes (comma-separated addresses or
+    # networks, or *). Empty: none, the socket's peer is the client.
+    forwarded_allow_ips: str = ""
 
     # Outbox delivery.
     outbox_in_process: bool = True
@@ -78,10 +95,20 @@ class Settings(BaseSettings):
 
     # Audit chain: records sealed per batch by the outbox worker (and at verify time).
     audit_seal_batch_size: int = Field(default=500, ge=1)
+    # The key audit hashes are made with; outside the database, so whoever can write the
+    # database cannot forge a record. Unset: derived from the secret key.
+    audit_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
+        if self.audit_key is not None and not self.audit_key.get_secret_value():
+            raise ValueError(
+                "TWOTIER_AUDIT_KEY is empty: unset it (derived from TWOTIER_SECRET_KEY) or "
+                "set a random value"
+            )
         if self.env is Environment.production:
+            if self.audit_key is not None and len(self.audit_key.get_secret_value()) < 32:
+                raise ValueError("TWOTIER_AUDIT_KEY must be a random value of 32+ characters")
             if self.secret_key == DEFAULT_SECRET_KEY or len(self.secret_key) < 32:
                 raise ValueError(
                     "TWOTIER_SECRET_KEY must be set to a random value of 32+ characters "
@@ -99,6 +126,14 @@ class Settings(BaseSettings):
             memory_kib=self.password_hash_memory_kib,
             parallelism=self.password_hash_parallelism,
         )
+
+    @property
+    def audit_hash_key(self) -> bytes:
+        """The HMAC key of audit hashes: ``TWOTIER_AUDIT_KEY``, or one derived from the
+        secret key (its own purpose, so it never equals a key used elsewhere)."""
+        if self.audit_key is not None:
+            return self.audit_key.get_secret_value().encode()
+        return hmac.new(self.secret_key.encode(), b"twotier audit hashes", hashlib.sha256).digest()
 
     @property
     def is_sqlite(self) -> bool:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.audit.helpers import forged
 from tests.customers.helpers import customer_of, linked_pair
 from tests.factories import PASSWORD, make_operator, make_org, make_user, sign_in
+from twotier.audit.chain import seal
 from twotier.config import Settings
 from twotier.kit.db import Database
 
@@ -181,3 +185,24 @@ async def test_paging_walks_every_record_once_in_order(
     assert seen == [r["id"] for r in whole]
     stamps = [r["at"] for r in whole]
     assert stamps == sorted(stamps, reverse=newest_first)
+
+
+async def test_records_the_sealer_refused_leave_the_activity_log(
+    client: httpx.AsyncClient, session: AsyncSession, db: Database, settings: Settings
+) -> None:
+    org = await make_org(client)
+    forgery = forged(actor_tenant_id=uuid.UUID(org.id), subject_tenant_id=uuid.UUID(org.id))
+    session.add(forgery)
+    await session.flush()
+
+    async def listed() -> list[str]:
+        items = (
+            await client.get("/api/v1/audit-records", params={"limit": 200}, headers=org.auth)
+        ).json()["items"]
+        return [r["id"] for r in items]
+
+    assert str(forgery.id) in await listed()  # not sealed yet: nothing has looked at it
+    await seal(db, settings)
+    after = await listed()
+    assert str(forgery.id) not in after
+    assert len(after) >= 2  # the tenant's own records stay

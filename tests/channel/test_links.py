@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.channel.helpers import accept, approved, invite, provider_and_reseller, token_of
 from tests.enrollment.helpers import deliver
-from tests.factories import OPERATOR_PASSWORD, Org, make_operator, sign_in
+from tests.factories import OPERATOR_PASSWORD, Org, mailbox, make_operator, sign_in
 from twotier.channel.models import ResellerLink
 from twotier.config import Settings
 from twotier.kit.db import Database
@@ -66,7 +66,7 @@ async def test_reseller_ends_the_link_and_both_lists_lose_it(
         contact = (await client.get("/api/v1/partner", headers=org.auth)).json()["primary_contact"][
             "email"
         ]
-        items = (await client.get("/api/v1/dev/mailbox", params={"to": contact})).json()["items"]
+        items = await mailbox(client, contact)
         assert any("no longer connected" in m["subject"] for m in items)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.factories import Org, enrollment_body, make_membership
+from tests.factories import Org, enrollment_body, mailbox, make_membership
 from twotier.config import Settings
 from twotier.kit.db import Database
 from twotier.kit.outbox import Worker
@@ -18,7 +18,7 @@ async def deliver(db: Database, settings: Settings) -> None:
 
 
 async def latest_mail(client: httpx.AsyncClient, to: str) -> dict[str, str]:
-    items = (await client.get("/api/v1/dev/mailbox", params={"to": to})).json()["items"]
+    items = await mailbox(client, to)
     assert items, f"no mail to {to}"
     return dict(items[-1])
 

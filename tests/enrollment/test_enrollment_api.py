@@ -53,13 +53,13 @@ async def test_lookup_lists_profiles_with_eligibility(
 
 
 async def test_wrong_membership_credentials_are_401_then_throttled(
-    client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
     operator = await make_operator(client, session)
     org = await make_org(client)
     membership = await make_membership(client, operator)
     bad = {"username": membership["username"], "password": "wrong-password"}
-    for _ in range(5):
+    for _ in range(settings.signin_free_failures_per_account):
         response = await client.post(
             "/api/v1/enrollment/membership-lookup", json=bad, headers=org.auth
         )

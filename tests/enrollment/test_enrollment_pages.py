@@ -32,6 +32,7 @@ from tests.factories import (
 )
 from twotier.config import Settings
 from twotier.directory.auth import CSRF_COOKIE, SESSION_COOKIE
+from twotier.directory.throttle import DEVICE_COOKIE
 from twotier.kit.db import Database
 from twotier.operator.service import create_operator
 
@@ -790,4 +791,4 @@ async def test_session_and_csrf_cookies_never_hold_the_membership_password(
     assert response.status_code == 200
     set_cookies = " ".join(v for k, v in response.headers.multi_items() if k == "set-cookie")
     assert membership["password"] not in set_cookies
-    assert set(client.cookies.keys()) <= {SESSION_COOKIE, CSRF_COOKIE}
+    assert set(client.cookies.keys()) <= {SESSION_COOKIE, CSRF_COOKIE, DEVICE_COOKIE}

@@ -76,21 +76,25 @@ async def test_every_operation_documents_the_statuses_its_shape_implies(
         "GET /api/v1/invitations/{token}",
         "POST /api/v1/enrollments/verify-email",
         "GET /api/v1/webhook-events",
-        "GET /api/v1/dev/mailbox",
     }
     for method, path, op in operations(document):
         documented = set(op["responses"])
         name = f"{method} {path}"
         if name not in public:
             assert "401" in documented, name
+            assert op["security"] == [{"bearer": []}], name
+        else:
+            assert "security" not in op, name
         if "{" in path:
             assert "404" in documented, name
-        if op.get("parameters") or "requestBody" in op:
-            assert "422" in documented, name
+        if "requestBody" in op:
+            assert {"400", "413"} <= documented, name
+        assert "422" in documented, name  # control characters, in any request
     tenants = document["paths"]["/api/v1/tenant/users"]["get"]["responses"]
     assert "403" in tenants  # role checked
     me = document["paths"]["/api/v1/me"]["get"]["responses"]
-    assert set(me) == {"200", "401"}  # nothing else can happen to it
+    assert set(me) == {"200", "401", "422"}  # nothing else can happen to it
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
 async def test_the_documented_problem_is_what_the_server_sends(
@@ -193,3 +197,23 @@ async def test_request_schemas_state_the_limits_the_server_checks(
     offers = document["paths"]["/api/v1/offers"]["get"]["parameters"]
     country = next(p for p in offers if p["name"] == "country")
     assert country["schema"]["$ref"] == "#/components/schemas/CountryCode"
+
+
+async def test_refusals_before_any_route_are_documented_problems(
+    client: httpx.AsyncClient, document: dict[str, Any]
+) -> None:
+    documented = document["paths"]["/api/v1/auth/token"]["post"]["responses"]
+    not_text = await client.post(
+        "/api/v1/auth/token",
+        content=b'{"email": "\xff", "password": "x"}',
+        headers={"content-type": "application/json"},
+    )
+    control = await client.post(
+        "/api/v1/auth/token", json={"email": "a\u0000@b.example", "password": "x"}
+    )
+    in_query = await client.get("/api/v1/me", params={"q": "\u0001"})
+    for response, status in ((not_text, 400), (control, 422), (in_query, 422)):
+        assert response.status_code == status
+        assert response.headers["content-type"] == "application/problem+json"
+    assert {"400", "413", "422"} <= set(documented)
+    assert "422" in document["paths"]["/api/v1/me"]["get"]["responses"]

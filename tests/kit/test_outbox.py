@@ -22,6 +22,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from sqlalchemy import func, select
 
+from tests.factories import mailbox
 from twotier.config import EmailBackend, Settings
 from twotier.kit import clock
 from twotier.kit.db import Database
@@ -450,9 +451,7 @@ async def test_mailbox_stores_a_message_once_and_lists_it(
         )
     assert stored == 1
 
-    response = await client.get("/api/v1/dev/mailbox", params={"to": "grace@example.test"})
-    assert response.status_code == 200
-    items = response.json()["items"]
+    items = await mailbox(client, "grace@example.test")
     assert len(items) == 1
     item = items[0]
     assert item["to"] == "grace@example.test"
@@ -462,8 +461,7 @@ async def test_mailbox_stores_a_message_once_and_lists_it(
     uuid.UUID(item["id"])
     assert item["sent_at"]
 
-    other = await client.get("/api/v1/dev/mailbox", params={"to": "nobody@example.test"})
-    assert other.json()["items"] == []
+    assert await mailbox(client, "nobody@example.test") == []
 
 
 def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:

@@ -344,6 +344,16 @@ PROVIDER_EMAIL = "admin@contoso-distribution.example"
 PROVIDER_NAME = "Contoso Distribution Ltd"
 RESELLER_EMAIL = "admin@fabrikam.example"
 RESELLER_NAME = "Fabrikam Cloud Resellers Ltd"
+OPERATOR_EMAIL = "operator@twotier.example"
+
+
+async def operator_auth(
+    api: httpx.AsyncClient, email: str = OPERATOR_EMAIL, password: str = DEMO_PASSWORD
+) -> dict[str, str]:
+    """Bearer headers of an operator (only operators read the dev mailbox)."""
+    response = await api.post("/api/v1/auth/token", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ browser tests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.async_api import Browser, Dialog, Page, expect
+from playwright.async_api import Error as PlaywrightError
 
 from tests.portal.conftest import (
     DEMO_PASSWORD,
@@ -36,6 +38,7 @@ from tests.portal.conftest import (
     go_sign_in,
     new_context,
     open_from_nav,
+    operator_auth,
     screenshot,
     sign_in,
 )
@@ -60,8 +63,11 @@ async def invitation_email(server: Server, to: str, link: str) -> dict[str, Any]
     """The email carrying ``link``, once the in-process outbox worker delivered it."""
     deadline = time.monotonic() + MAIL_TIMEOUT_SECONDS
     async with httpx.AsyncClient(base_url=server.base_url) as api:
+        auth = await operator_auth(api)
         while time.monotonic() < deadline:
-            response = await api.get("/api/v1/dev/mailbox", params={"to": to, "limit": 100})
+            response = await api.get(
+                "/api/v1/dev/mailbox", params={"to": to, "limit": 100}, headers=auth
+            )
             assert response.status_code == 200, response.text
             for mail in response.json()["items"]:
                 if link in mail["body"]:
@@ -324,3 +330,38 @@ async def test_revoking_an_invitation_asks_first_and_then_the_link_stops_working
         )
     finally:
         await stranger.close()
+
+
+async def test_consent_page_refuses_to_load_inside_another_sites_frame(
+    page: Page, demo_server: Server
+) -> None:
+    """Clickjacking: the page that authorizes a provider must not render inside a frame."""
+    async with httpx.AsyncClient(base_url=demo_server.base_url) as api:
+        token = await api.post(
+            "/api/v1/auth/token", json={"email": PROVIDER_EMAIL, "password": DEMO_PASSWORD}
+        )
+        invitation = await api.post(
+            "/api/v1/reseller-invitations",
+            json={"email": "framed@reseller.example"},
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+    assert invitation.status_code == 201, invitation.text
+    link = invitation.json()["invite_url"]
+
+    # Shown on its own, the consent page says who asks for what...
+    await page.goto(link)
+    await expect(page.get_by_role("main")).to_contain_text(
+        f"{PROVIDER_NAME} asks to become your indirect provider."
+    )
+
+    # ...inside another page's frame the browser refuses to render it at all.
+    await page.set_content(f'<h1>Win a prize</h1><iframe title="bait" src="{link}"></iframe>')
+    await until(lambda: len(page.frames) == 2, "the frame to be attempted")
+    framed = page.frames[1]
+    with contextlib.suppress(PlaywrightError):
+        await framed.wait_for_load_state(timeout=5000)
+    shown = ""
+    with contextlib.suppress(PlaywrightError):
+        shown = await framed.content()
+    assert "asks to become your indirect provider" not in shown
+    assert not framed.url.startswith(demo_server.base_url)

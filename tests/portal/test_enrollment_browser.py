@@ -27,6 +27,7 @@ from tests.portal.conftest import (
     new_context,
     new_tenant,
     open_from_nav,
+    operator_auth,
     screenshot,
 )
 from twotier.kit.db import Database
@@ -77,12 +78,14 @@ async def make_membership(
     return dict(response.json())
 
 
-async def verification_link(server: Server, to: str) -> str:
+async def verification_link(server: Server, to: str, operator_email: str) -> str:
     """The link in the confirmation email, once the in-process outbox worker delivered it."""
     deadline = time.monotonic() + MAIL_TIMEOUT_SECONDS
     async with httpx.AsyncClient(base_url=server.base_url) as api:
+        auth = await operator_auth(api, operator_email, OPERATOR_PASSWORD)
         while time.monotonic() < deadline:
-            items = (await api.get("/api/v1/dev/mailbox", params={"to": to})).json()["items"]
+            answer = await api.get("/api/v1/dev/mailbox", params={"to": to}, headers=auth)
+            items = answer.json()["items"]
             for mail in reversed(items):
                 match = re.search(r"https?://\S+/enroll/verify\?token=[\w-]+", mail["body"])
                 if match:
@@ -181,7 +184,7 @@ async def test_a_new_organization_enrolls_is_approved_and_becomes_admin_agent(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
     await expect(main).to_contain_text(contact)
     await screenshot(page, artifacts, "enroll-08-check-email")
-    link = await verification_link(server, contact)
+    link = await verification_link(server, contact, operator_email)
 
     mail_reader = await new_context(browser, server.base_url)
     try:

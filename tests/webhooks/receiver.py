@@ -25,6 +25,8 @@ class Receiver:
     # Status codes to answer, in order; once used up, ``default_status``.
     statuses: list[int] = field(default_factory=list)
     default_status: int = 204
+    # A fixed answer for some paths, ahead of ``statuses`` (an endpoint that always fails).
+    path_status: dict[str, int] = field(default_factory=dict)
     # When set, the next request waits until ``release`` is set (a delivery in flight).
     hold_next: bool = False
     held: threading.Event = field(default_factory=threading.Event)
@@ -57,7 +59,12 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 receiver.received.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
-                status = receiver.statuses.pop(0) if receiver.statuses else receiver.default_status
+                if self.path in receiver.path_status:
+                    status = receiver.path_status[self.path]
+                elif receiver.statuses:
+                    status = receiver.statuses.pop(0)
+                else:
+                    status = receiver.default_status
             self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()

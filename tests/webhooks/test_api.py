@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,22 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.channel.helpers import approved, user_with_partner_roles
 from tests.factories import make_operator, make_org, make_user
 from tests.webhooks.test_delivery import deliver, register, send_test
-from twotier.app import create_app
 from twotier.config import Environment, Settings
 from twotier.events.catalog import CATALOG
 from twotier.kit.db import Database
 from twotier.kit.idempotency import IdempotencyKey
 
 PUBLIC = "https://93.184.215.14/hooks"  # a public address literal: no DNS needed
-
-
-@pytest.fixture
-async def strict_client(settings: Settings, db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """The app as shipped: private addresses refused."""
-    app = create_app(settings.model_copy(update={"webhooks_allow_private": False}), db=db)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
 
 
 async def test_the_secret_is_shown_once(client: httpx.AsyncClient) -> None:

@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tests.channel.helpers import accept, invite, provider_and_reseller
 from tests.customers.helpers import accept_as_customer, invite_customer, linked_pair
 from tests.enrollment.helpers import approved_partner
-from tests.factories import Org, make_operator, make_org, sign_in
+from tests.factories import Org, mailbox, make_operator, make_org, sign_in
 from tests.webhooks.receiver import Receiver
 from twotier.config import Settings
 from twotier.kit import clock
@@ -172,7 +172,7 @@ async def test_an_endpoint_that_is_down_holds_back_later_events(
 
     async with db.write_sessions() as s, s.begin():
         for n in (1, 2):
-            events.emit(
+            await events.emit(
                 s,
                 "link_created",
                 resource_type="reseller_link",
@@ -208,7 +208,7 @@ async def test_410_gone_disables_at_once_and_tells_the_owner(
     assert got["disabled_reason"] == "gone"
     [failed] = await deliveries(client, org, hook["id"])
     assert failed["status"] == "failed"
-    mail = (await client.get("/api/v1/dev/mailbox", params={"to": org.email})).json()["items"]
+    mail = await mailbox(client, org.email)
     assert any("was disabled" in m["subject"] for m in mail)
     refused = await client.post(f"/api/v1/webhooks/{hook['id']}/test", headers=org.auth)
     assert refused.status_code == 409
@@ -245,7 +245,7 @@ async def test_gives_up_after_the_retry_horizon_disables_and_emails(
     [failed] = await deliveries(client, org, hook["id"])
     assert failed["status"] == "failed"
     assert len(failed["attempts"]) == len(receiver.received) == 5
-    mail = (await client.get("/api/v1/dev/mailbox", params={"to": org.email})).json()["items"]
+    mail = await mailbox(client, org.email)
     assert any("was disabled" in m["subject"] for m in mail)
     clock.travel(settings.webhook_retry_horizon_seconds)
     await deliver(db, settings)

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, String
+from sqlalchemy import JSON, BigInteger, Index, SmallInteger, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
@@ -41,6 +41,13 @@ class AuditRecord(IdMixin, Base):
     seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
     prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     chain_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # How both hashes are made: 1 plain SHA-256 (sealed before keyed hashing), 2 HMAC-SHA256
+    # with the audit key. A row inserted by hand gets 1, which the sealer refuses.
+    hash_version: Mapped[int] = mapped_column(
+        SmallInteger, nullable=False, server_default=text("1")
+    )
+    # Set by the sealer on a row whose content hash does not match: kept out of the chain.
+    refused_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class AuditChainHead(Base):

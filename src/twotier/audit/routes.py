@@ -91,7 +91,8 @@ async def list_records(
             "Global admins and admin agents read the activity log.", code="insufficient_role"
         )
     since, until = (None if d is None else as_utc(d) for d in (since, until))
-    stmt = select(AuditRecord)
+    # Records the sealer refused were not written by twotier: `audit verify` names them.
+    stmt = select(AuditRecord).where(AuditRecord.refused_at.is_(None))
     if not principal.is_operator:
         stmt = stmt.where(
             or_(

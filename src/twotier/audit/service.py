@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit.chain import content_of, hash_content
+from twotier.audit.chain import KEYED, content_of, hash_content, write_key
 from twotier.audit.models import AuditRecord
 from twotier.kit.clock import utcnow
 
@@ -32,8 +32,8 @@ def record(
 ) -> AuditRecord:
     """Add one audit record to the caller's transaction (it lands only if the change does).
 
-    Only an insert with the content's hash: nothing shared is locked, so requests writing
-    records never wait for each other; the sealer chains the record later.
+    Only an insert with the content's keyed hash: nothing shared is locked, so requests
+    writing records never wait for each other; the sealer chains the record later.
     """
     fields: dict[str, Any] = {
         "id": uuid.uuid4(),
@@ -51,7 +51,11 @@ def record(
         "request_id": actor.request_id if actor else request_id,
         "detail": detail or {},
     }
-    entry = AuditRecord(**fields, content_hash=hash_content(content_of(fields)))
+    entry = AuditRecord(
+        **fields,
+        hash_version=KEYED,
+        content_hash=hash_content(content_of(fields), key=write_key()),
+    )
     session.add(entry)
     return entry
 
@@ -62,7 +66,7 @@ async def partner_actions_in(
     """The latest things partners did in ``tenant_id`` on its behalf, newest first."""
     rows = await session.scalars(
         select(AuditRecord)
-        .where(AuditRecord.on_behalf_of_customer_id == tenant_id)
+        .where(AuditRecord.on_behalf_of_customer_id == tenant_id, AuditRecord.refused_at.is_(None))
         .order_by(AuditRecord.at.desc(), AuditRecord.id.desc())
         .limit(limit)
     )

@@ -24,7 +24,7 @@ from twotier.config import Settings
 from twotier.customers import service as customers
 from twotier.customers.schemas import CustomerOut
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.principal import Permission
+from twotier.directory.principal import Permission, Principal
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import Invalid
@@ -202,43 +202,78 @@ def _side_routes(side: str, path: str, other: str) -> None:
         items, cursor = await service.list_links(session, principal, side, status, params)
         return Page[LinkOut](items=items, next_cursor=cursor)
 
-    @router.get(
-        f"/{path}/{{{other}_id}}/customers",
-        response_model=Page[CustomerOut],
-        responses=problems(403, 404),
-        name=f"{path.replace('-', '_')}_customers",
-        summary="The customers both sides share",
-    )
-    async def shared_customers(
-        request: Request,
-        principal: CurrentPrincipal,
-        params: PageParams = Depends(page_params),
-        session: AsyncSession = Depends(get_session),
-    ) -> Page[CustomerOut]:
-        other_id = uuid.UUID(request.path_params[f"{other}_id"])
-        await service.access_link(session, principal, side, other_id)
-        items, cursor = await customers.list_customers(
-            session, principal, None, params, other_tier=other_id
-        )
-        return Page[CustomerOut](items=items, next_cursor=cursor)
-
-    @router.delete(
-        f"/{path}/{{{other}_id}}",
-        status_code=204,
-        responses=problems(403, 404),
-        name=f"end_{path.replace('-', '_')}",
-        summary="End the link now",
-    )
-    async def end_link(
-        request: Request,
-        principal: CurrentPrincipal,
-        session: AsyncSession = Depends(get_session),
-        settings: Settings = Depends(get_settings),
-    ) -> Response:
-        other_id = uuid.UUID(request.path_params[f"{other}_id"])
-        await service.terminate_link(session, settings, principal, side, other_id)
-        return Response(status_code=204)
-
 
 _side_routes("provider", "indirect-resellers", "reseller")
 _side_routes("reseller", "indirect-providers", "provider")
+
+
+async def _shared_customers(
+    session: AsyncSession, principal: Principal, side: str, other_id: uuid.UUID, params: PageParams
+) -> Page[CustomerOut]:
+    await service.access_link(session, principal, side, other_id)
+    items, cursor = await customers.list_customers(
+        session, principal, None, params, other_tier=other_id
+    )
+    return Page[CustomerOut](items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/indirect-resellers/{reseller_id}/customers",
+    response_model=Page[CustomerOut],
+    responses=problems(403, 404),
+    summary="The customers both sides share",
+)
+async def indirect_resellers_customers(
+    reseller_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[CustomerOut]:
+    return await _shared_customers(session, principal, "provider", reseller_id, params)
+
+
+@router.get(
+    "/indirect-providers/{provider_id}/customers",
+    response_model=Page[CustomerOut],
+    responses=problems(403, 404),
+    summary="The customers both sides share",
+)
+async def indirect_providers_customers(
+    provider_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[CustomerOut]:
+    return await _shared_customers(session, principal, "reseller", provider_id, params)
+
+
+@router.delete(
+    "/indirect-resellers/{reseller_id}",
+    status_code=204,
+    responses=problems(403, 404),
+    summary="End the link now",
+)
+async def end_indirect_resellers(
+    reseller_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await service.terminate_link(session, settings, principal, "provider", reseller_id)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/indirect-providers/{provider_id}",
+    status_code=204,
+    responses=problems(403, 404),
+    summary="End the link now",
+)
+async def end_indirect_providers(
+    provider_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await service.terminate_link(session, settings, principal, "reseller", provider_id)
+    return Response(status_code=204)

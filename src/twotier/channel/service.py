@@ -201,7 +201,7 @@ async def create_reseller_invitation(
         resource_id=invitation.id,
         detail={"email": data.email, "partner_id": data.partner_id},
     )
-    events.emit(
+    await events.emit(
         session,
         "reseller_invitation_created",
         resource_type="invitation",
@@ -341,7 +341,7 @@ async def revoke_invitation(
         detail={"kind": invitation.kind},
     )
     if invitation.kind == InvitationKind.reseller:
-        events.emit(
+        await events.emit(
             session,
             "reseller_invitation_revoked",
             resource_type="invitation",
@@ -476,7 +476,7 @@ async def accept_reseller_invitation(
     )
     both = [provider.tenant_id, reseller.tenant_id]
     pair = {"provider_partner_id": provider.partner_id, "reseller_partner_id": reseller.partner_id}
-    events.emit(
+    await events.emit(
         session,
         "reseller_invitation_accepted",
         resource_type="invitation",
@@ -486,7 +486,7 @@ async def accept_reseller_invitation(
         audience=both,
         data=pair | {"link_id": str(link.id)},
     )
-    events.emit(
+    await events.emit(
         session,
         "link_created",
         resource_type="reseller_link",
@@ -496,11 +496,11 @@ async def accept_reseller_invitation(
         audience=both,
         data=pair,
     )
-    emit_grant(session, "delegated_access_granted", grant, principal, provider, both)
+    await emit_grant(session, "delegated_access_granted", grant, principal, provider, both)
     return _link_out(link, provider, grant)
 
 
-def emit_grant(
+async def emit_grant(
     session: AsyncSession,
     type_: str,
     grant: DelegatedAccessGrant,
@@ -517,7 +517,7 @@ def emit_grant(
         if grant.source != "reseller_link"
         else f"/api/v1/indirect-providers/{partner.id}"
     )
-    events.emit(
+    await events.emit(
         session,
         type_,
         resource_type="delegated_access_grant",
@@ -667,7 +667,7 @@ async def terminate_link(
         },
     )
     both = [provider.tenant_id, reseller.tenant_id]
-    events.emit(
+    await events.emit(
         session,
         "link_terminated",
         resource_type="reseller_link",
@@ -682,4 +682,4 @@ async def terminate_link(
         },
     )
     for grant in revoked:
-        emit_grant(session, "delegated_access_revoked", grant, principal, provider, both)
+        await emit_grant(session, "delegated_access_revoked", grant, principal, provider, both)

@@ -176,7 +176,7 @@ async def update_user_licenses(
         for kind, changed in (("license_assigned", added), ("license_unassigned", removed)):
             if changed:
                 audience = await _audience(session, customer_id, [s.id for s in changed])
-                events.emit(
+                await events.emit(
                     session,
                     kind,
                     resource_type="license",

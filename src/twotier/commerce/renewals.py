@@ -72,7 +72,7 @@ async def _end_of_term(session: AsyncSession, sub: Subscription) -> None:
             PartnerAccount.id.in_([sub.provider_account_id, sub.reseller_account_id])
         )
     )
-    events.emit(
+    await events.emit(
         session,
         "subscription_updated",
         resource_type="subscription",

@@ -436,7 +436,7 @@ async def create_order(
             ]
         },
     )
-    events.emit(
+    await events.emit(
         session,
         "order_created",
         resource_type="order",
@@ -448,7 +448,7 @@ async def create_order(
         data=out.model_dump(mode="json", include={"id", "status", "line_items"}),
     )
     for sub_out in out.subscriptions:
-        events.emit(
+        await events.emit(
             session,
             "subscription_created",
             resource_type="subscription",
@@ -734,7 +734,7 @@ async def update_subscription(
         out = await _subscription_in(session, scope, sub.id)
         reseller = await session.get_one(PartnerAccount, sub.reseller_account_id)
         provider = await session.get_one(PartnerAccount, sub.provider_account_id)
-        events.emit(
+        await events.emit(
             session,
             "subscription_updated",
             resource_type="subscription",

@@ -74,7 +74,7 @@ async def drop_roles(
         detail={"dropped": sorted(dropping), "remaining": grant.roles},
     )
     partner = await session.get_one(PartnerAccount, grant.partner_account_id)
-    emit_grant(
+    await emit_grant(
         session,
         "delegated_access_revoked" if not grant.roles else "delegated_access_updated",
         grant,
@@ -174,7 +174,7 @@ async def decide_extension(
     )
     if approve:
         partner = await session.get_one(PartnerAccount, grant.partner_account_id)
-        emit_grant(
+        await emit_grant(
             session,
             "delegated_access_extended",
             grant,

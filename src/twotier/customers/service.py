@@ -161,7 +161,7 @@ async def _emit_invitation(
     accepted, the customer."""
     reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
     provider = await _provider_of(session, invitation)
-    events.emit(
+    await events.emit(
         session,
         type_,
         resource_type="invitation",
@@ -418,9 +418,11 @@ async def accept_customer_invitation(
         session, "customer_invitation_accepted", invitation, principal, customer.id
     )
     for relationship, partner, other in new_relationships:
-        _emit_relationship(session, "relationship_created", relationship, partner, other, principal)
+        await _emit_relationship(
+            session, "relationship_created", relationship, partner, other, principal
+        )
     for grant, partner in new_grants:
-        channel.emit_grant(
+        await channel.emit_grant(
             session,
             "delegated_access_granted",
             grant,
@@ -431,7 +433,7 @@ async def accept_customer_invitation(
     return created
 
 
-def _emit_relationship(
+async def _emit_relationship(
     session: AsyncSession,
     type_: str,
     rel: CustomerRelationship,
@@ -440,7 +442,7 @@ def _emit_relationship(
     actor: Principal,
     data: dict[str, Any] | None = None,
 ) -> None:
-    events.emit(
+    await events.emit(
         session,
         type_,
         resource_type="customer_relationship",
@@ -631,9 +633,9 @@ async def _end(
         else None
     )
     by = {"by": "customer" if by_customer else "partner"}
-    _emit_relationship(session, "relationship_ended", rel, partner, other, actor, by)
+    await _emit_relationship(session, "relationship_ended", rel, partner, other, actor, by)
     for grant in revoked:
-        channel.emit_grant(
+        await channel.emit_grant(
             session,
             "delegated_access_revoked",
             grant,

@@ -141,6 +141,7 @@ async def optional_principal(
     return None
 
 
+@answers(authenticates=True)
 async def current_principal(
     principal: Principal | None = Depends(optional_principal),
 ) -> Principal:

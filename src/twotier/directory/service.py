@@ -14,15 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
 from twotier.config import Settings
-from twotier.directory import emails
+from twotier.directory import emails, throttle
 from twotier.directory.access import user_in_tenant
 from twotier.directory.models import AccessToken, Tenant, TenantKind, TokenKind, User
 from twotier.directory.principal import Principal
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.schemas import TenantCreate, UserCreate, UserUpdate
-from twotier.kit import ratelimit
 from twotier.kit.clock import utcnow
-from twotier.kit.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unauthorized
+from twotier.kit.errors import Conflict, Forbidden, NotFound, Unauthorized
 from twotier.kit.pagination import PageParams, paginate
 from twotier.kit.security import hash_password, new_token, token_hash, verify_password
 
@@ -381,28 +380,25 @@ async def sign_in(
     password: str,
     client: str,
     kind: str,
+    device: str | None = None,
 ) -> SignInResult:
-    """Check the throttles, then the password (always hashed), then issue a token.
+    """Check the throttles (``throttle``; ``device`` is the portal's device cookie), then
+    the password (always hashed), then issue a token.
 
     Unknown email and wrong password answer the same and take the same time.
     """
     email = email.strip().lower()
-    window = settings.signin_window_seconds
-    account_key = f"signin:account:{email}"
-    client_key = f"signin:client:{client}"
-    for key, limit in (
-        (account_key, settings.signin_max_failures_per_account),
-        (client_key, settings.signin_max_failures_per_client),
-    ):
-        wait = await ratelimit.retry_after(session, key, limit=limit, window_seconds=window)
-        if wait is not None:
-            raise TooManyRequests(wait, "Too many failed sign-ins; try again later.")
-
     user = await session.scalar(select(User).where(User.email == email, User.is_active.is_(True)))
+    attempt = await throttle.check(
+        session,
+        settings,
+        email=email,
+        client=client,
+        device=throttle.trusted_device(settings, device, user),
+    )
     ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok:
-        await ratelimit.hit(session, account_key, window_seconds=window)
-        await ratelimit.hit(session, client_key, window_seconds=window)
+        await throttle.failed(session, attempt)
         # Kept with the counters (SignInFailed keeps changes): the user's tenant sees it.
         audit.record(
             session,
@@ -415,7 +411,7 @@ async def sign_in(
         )
         raise SignInFailed()
 
-    await ratelimit.clear(session, account_key)
+    await throttle.succeeded(session, attempt)
     ttl = (
         settings.access_token_ttl_seconds if kind == TokenKind.api else settings.session_ttl_seconds
     )

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.directory import service
+from twotier.directory import service, throttle
 from twotier.directory.access import access_tenant_user
 from twotier.directory.auth import SESSION_COOKIE, optional_principal
 from twotier.directory.models import TokenKind, User
@@ -75,6 +75,7 @@ async def signin(
             password=str(form.get("password") or ""),
             client=client_address(request),
             kind=TokenKind.session,
+            device=request.cookies.get(throttle.DEVICE_COOKIE),
         )
     except service.SignInFailed:
         request.state.keep_changes = True  # the failure counters must stick
@@ -91,7 +92,8 @@ async def signin(
             {
                 "next": target,
                 "email": email,
-                "error": _("Too many failed sign-ins. Wait a few minutes and try again."),
+                "error": _("Too many failed sign-ins. Wait %(seconds)s s, then try again.")
+                % {"seconds": exc.retry_after},
             },
             status_code=429,
         )
@@ -112,6 +114,7 @@ async def signin(
         path="/",
     )
     set_csrf_cookie(request, response, token_urlsafe(32))
+    throttle.set_device_cookie(response, settings, result.user.id)  # a fresh nonce each time
     return response
 
 

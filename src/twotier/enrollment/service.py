@@ -50,7 +50,7 @@ async def _emit(
         audience += list(
             await session.scalars(select(Tenant.id).where(Tenant.kind == TenantKind.operator))
         )
-    events.emit(
+    await events.emit(
         session,
         type_,
         resource_type="enrollment",

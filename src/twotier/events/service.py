@@ -10,12 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.events.models import Event
 from twotier.kit.clock import utcnow
-from twotier.kit.outbox import enqueue
-
-# Webhook fan-out: one outbox message per event, all under one ordering key, so events
-# reach each endpoint's queue in the order they were written.
-FANOUT = "webhook_fanout"
-FANOUT_ORDERING_KEY = "webhooks:fanout"
+from twotier.webhooks import fanout
 
 if TYPE_CHECKING:
     from twotier.directory.principal import Principal
@@ -31,7 +26,9 @@ def actor_of(principal: Principal | None) -> dict[str, Any] | None:
     }
 
 
-def emit(
+# Async because the subscribed endpoints are read here, so each delivery is written in the
+# emitting transaction under its endpoint's ordering key (callers: ``await events.emit``).
+async def emit(
     session: AsyncSession,
     type_: str,
     *,
@@ -46,7 +43,8 @@ def emit(
 ) -> Event:
     """Record an event in the caller's transaction; it exists only if the change commits.
 
-    The outbox then fans it out to the webhooks of its audience that subscribe to its type.
+    With it, one webhook delivery for each active endpoint of its audience that subscribes
+    to its type (one query for all the audience's endpoints); ``fan_out=False`` makes none.
     """
     seen: list[str] = []
     for tenant_id in audience:
@@ -66,6 +64,6 @@ def emit(
         data=data or {},
     )
     session.add(event)
-    if fan_out and seen:
-        enqueue(session, FANOUT, {"event_id": str(event.id)}, ordering_key=FANOUT_ORDERING_KEY)
+    if fan_out:
+        await fanout.fan_out(session, event)
     return event

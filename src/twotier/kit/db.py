@@ -134,7 +134,8 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
 
 
 def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
-    kwargs: dict[str, Any] = {}
+    # Bound parameters (password hashes, tokens, personal data) never reach logs or errors.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     elif not pool:

@@ -134,6 +134,16 @@ def problem(
     )
 
 
+def internal_error_problem(request_id: str | None) -> JSONResponse:
+    """Whatever went wrong inside stays in the server's log; the caller gets the request id."""
+    detail = "Something went wrong on our side. Quote the request id if you report it."
+    headers = {"X-Request-Id": request_id} if request_id else None
+    extra = {"request_id": request_id} if request_id else None
+    return problem(
+        500, "internal_error", "Internal server error", detail, headers=headers, extra=extra
+    )
+
+
 async def app_error_problem(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)  # noqa: S101 — registered for AppError only
     return problem(

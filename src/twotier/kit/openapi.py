@@ -14,11 +14,19 @@ from typing import Any, TypeVar
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+BEARER = "bearer"
+SECURITY_SCHEMES = {
+    BEARER: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An access token from POST /api/v1/auth/token. The portal's session "
+        "cookie works too (unsafe methods then need the X-CSRF-Token header).",
+    }
+}
 SCHEMAS = "#/components/schemas/"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -109,12 +117,16 @@ def idempotency_key(*, required: bool = False) -> dict[str, Any]:
     }
 
 
-def answers(*statuses: int, writes: Iterable[int] = ()) -> Callable[[F], F]:
+def answers(
+    *statuses: int, writes: Iterable[int] = (), authenticates: bool = False
+) -> Callable[[F], F]:
     """Mark a dependency with the error statuses it raises (``writes``: only for unsafe
-    methods), so every operation that depends on it documents them."""
+    methods), so every operation that depends on it documents them; ``authenticates``: the
+    operation needs the bearer token (or a portal session)."""
 
     def mark(dependency: F) -> F:
         dependency.__problems__ = (tuple(statuses), tuple(writes))  # type: ignore[attr-defined]
+        dependency.__authenticates__ = authenticates  # type: ignore[attr-defined]
         return dependency
 
     return mark
@@ -138,17 +150,20 @@ def inferred_statuses(route: APIRoute) -> set[int]:
     if route.param_convertors:
         statuses.add(404)
     if route.body_field is not None:
-        statuses.add(400)  # a body that cannot be read as text
-    # FastAPI's own rule for when a request can fail validation.
-    if route.body_field is not None or get_flat_params(route.dependant):
-        statuses.add(422)
+        statuses.update((400, 413))  # a body that is not text; one over the size cap
+    # Any request: control characters in the path or query (kit.inputguard), or what
+    # FastAPI's validation refuses.
+    statuses.add(422)
     return statuses
 
 
 def document_problems(route: APIRoute) -> None:
-    """Add the statuses ``route`` can return by its shape to what it declares."""
+    """Add the statuses ``route`` can return by its shape to what it declares, and the
+    bearer token to the operations that need one."""
     for status in sorted(inferred_statuses(route)):
         route.responses.setdefault(status, problem_response(status))
+    if any(getattr(call, "__authenticates__", False) for call in _calls(route.dependant)):
+        route.openapi_extra = {"security": [{BEARER: []}]} | (route.openapi_extra or {})
 
 
 def install(app: FastAPI) -> None:
@@ -165,6 +180,7 @@ def install(app: FastAPI) -> None:
             schemas.update(schema.pop("$defs", {}))
             schemas[model.__name__] = schema
         document["components"]["schemas"] = dict(sorted(schemas.items()))
+        document["components"]["securitySchemes"] = SECURITY_SCHEMES
         app.openapi_schema = document
         return document
 

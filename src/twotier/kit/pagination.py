@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Query, Request
 from pydantic import BaseModel
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,9 +38,13 @@ class Page(BaseModel, Generic[T]):
 class PageParams:
     limit: int
     cursor: str | None
+    # The list a cursor belongs to (the API route it was issued by); with the sort keys and
+    # direction it binds each cursor to one list, so another list refuses it.
+    list_name: str = ""
 
 
 def page_params(
+    request: Request,
     limit: int = Query(
         DEFAULT_LIMIT,
         ge=1,
@@ -47,10 +52,22 @@ def page_params(
     ),
     cursor: str | None = Query(None, description="`next_cursor` of the previous page."),
 ) -> PageParams:
-    return PageParams(limit=min(limit, MAX_LIMIT), cursor=cursor)
+    route = request.scope.get("route")
+    name = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    return PageParams(limit=min(limit, MAX_LIMIT), cursor=cursor, list_name=name)
 
 
-def _encode(values: Sequence[Any]) -> str:
+def _binding(list_name: str, keys: Sequence[InstrumentedAttribute[Any]], descending: bool) -> str:
+    """A short tag naming the list, its sort keys and direction (not a secret: a cursor is
+    only a position, but one from another list would page through the wrong thing)."""
+    spec = "|".join(
+        [list_name, "desc" if descending else "asc"]
+        + [f"{key.class_.__tablename__}.{key.key}" for key in keys]
+    )
+    return hashlib.sha256(spec.encode()).hexdigest()[:12]
+
+
+def _encode(values: Sequence[Any], binding: str) -> str:
     def plain(value: Any) -> Any:
         if isinstance(value, datetime):
             return value.isoformat()
@@ -58,16 +75,19 @@ def _encode(values: Sequence[Any]) -> str:
             return str(value)
         return value
 
-    raw = json.dumps([plain(v) for v in values], separators=(",", ":")).encode()
+    raw = json.dumps([binding, *[plain(v) for v in values]], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]], binding: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(values, list) or len(values) != len(keys):
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(decoded, list) or len(decoded) != len(keys) + 1:
             raise ValueError("wrong shape")
+        if decoded[0] != binding:
+            raise ValueError("a cursor of another list")
+        values = decoded[1:]
         out: list[Any] = []
         for key, value in zip(keys, values, strict=True):
             python_type = key.type.python_type
@@ -98,8 +118,9 @@ async def paginate(
 
     ``keys`` must end in a unique column so the order is total.
     """
+    binding = _binding(params.list_name, keys, descending)
     if params.cursor:
-        after = _decode(params.cursor, keys)
+        after = _decode(params.cursor, keys, binding)
         if descending:
             stmt = stmt.where(tuple_(*keys) < tuple_(*after))
         else:
@@ -113,7 +134,7 @@ async def paginate(
         rows = rows[: params.limit]
         last = rows[-1]
         obj = last if scalars else last[0]
-        next_cursor = _encode([getattr(obj, key.key) for key in keys])
+        next_cursor = _encode([getattr(obj, key.key) for key in keys], binding)
     return rows, next_cursor
 
 
@@ -136,24 +157,26 @@ def page_of(
 ) -> tuple[list[T], str | None]:
     """A page of a short list computed in full (a catalog, per-SKU totals): the items after
     the cursor in ``key`` order, which must be unique, and the cursor of the next page."""
+    binding = hashlib.sha256(f"{params.list_name}|in memory".encode()).hexdigest()[:12]
     ordered = sorted(items, key=key)
     if params.cursor:
-        after = _decode_strings(params.cursor, arity=len(key(ordered[0])) if ordered else None)
+        after = _decode_strings(params.cursor, binding)
         ordered = [item for item in ordered if key(item) > after]
     page = ordered[: params.limit]
-    return page, _encode(key(page[-1])) if len(ordered) > params.limit else None
+    return page, _encode(key(page[-1]), binding) if len(ordered) > params.limit else None
 
 
-def _decode_strings(cursor: str, *, arity: int | None) -> tuple[str, ...]:
+def _decode_strings(cursor: str, binding: str) -> tuple[str, ...]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        values = None
+        decoded = None
     if not (
-        isinstance(values, list)
-        and arity in (None, len(values))
-        and all(isinstance(v, str) for v in values)
+        isinstance(decoded, list)
+        and len(decoded) > 1
+        and decoded[0] == binding
+        and all(isinstance(v, str) for v in decoded)
     ):
         raise Invalid("The cursor is not valid for this list.", code="invalid_cursor")
-    return tuple(values)
+    return tuple(decoded[1:])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import String, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,6 +22,15 @@ class RateLimitCounter(Base):
     key: Mapped[str] = mapped_column(String(320), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(nullable=False, default=0)
+    # When the window's latest event was counted: growing delays are measured from it.
+    last_hit_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+@dataclass(frozen=True)
+class Window:
+    count: int
+    last_hit_at: datetime | None
+    ends_at: datetime
 
 
 def _window(now: datetime, seconds: int) -> datetime:
@@ -43,17 +54,57 @@ async def retry_after(
     return None
 
 
+def _upsert(session: AsyncSession, values: dict[str, Any], set_: dict[str, Any]) -> Any:
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return (
+        insert(RateLimitCounter)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=[RateLimitCounter.key, RateLimitCounter.window_start], set_=set_
+        )
+    )
+
+
 async def hit(session: AsyncSession, key: str, *, window_seconds: int) -> None:
     """Count one event against ``key`` in the current window (atomic upsert)."""
-    start = _window(utcnow(), window_seconds)
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(RateLimitCounter).values(key=key, window_start=start, count=1)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[RateLimitCounter.key, RateLimitCounter.window_start],
-        set_={"count": RateLimitCounter.count + 1},
+    now = utcnow()
+    start = _window(now, window_seconds)
+    stmt = _upsert(
+        session,
+        {"key": key, "window_start": start, "count": 1, "last_hit_at": now},
+        {"count": RateLimitCounter.count + 1, "last_hit_at": now},
     )
     await session.execute(stmt)
+
+
+async def hold(session: AsyncSession, key: str, *, window_seconds: int) -> Window:
+    """The current window of ``key``, its row locked until the transaction ends.
+
+    An upsert that changes nothing: concurrent requests holding one key take turns, so
+    none of them decides on counts another is about to raise.
+    """
+    start = _window(utcnow(), window_seconds)
+    stmt = _upsert(
+        session,
+        {"key": key, "window_start": start, "count": 0},
+        {"count": RateLimitCounter.count},
+    ).returning(RateLimitCounter.count, RateLimitCounter.last_hit_at)
+    count, last_hit_at = (await session.execute(stmt)).one()
+    return Window(count, last_hit_at, start + timedelta(seconds=window_seconds))
+
+
+async def window(session: AsyncSession, key: str, *, window_seconds: int) -> Window:
+    """The current window of ``key`` (count 0 when nothing was counted yet)."""
+    start = _window(utcnow(), window_seconds)
+    row = (
+        await session.execute(
+            select(RateLimitCounter.count, RateLimitCounter.last_hit_at).where(
+                RateLimitCounter.key == key, RateLimitCounter.window_start == start
+            )
+        )
+    ).one_or_none()
+    ends_at = start + timedelta(seconds=window_seconds)
+    return Window(row[0], row[1], ends_at) if row else Window(0, None, ends_at)
 
 
 async def clear(session: AsyncSession, key: str) -> None:

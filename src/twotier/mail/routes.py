@@ -1,4 +1,5 @@
-"""The dev mailbox API: mounted only while the mailbox email backend is on."""
+"""The dev mailbox API: mounted only while the mailbox email backend is on, and read only by a
+signed-in operator (the messages carry sign-up, invitation and verification links)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.directory.auth import require
+from twotier.directory.principal import Permission, Principal
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.email import MailboxMessage
 from twotier.kit.pagination import Page, PageParams, page_params, paginate
@@ -39,8 +42,13 @@ async def list_mailbox(
     )
 
 
-@router.get("/mailbox", response_model=Page[MailboxItem], summary="Messages the dev mailbox holds")
+@router.get(
+    "/mailbox",
+    response_model=Page[MailboxItem],
+    summary="Messages the dev mailbox holds (operator only)",
+)
 async def mailbox(
+    _principal: Principal = require(Permission.operate_platform),
     to: str | None = Query(None, description="Only messages to this address"),
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),

@@ -140,8 +140,8 @@ async def authenticate(
     username = username.strip().lower()
     window = settings.signin_window_seconds
     keys = (
-        (f"membership:account:{username}", settings.signin_max_failures_per_account),
-        (f"membership:client:{client}", settings.signin_max_failures_per_client),
+        (f"membership:account:{username}", settings.signin_free_failures_per_account),
+        (f"membership:client:{client}", settings.signin_max_failures_per_address),
     )
     for key, limit in keys:
         wait = await ratelimit.retry_after(session, key, limit=limit, window_seconds=window)

@@ -1,4 +1,4 @@
-"""Delivering webhooks from the outbox: fan-out, then one signed POST per attempt.
+"""Delivering webhooks from the outbox: one signed POST per attempt.
 
 Per Standard Webhooks: ``webhook-id`` is the event's id (the same on every retry and
 replay), ``webhook-timestamp`` is the attempt's time, ``webhook-signature`` carries one
@@ -23,10 +23,9 @@ from sqlalchemy import select
 
 from twotier.config import Settings
 from twotier.events.models import Event
-from twotier.events.service import FANOUT
 from twotier.kit.clock import utcnow
 from twotier.kit.outbox import DeliveryContext, Retry, backoff_seconds, handler
-from twotier.webhooks import service, signing, ssrf
+from twotier.webhooks import fanout, service, signing, ssrf
 from twotier.webhooks.models import (
     DeliveryStatus,
     DisabledReason,
@@ -107,10 +106,15 @@ async def post(
         return Outcome(None, f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__, took())
 
 
-@handler(FANOUT)
+# Nothing writes these since events.emit writes the deliveries itself; kept so that those
+# queued before the upgrade (or by a process not yet upgraded) are still delivered.
+LEGACY_FANOUT = "webhook_fanout"
+
+
+@handler(LEGACY_FANOUT)
 async def deliver_fanout(payload: dict[str, Any], ctx: DeliveryContext) -> None:
     async with ctx.db.write_sessions() as session, session.begin():
-        await service.fan_out(session, uuid.UUID(payload["event_id"]))
+        await service.fan_out_stored(session, uuid.UUID(payload["event_id"]))
 
 
 @dataclass(frozen=True)
@@ -155,7 +159,7 @@ def _headers(prepared: _Prepared, at: datetime) -> dict[str, str]:
     }
 
 
-@handler(service.DELIVERY)
+@handler(fanout.DELIVERY)
 async def deliver_webhook(payload: dict[str, Any], ctx: DeliveryContext) -> None:
     delivery_id = uuid.UUID(payload["delivery_id"])
     prepared = await _prepare(ctx, delivery_id)

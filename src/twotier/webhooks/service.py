@@ -1,5 +1,6 @@
 """Webhook endpoints: a tenant's global admin or a partner's admin agent registers URLs for
-the events it wants; each event of its audience is delivered through the outbox, signed.
+the events it wants; each event of its audience is delivered through the outbox, signed
+(``events.emit`` writes the deliveries, see ``fanout``).
 
 An endpoint belongs to one tenant; another tenant's endpoint id is 404.
 """
@@ -25,10 +26,9 @@ from twotier.kit.clock import utcnow
 from twotier.kit.email import queue_email
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
-from twotier.kit.outbox import enqueue
 from twotier.kit.pagination import PageParams, paginate
 from twotier.kit.security import new_token
-from twotier.webhooks import signing, ssrf
+from twotier.webhooks import fanout, signing, ssrf
 from twotier.webhooks.models import (
     DeliveryKind,
     DeliveryStatus,
@@ -39,12 +39,6 @@ from twotier.webhooks.models import (
     WebhookEndpoint,
 )
 from twotier.webhooks.schemas import AttemptOut, DeliveryOut, WebhookCreate, WebhookUpdate
-
-DELIVERY = "webhook_delivery"
-
-
-def ordering_key(endpoint_id: uuid.UUID) -> str:
-    return f"webhook:{endpoint_id}"
 
 
 def require_manager(principal: Principal) -> None:
@@ -224,34 +218,6 @@ async def rotate_secret(
     return endpoint, signing.secret_for(settings, endpoint.secret_nonce)
 
 
-def _new_delivery(
-    session: AsyncSession,
-    endpoint: WebhookEndpoint,
-    event: Event,
-    *,
-    kind: str,
-    replay_of: uuid.UUID | None = None,
-) -> WebhookDelivery:
-    delivery = WebhookDelivery(
-        id=uuid.uuid4(),
-        endpoint_id=endpoint.id,
-        event_id=event.id,
-        event_type=event.type,
-        kind=kind,
-        replay_of_id=replay_of,
-        dedupe_key=f"{endpoint.id}:{event.id}" if kind == DeliveryKind.event else None,
-        status=DeliveryStatus.pending,
-        attempts=0,
-        created_at=utcnow(),
-        next_attempt_at=utcnow(),
-    )
-    session.add(delivery)
-    # Events keep the endpoint's order; tests and replays go on their own.
-    key = ordering_key(endpoint.id) if kind == DeliveryKind.event else None
-    enqueue(session, DELIVERY, {"delivery_id": str(delivery.id)}, ordering_key=key)
-    return delivery
-
-
 def _require_active(endpoint: WebhookEndpoint) -> None:
     if endpoint.status != EndpointStatus.active:
         raise Conflict("The webhook is disabled; enable it first.", code="webhook_disabled")
@@ -262,7 +228,7 @@ async def send_test(
 ) -> WebhookDelivery:
     endpoint = await access_endpoint(session, principal, endpoint_id)
     _require_active(endpoint)
-    event = events.emit(
+    event = await events.emit(
         session,
         TEST_EVENT.type,
         resource_type=TEST_EVENT.resource_type,
@@ -274,7 +240,7 @@ async def send_test(
         fan_out=False,
     )
     await session.flush()
-    delivery = _new_delivery(session, endpoint, event, kind=DeliveryKind.test)
+    delivery = fanout.new_delivery(session, endpoint.id, event, kind=DeliveryKind.test)
     await session.flush()
     audit.record(
         session,
@@ -295,8 +261,8 @@ async def replay(
     original = await _delivery_of(session, endpoint, delivery_id)
     _require_active(endpoint)
     event = await session.get_one(Event, original.event_id)
-    delivery = _new_delivery(
-        session, endpoint, event, kind=DeliveryKind.replay, replay_of=original.id
+    delivery = fanout.new_delivery(
+        session, endpoint.id, event, kind=DeliveryKind.replay, replay_of=original.id
     )
     await session.flush()
     audit.record(
@@ -395,26 +361,16 @@ async def get_delivery(
     return (await deliveries_out(session, [await _delivery_of(session, endpoint, delivery_id)]))[0]
 
 
-# Fan-out and giving up (called by the outbox handlers).
+# Fan-out of stored events and giving up (called by the outbox handlers).
 
 
-async def fan_out(session: AsyncSession, event_id: uuid.UUID) -> int:
-    """One delivery per active endpoint of the event's audience subscribed to its type."""
+async def fan_out_stored(session: AsyncSession, event_id: uuid.UUID) -> int:
+    """The event deliveries a stored event lacks (for fan-out messages queued before
+    ``events.emit`` wrote them itself); a repeated call adds nothing."""
     event = await session.get(Event, event_id)
     if event is None or not event.audience:
         return 0
-    tenants = [uuid.UUID(t) for t in event.audience]
-    endpoints = (
-        await session.scalars(
-            select(WebhookEndpoint)
-            .where(
-                WebhookEndpoint.tenant_id.in_(tenants),
-                WebhookEndpoint.status == EndpointStatus.active,
-            )
-            .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-        )
-    ).all()
-    wanted = [e for e in endpoints if event.type in e.events]
+    wanted = await fanout.subscribed(session, event.type, [uuid.UUID(t) for t in event.audience])
     if not wanted:
         return 0
     done = set(
@@ -427,13 +383,11 @@ async def fan_out(session: AsyncSession, event_id: uuid.UUID) -> int:
             )
         ).all()
     )
-    count = 0
-    for endpoint in wanted:
-        if endpoint.id not in done:
-            _new_delivery(session, endpoint, event, kind=DeliveryKind.event)
-            count += 1
+    missing = [endpoint_id for endpoint_id in wanted if endpoint_id not in done]
+    for endpoint_id in missing:
+        fanout.new_delivery(session, endpoint_id, event, kind=DeliveryKind.event)
     await session.flush()
-    return count
+    return len(missing)
 
 
 def _disable(endpoint: WebhookEndpoint, reason: str) -> None:

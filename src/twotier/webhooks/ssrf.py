@@ -3,6 +3,8 @@
 Checked at registration and again at every delivery, after DNS resolution; the delivery
 then connects to the very address that was checked (``Host`` header and TLS SNI keep the
 name), so a name that resolves differently the second time (DNS rebinding) cannot slip in.
+An IPv6 address that carries an IPv4 one (IPv4-mapped or -compatible, NAT64, 6to4, Teredo)
+is judged by the IPv4 address too: ``64:ff9b::7f00:1`` reaches 127.0.0.1 through a NAT64.
 ``TWOTIER_WEBHOOKS_ALLOW_PRIVATE=true`` lifts the address rule (local development, tests).
 """
 
@@ -38,10 +40,50 @@ class Target:
     addresses: tuple[IPAddress, ...]
 
 
-def forbidden(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address in METADATA or not address.is_global or address.is_multicast
+# IPv6 prefixes whose last 32 bits are an IPv4 address the traffic ends up at.
+_LOW_32_BITS = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "::ffff:0:0/96",  # IPv4-mapped
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT, RFC 2765)
+        "::/96",  # IPv4-compatible (deprecated, still routed by some stacks)
+        "64:ff9b::/96",  # NAT64, well-known prefix (RFC 6052)
+        "64:ff9b:1::/48",  # NAT64, local-use prefix (RFC 8215), in its common /96 form
+    )
+)
+# Not globally reachable (IANA); Pythons without the CVE-2024-4032 fix call it global.
+_NOT_GLOBAL = (ipaddress.ip_network("64:ff9b:1::/48"),)
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to (translated or tunnelled), if any."""
+    found: list[ipaddress.IPv4Address] = []
+    # :: and ::1 are the unspecified and loopback addresses, not IPv4-compatible ones.
+    if int(address) > 1 and any(address in network for network in _LOW_32_BITS):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    if address.sixtofour is not None:
+        found.append(address.sixtofour)
+    if address.teredo is not None:
+        found.extend(address.teredo)  # the relay server and the client behind it
+    return found
+
+
+def _refused(address: IPAddress) -> bool:
+    return (
+        address in METADATA
+        or not address.is_global
+        or address.is_multicast
+        or any(address in network for network in _NOT_GLOBAL)
+    )
+
+
+def forbidden(address: IPAddress) -> IPAddress | None:
+    """Why ``address`` is refused: the IPv4 address it carries, or itself; None if allowed."""
+    if isinstance(address, ipaddress.IPv6Address):
+        for carried in embedded_ipv4(address):
+            if _refused(carried):
+                return carried
+    return address if _refused(address) else None
 
 
 def parse(url: str, settings: Settings) -> tuple[SplitResult, str, int]:
@@ -100,11 +142,13 @@ async def check(url: str, settings: Settings) -> Target:
     parts, host, port = parse(url, settings)
     addresses = await resolve(host, port)
     if not settings.webhooks_allow_private:
-        refused = [a for a in addresses if forbidden(a)]
-        if refused:
-            raise UrlRefused(
-                f"The webhook URL points to a private, loopback, link-local or metadata "
-                f"address ({refused[0]}); twotier only calls public addresses.",
-                code="webhook_url_forbidden",
-            )
+        for address in addresses:
+            why = forbidden(address)
+            if why is not None:
+                spelled = str(address) if why == address else f"{address}, that is {why}"
+                raise UrlRefused(
+                    f"The webhook URL points to a private, loopback, link-local or metadata "
+                    f"address ({spelled}); twotier only calls public addresses.",
+                    code="webhook_url_forbidden",
+                )
     return Target(parts, host, port, addresses)

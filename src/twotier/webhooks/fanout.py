@@ -1,0 +1,91 @@
+"""Webhook deliveries written with the event: in the emitting transaction, one per active
+endpoint of its audience that subscribes to its type, each in the outbox under its
+endpoint's own ordering key, so a slow or dead endpoint holds back only its own events.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.events.models import Event
+from twotier.kit.clock import utcnow
+from twotier.kit.outbox import enqueue
+from twotier.webhooks.models import (
+    DeliveryKind,
+    DeliveryStatus,
+    EndpointStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+
+DELIVERY = "webhook_delivery"
+
+
+def ordering_key(endpoint_id: uuid.UUID) -> str:
+    return f"webhook:{endpoint_id}"
+
+
+def new_delivery(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    event: Event,
+    *,
+    kind: str,
+    replay_of: uuid.UUID | None = None,
+) -> WebhookDelivery:
+    """A pending delivery and its outbox message, in the caller's transaction."""
+    delivery = WebhookDelivery(
+        id=uuid.uuid4(),
+        endpoint_id=endpoint_id,
+        event_id=event.id,
+        event_type=event.type,
+        kind=kind,
+        replay_of_id=replay_of,
+        dedupe_key=f"{endpoint_id}:{event.id}" if kind == DeliveryKind.event else None,
+        status=DeliveryStatus.pending,
+        attempts=0,
+        created_at=utcnow(),
+        next_attempt_at=utcnow(),
+    )
+    session.add(delivery)
+    # Events keep the endpoint's order; tests and replays go on their own.
+    key = ordering_key(endpoint_id) if kind == DeliveryKind.event else None
+    enqueue(session, DELIVERY, {"delivery_id": str(delivery.id)}, ordering_key=key)
+    return delivery
+
+
+async def subscribed(
+    session: AsyncSession, event_type: str, tenant_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The active endpoints of these tenants that want ``event_type``: one query for all.
+
+    FOR KEY SHARE (PostgreSQL; SQLite serialises writers) holds off the endpoints' deletion
+    until this transaction's deliveries, which reference them, are written.
+    """
+    rows = await session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.events)
+        .where(
+            WebhookEndpoint.tenant_id.in_(tenant_ids),
+            WebhookEndpoint.status == EndpointStatus.active,
+        )
+        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+        .with_for_update(read=True, key_share=True)
+    )
+    return [endpoint_id for endpoint_id, types in rows if event_type in types]
+
+
+async def fan_out(session: AsyncSession, event: Event) -> int:
+    """One delivery per subscribed endpoint of the event's audience; how many were made."""
+    if not event.audience:
+        return 0
+    wanted = await subscribed(session, event.type, [uuid.UUID(t) for t in event.audience])
+    if wanted:
+        # The event row first: nothing but this flush orders it before its deliveries.
+        await session.flush()
+    for endpoint_id in wanted:
+        new_delivery(session, endpoint_id, event, kind=DeliveryKind.event)
+    return len(wanted)
