@@ -1,6 +1,8 @@
 """The API contract, checked by a real client: Schemathesis against ``twotier serve``.
 
-Usage: python contract/run.py [--database-url URL] [--max-examples N] [--seed N]
+Usage: python contract/run.py [--database-url URL] [--max-examples N] [--seed N] [--only NAME]
+(``TWOTIER_CONTRACT_DATABASE_URL`` and ``TWOTIER_CONTRACT_SEED`` set the first and the seed
+too; the seed is fixed by default, so a failure CI reports is reproduced by running again).
 
 Seeds the demo world once (``twotier db upgrade`` + ``twotier demo``), then for each of the
 four principals (operator, provider admin agent, reseller admin agent, customer global admin)
@@ -212,11 +214,17 @@ def check(base: str, principal: Principal, args: argparse.Namespace, env: dict[s
     return subprocess.run(command, env=run_env, cwd=args.scratch, check=False).returncode
 
 
+def tail(path: Path, lines: int) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default=os.environ.get("TWOTIER_CONTRACT_DATABASE_URL"))
     parser.add_argument("--max-examples", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=int(os.environ.get("CONTRACT_SEED", "2026")))
+    parser.add_argument(
+        "--seed", type=int, default=int(os.environ.get("TWOTIER_CONTRACT_SEED", "2026"))
+    )
     parser.add_argument(
         "--only", choices=[p.name for p in PRINCIPALS], action="append", help="Repeatable."
     )
@@ -235,6 +243,7 @@ def main() -> int:
     }
     started = time.monotonic()
     failed: list[str] = []
+    checked: list[str] = []
     with tempfile.TemporaryDirectory(prefix="twotier-contract-") as tmp_dir:
         args.scratch = tmp_dir
         world = World(Path(tmp_dir), args.database_url)
@@ -243,18 +252,21 @@ def main() -> int:
             for principal in PRINCIPALS:
                 if args.only and principal.name not in args.only:
                     continue
+                checked.append(principal.name)
                 url = world.copy(principal.name)
                 log = Path(tmp_dir) / f"serve-{principal.name}.log"
                 with serving(url, env, log) as base:
                     if check(base, principal, args, env) != 0:
                         failed.append(principal.name)
+                if principal.name in failed:  # the server's side of it: tracebacks of any 5xx
+                    print(f"\n-- twotier serve's log, last lines --\n{tail(log, 120)}")
         finally:
             world.drop()
     elapsed = time.monotonic() - started
     if failed:
         print(f"\nContract check FAILED for: {', '.join(failed)} ({elapsed:.0f} s)")
         return 1
-    print(f"\nContract check passed for every principal ({elapsed:.0f} s)")
+    print(f"\nContract check passed for: {', '.join(checked)} ({elapsed:.0f} s)")
     return 0
 
 

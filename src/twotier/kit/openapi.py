@@ -1,10 +1,12 @@
-"""What the OpenAPI document says about errors: every one is RFC 9457 problem+json.
+"""What the OpenAPI document says about errors (every one RFC 9457 problem+json) and auth.
 
 Operations declare the error statuses their rules can return with ``problems(...)``; the
-ones that follow from an operation's shape are added by ``TransactionalRoute`` from what its
-dependencies declare with ``@answers(...)`` (401 where a caller is resolved, 403 where a role
-is checked), its path (404 for an id) and its input (422). The ``Problem`` schemas are added
-to the document's components by ``install``.
+ones that follow from an operation's shape are added by ``TransactionalRoute``: what its
+dependencies declare with ``@answers(...)`` (401 and the bearer scheme where a caller is
+resolved, 403 where a role or a session's CSRF token is checked), 404 for an id in the path,
+400 and 413 for a body, 422 for any request (validation, or control characters refused by
+``kit.inputguard``). ``install`` adds the ``Problem`` schemas and the bearer scheme to the
+document's components.
 """
 
 from __future__ import annotations
