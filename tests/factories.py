@@ -88,7 +88,7 @@ async def make_user(
     return response.json(), await sign_in(client, email)
 
 
-OPERATOR_PASSWORD = "operator-pass-1"
+OPERATOR_PASSWORD = "ledger-night-owl-42"
 
 
 async def make_operator(client: httpx.AsyncClient, session: Any) -> dict[str, str]:

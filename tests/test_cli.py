@@ -76,7 +76,7 @@ def test_operator_create_makes_an_operator_who_signs_in(fresh_url: str) -> None:
         "--email",
         "Ops@Vendor.example",
         "--password",
-        "operator-pass-1",
+        "ledger-night-owl-42",
     )
     assert made.returncode == 0, made.stderr
     me, tenants = asyncio.run(
@@ -86,7 +86,7 @@ def test_operator_create_makes_an_operator_who_signs_in(fresh_url: str) -> None:
                 (
                     "POST",
                     "/api/v1/auth/token",
-                    {"email": "ops@vendor.example", "password": "operator-pass-1"},
+                    {"email": "ops@vendor.example", "password": "ledger-night-owl-42"},
                 ),
                 ("GET", "/api/v1/me", None),
                 ("GET", "/api/v1/operator/tenants", None),
@@ -107,7 +107,7 @@ def test_second_operator_joins_the_same_operator_tenant(fresh_url: str) -> None:
             "--email",
             "a@vendor.example",
             "--password",
-            "operator-pass-1",
+            "ledger-night-owl-42",
         ).returncode
         == 0
     )
@@ -119,7 +119,7 @@ def test_second_operator_joins_the_same_operator_tenant(fresh_url: str) -> None:
             "--email",
             "b@vendor.example",
             "--password",
-            "operator-pass-2",
+            "quill-ember-fjord-58",
         ).returncode
         == 0
     )
@@ -134,7 +134,7 @@ def test_operator_create_refuses_a_taken_email_and_a_short_password(fresh_url: s
         "--email",
         "a@vendor.example",
         "--password",
-        "operator-pass-1",
+        "ledger-night-owl-42",
     )
     assert ok.returncode == 0
     again = run(
@@ -144,7 +144,7 @@ def test_operator_create_refuses_a_taken_email_and_a_short_password(fresh_url: s
         "--email",
         "a@vendor.example",
         "--password",
-        "operator-pass-1",
+        "ledger-night-owl-42",
     )
     assert again.returncode == 1
     assert "already" in again.stderr
@@ -169,14 +169,14 @@ def test_non_operators_get_403_on_the_operator_api(fresh_url: str) -> None:
                         "admin": {
                             "email": "a@plain.example",
                             "display_name": "A",
-                            "password": "plain-pass-1",
+                            "password": "tidal-juniper-40",
                         },
                     },
                 ),
                 (
                     "POST",
                     "/api/v1/auth/token",
-                    {"email": "a@plain.example", "password": "plain-pass-1"},
+                    {"email": "a@plain.example", "password": "tidal-juniper-40"},
                 ),
                 ("GET", "/api/v1/operator/tenants", None),
             ],
@@ -189,7 +189,7 @@ def test_demo_seeds_once_and_prints_the_sign_ins(fresh_url: str) -> None:
     first = run(fresh_url, "demo")
     assert first.returncode == 0, first.stderr
     assert "operator@twotier.example" in first.stdout
-    assert "twotier-demo-2026" in first.stdout
+    assert "amber-kettle-drifts-north" in first.stdout
     count = asyncio.run(_count_tenants(fresh_url))
     assert count >= 4
     second = run(fresh_url, "demo")
@@ -203,7 +203,7 @@ def test_demo_seeds_once_and_prints_the_sign_ins(fresh_url: str) -> None:
                 (
                     "POST",
                     "/api/v1/auth/token",
-                    {"email": "admin@northwind.example", "password": "twotier-demo-2026"},
+                    {"email": "admin@northwind.example", "password": "amber-kettle-drifts-north"},
                 ),
             ],
         )

@@ -16,7 +16,7 @@ from tests.test_cli import _api, run
 from twotier.kit.db import Database
 from twotier.models import Base
 
-PASSWORD = "twotier-demo-2026"
+PASSWORD = "amber-kettle-drifts-north"
 
 
 @pytest.fixture(scope="module")

@@ -91,7 +91,7 @@ def test_demo_world_is_seeded_and_signs_in(server: str) -> None:
     for email in ("operator@twotier.example", "admin@fabrikam.example"):
         response = httpx.post(
             f"{server}/api/v1/auth/token",
-            json={"email": email, "password": "twotier-demo-2026"},
+            json={"email": email, "password": "amber-kettle-drifts-north"},
         )
         assert response.status_code == 200, email
 
@@ -104,13 +104,13 @@ def test_in_process_worker_delivers_email_right_after_commit(server: str) -> Non
         "admin": {
             "email": "admin@live-mail.example",
             "display_name": "Li",
-            "password": "live-mail-pass",
+            "password": "quill-ember-fjord-58",
         },
     }
     assert httpx.post(f"{server}/api/v1/tenants", json=body).status_code == 201
     operator = httpx.post(
         f"{server}/api/v1/auth/token",
-        json={"email": "operator@twotier.example", "password": "twotier-demo-2026"},
+        json={"email": "operator@twotier.example", "password": "amber-kettle-drifts-north"},
     ).json()["access_token"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -127,7 +127,7 @@ def test_in_process_worker_delivers_email_right_after_commit(server: str) -> Non
 
 
 def test_a_forwarded_for_header_from_loopback_is_not_believed_by_default(server: str) -> None:
-    admin = {"email": "admin@fabrikam.example", "password": "twotier-demo-2026"}
+    admin = {"email": "admin@fabrikam.example", "password": "amber-kettle-drifts-north"}
     wrong = admin | {"password": "not-the-password"}
     spoofed = {"X-Forwarded-For": "203.0.113.9"}
     assert httpx.post(f"{server}/api/v1/auth/token", json=wrong, headers=spoofed).status_code == 401

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_memory_kib: int = Field(default=65536, ge=8)
     password_hash_parallelism: int = Field(default=4, ge=1)
+    # A password set by a reset must be changed at the next sign-in, and stops working after.
+    temporary_password_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=300)
 
     # Sign-in throttling (directory/throttle.py). A browser holding its device cookie is
     # judged only by its own failures; other clients share the account's growing delay

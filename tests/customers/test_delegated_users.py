@@ -73,6 +73,23 @@ async def test_admin_agent_adds_changes_and_removes_a_customer_user(
         assert record.actor_partner_id == me["partner"]["partner_id"]
 
 
+async def test_a_partner_cannot_give_a_customer_user_a_weak_password(
+    client: httpx.AsyncClient, world: tuple[Org, Org, Org]
+) -> None:
+    _provider, reseller, customer = world
+    body = user_body(customer) | {"password": "Northwind2026"}  # the customer's own name
+    refused = await client.post(
+        f"/api/v1/customers/{customer.id}/users", json=body, headers=reseller.auth
+    )
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "password_too_weak"
+    body["password"] = "Password1!"
+    refused = await client.post(
+        f"/api/v1/customers/{customer.id}/users", json=body, headers=reseller.auth
+    )
+    assert refused.json()["detail"].startswith("This is similar to a commonly used password.")
+
+
 async def test_a_global_admin_cannot_be_made_without_that_grant(
     client: httpx.AsyncClient, world: tuple[Org, Org, Org]
 ) -> None:

@@ -150,7 +150,7 @@ async def test_cookie_session_on_the_api_needs_the_csrf_header(client: httpx.Asy
     org = await make_org(client)
     await portal_sign_in(client, org.email, org.password)
     assert (await client.get("/api/v1/me")).status_code == 200
-    body = {"email": f"x@{org.tenant['domain']}", "display_name": "X", "password": "long-enough"}
+    body = {"email": f"x@{org.tenant['domain']}", "display_name": "X", "password": "long-enough-1"}
     refused = await client.post("/api/v1/tenant/users", json=body)
     assert refused.status_code == 403
     assert refused.json()["code"] == "csrf_failed"

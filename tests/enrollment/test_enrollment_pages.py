@@ -36,7 +36,7 @@ from twotier.directory.throttle import DEVICE_COOKIE
 from twotier.kit.db import Database
 from twotier.operator.service import create_operator
 
-OPERATOR_PASSWORD = "operator-pass-1"
+OPERATOR_PASSWORD = "ledger-night-owl-42"
 Browser = Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.factories import make_org
+from tests.factories import make_operator, make_org
 from tests.test_cli import fresh_url, run  # noqa: F401 — fresh_url is a fixture
 from twotier.audit.models import AuditRecord
 from twotier.kit.db import Database
@@ -24,9 +25,9 @@ from twotier.membership.service import create_membership
 HEADER = "username,password,legal_name,country,partner_id\n"
 GOOD = (
     HEADER
-    + "alice@example.test,alice-pass-1,Alice Trading,TW,\n"
-    + "alice@example.test,alice-pass-1,Alice Cloud,tw,7654321\n"
-    + "Bob,bob-pass-12,Bob Systems,US,\n"
+    + "alice@example.test,tulip-harbor-91,Alice Trading,TW,\n"
+    + "alice@example.test,tulip-harbor-91,Alice Cloud,tw,7654321\n"
+    + "Bob,copper-violin-55,Bob Systems,US,\n"
 )
 
 
@@ -89,7 +90,7 @@ def test_rows_of_one_username_make_one_account_with_several_organizations() -> N
 
 def test_the_partner_id_column_may_be_left_out_and_blank_lines_are_skipped() -> None:
     plan = parse(
-        "\ufeffUsername,Password,Legal_Name,Country\r\n\r\nann,ann-pass-1,Ann,TW\r\n,,,\r\n"
+        "\ufeffUsername,Password,Legal_Name,Country\r\n\r\nann,maple-orbit-27,Ann,TW\r\n,,,\r\n"
     )
     assert [a.username for a in plan.accounts] == ["ann"]
     assert plan.accounts[0].organizations[0].partner_id is None
@@ -98,12 +99,12 @@ def test_the_partner_id_column_may_be_left_out_and_blank_lines_are_skipped() -> 
 def test_every_bad_row_is_reported_by_its_physical_line() -> None:
     data = (
         HEADER
-        + "ann,ann-pass-1,Ann Ltd,TW,\n"  # 2: fine
+        + "ann,maple-orbit-27,Ann Ltd,TW,\n"  # 2: fine
         + "bo,short,Bo Ltd,XX,123\n"  # 3: username, password, country, partner ID
-        + 'cyd,cy-pass-12,"Cy\nLtd",TW,\n'  # 4-5: a quoted line break, fine
-        + "ann,another-pass,Ann Two,TW,\n"  # 6: another password for ann
-        + "dee,dee-pass-1,Dee,TW\n"  # 7: a field short
-        + ",dee-pass-1,,TW,\n"  # 8: no username, no legal name
+        + 'cyd,fjord-lantern-3,"Cy\nLtd",TW,\n'  # 4-5: a quoted line break, fine
+        + "ann,violet-canyon-64,Ann Two,TW,\n"  # 6: another password for ann
+        + "dee,quartz-meadow-8,Dee,TW\n"  # 7: a field short
+        + ",quartz-meadow-8,,TW,\n"  # 8: no username, no legal name
     )
     errors = refusal(data)
     assert [e.split(":")[0] for e in errors] == ["line 3", "line 6", "line 7", "line 8"]
@@ -118,13 +119,48 @@ def test_every_bad_row_is_reported_by_its_physical_line() -> None:
     assert "legal_name: " in errors[3]
 
 
+def test_weak_passwords_are_refused_by_line_with_zxcvbns_reason() -> None:
+    errors = refusal(
+        HEADER
+        + "ann,maple-orbit-27,Ann,TW,\n"  # 2: fine
+        + "bob,password123,Bob Ltd,TW,\n"  # 3: a common password
+        + "carol,Carol-Ltd-2026,Carol Ltd,TW,\n"  # 4: the username and legal name
+        + "bob,password123,Bob Two,TW,\n"  # 5: bob's account again: told on line 3
+        + "dan,short,Dan,TW,\n"  # 6: too short, said once
+    )
+    assert errors == [
+        "line 3: password: This is a very common password. Add another word or two. "
+        "Uncommon words are better.",
+        "line 4: password: It is made of your email, your name, your organization's name or "
+        "domain, or this service's name. Add words of your own.",
+        "line 6: password: String should have at least 8 characters",
+    ]
+
+
+async def test_the_registry_api_refuses_a_weak_password(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    operator = await make_operator(client, session)
+    body = {
+        "username": "weakling",
+        "password": "Weakling-2026",
+        "organizations": [{"legal_name": "Weakling Ltd", "country": "TW"}],
+    }
+    refused = await client.post("/api/v1/operator/memberships", json=body, headers=operator)
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "password_too_weak"
+    body["password"] = "amber kettle drifts north"
+    made = await client.post("/api/v1/operator/memberships", json=body, headers=operator)
+    assert made.status_code == 201
+
+
 def test_a_partner_id_twice_in_the_file_is_refused_on_the_later_lines() -> None:
     errors = refusal(
         HEADER
-        + "ann,ann-pass-1,Ann,TW,1111111\n"
-        + "bob,bob-pass-1,Bob,TW,2222222\n"
-        + "cyd,cy-pass-12,Cy,TW,1111111\n"
-        + "ann,ann-pass-1,Ann Two,TW,1111111\n"
+        + "ann,maple-orbit-27,Ann,TW,1111111\n"
+        + "bob,copper-violin-5,Bob,TW,2222222\n"
+        + "cyd,fjord-lantern-3,Cy,TW,1111111\n"
+        + "ann,maple-orbit-27,Ann Two,TW,1111111\n"
     )
     assert errors == [
         "line 4: partner ID 1111111 is also on line 2",
@@ -133,7 +169,7 @@ def test_a_partner_id_twice_in_the_file_is_refused_on_the_later_lines() -> None:
 
 
 def test_an_account_holds_at_most_fifty_organizations() -> None:
-    rows = "".join(f"ann,ann-pass-1,Ann {i},TW,\n" for i in range(51))
+    rows = "".join(f"ann,maple-orbit-27,Ann {i},TW,\n" for i in range(51))
     assert refusal(HEADER + rows) == [
         "line 52: ann would hold more than 50 organizations (its first row is line 2)"
     ]
@@ -153,7 +189,8 @@ def test_a_file_without_a_usable_header_or_rows_is_refused(data: str, expected: 
 
 
 def test_a_file_that_is_not_utf8_is_refused_with_its_line() -> None:
-    data = (HEADER + "ann,ann-pass-1,Ann,TW,\nbob,bob-pass-1,B\xf6b,TW,\n").encode("latin-1")
+    rows = "ann,maple-orbit-27,Ann,TW,\nbob,copper-violin-5,B\xf6b,TW,\n"
+    data = (HEADER + rows).encode("latin-1")
     assert refusal(data) == ["line 3: is not UTF-8 text"]
 
 
@@ -195,9 +232,8 @@ async def test_a_good_file_imports_everything_in_one_go(db: Database) -> None:
 
 
 async def test_each_account_is_hashed_once_with_a_salt_of_its_own(db: Database) -> None:
-    await import_memberships(
-        db, HEADER + "ann,same-pass-1,Ann,TW,\nann,same-pass-1,Ann 2,TW,\nbob,same-pass-1,B,TW,\n"
-    )
+    rows = "ann,saffron-tide-77,Ann,TW,\nann,saffron-tide-77,Ann 2,TW,\nbob,saffron-tide-77,B,TW,\n"
+    await import_memberships(db, HEADER + rows)
     async with db.read_sessions() as s:
         rows = await s.execute(select(MembershipAccount.username, MembershipAccount.password_hash))
         hashes = {username: digest for username, digest in rows}
@@ -213,7 +249,7 @@ async def test_the_imported_password_signs_in_to_the_membership_lookup(
     await import_memberships(db, GOOD)
     lookup = await client.post(
         "/api/v1/enrollment/membership-lookup",
-        json={"username": "Alice@Example.test", "password": "alice-pass-1"},
+        json={"username": "Alice@Example.test", "password": "tulip-harbor-91"},
         headers=org.auth,
     )
     assert lookup.status_code == 200, lookup.text
@@ -222,14 +258,14 @@ async def test_the_imported_password_signs_in_to_the_membership_lookup(
     assert all(o["eligible"] for o in organizations)
     wrong = await client.post(
         "/api/v1/enrollment/membership-lookup",
-        json={"username": "alice@example.test", "password": "bob-pass-12"},
+        json={"username": "alice@example.test", "password": "copper-violin-55"},
         headers=org.auth,
     )
     assert wrong.status_code == 401
 
 
 async def test_a_file_with_bad_rows_imports_none_of_its_good_rows(db: Database) -> None:
-    data = GOOD + "carol,carol-pass,Carol Ltd,Atlantis,\n"
+    data = GOOD + "carol,cobalt-fern-12,Carol Ltd,Atlantis,\n"
     with pytest.raises(ImportRefused) as caught:
         await import_memberships(db, data)
     assert [str(e) for e in caught.value.errors] == [
@@ -273,7 +309,7 @@ async def test_progress_is_reported_per_account_and_per_row(db: Database) -> Non
             seen[self.current][1] += amount
 
     await import_memberships(db, GOOD, progress=Recorder())
-    assert seen == {"Hashing passwords": [2, 2], "Writing": [5, 5]}
+    assert seen == {"Checking passwords": [2, 2], "Hashing passwords": [2, 2], "Writing": [5, 5]}
 
 
 # The real command.
@@ -310,7 +346,9 @@ def test_the_command_imports_a_file_and_writes_the_partner_ids(
         ("3", "alice@example.test", "False"),
         ("4", "bob", "True"),
     ]
-    assert "pass" not in ids.read_text(encoding="utf-8")
+    written = ids.read_text(encoding="utf-8")
+    assert "tulip-harbor-91" not in written
+    assert "copper-violin-55" not in written
     assert _count_accounts(fresh_url) == 2
     again = run(fresh_url, "membership", "import", str(source))
     assert again.returncode == 1

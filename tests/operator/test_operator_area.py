@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import make_org, sign_in
+from twotier.directory.models import User
 from twotier.operator.service import create_operator
 
 
 async def make_operator(session: AsyncSession, email: str = "ops@vendor.example") -> str:
-    await create_operator(session, email=email, password="operator-pass-1", name="Ops")
+    await create_operator(session, email=email, password="ledger-night-owl-42", name="Ops")
     await session.flush()
     return email
 
@@ -33,7 +36,7 @@ async def test_operator_lists_every_tenant_with_prefix_search(
     email = await make_operator(session)
     await make_org(client, name="Contoso Distribution")
     await make_org(client, name="Fabrikam Resellers")
-    token = await sign_in(client, email, "operator-pass-1")
+    token = await sign_in(client, email, "ledger-night-owl-42")
     auth = {"Authorization": f"Bearer {token}"}
     everyone = (await client.get("/api/v1/operator/tenants", headers=auth)).json()["items"]
     names = {t["display_name"] for t in everyone}
@@ -49,7 +52,7 @@ async def test_operator_sees_the_operator_area_in_the_portal(
 ) -> None:
     email = await make_operator(session)
     await make_org(client, name="Northwind Traders")
-    await portal_sign_in(client, email, "operator-pass-1")
+    await portal_sign_in(client, email, "ledger-night-owl-42")
     dashboard = await client.get("/dashboard")
     assert 'href="/operator/tenants"' in dashboard.text
     page = await client.get("/operator/tenants?q=north")
@@ -73,11 +76,25 @@ async def test_a_plain_users_navigation_hides_user_management(
     email = f"plain@{org.tenant['domain']}"
     await client.post(
         "/api/v1/tenant/users",
-        json={"email": email, "display_name": "Pat", "password": "plain-pass-1", "roles": []},
+        json={"email": email, "display_name": "Pat", "password": "tidal-juniper-40", "roles": []},
         headers=org.auth,
     )
-    await portal_sign_in(client, email, "plain-pass-1")
+    await portal_sign_in(client, email, "tidal-juniper-40")
     dashboard = await client.get("/dashboard")
     assert dashboard.status_code == 200
     assert 'href="/account/users"' not in dashboard.text
     assert (await client.get("/account/users")).status_code == 403
+
+
+async def test_an_operator_cannot_be_created_with_a_weak_password(session: AsyncSession) -> None:
+    with pytest.raises(ValueError, match=r"the password is too weak\. It is made of"):
+        await create_operator(
+            session, email="olivia@vendor.example", password="Olivia-Ops-1", name="Olivia Ops"
+        )
+    with pytest.raises(ValueError, match=r"the password is too weak\. This is a very common"):
+        await create_operator(
+            session, email="olivia@vendor.example", password="password123", name="Olivia Ops"
+        )
+    assert (
+        await session.scalar(select(User.id).where(User.email == "olivia@vendor.example")) is None
+    )

@@ -17,6 +17,7 @@ EXPECTED_DIRECTORY: dict[DirectoryRole, set[P]] = {
     DirectoryRole.global_admin: {
         P.view_tenant_users,
         P.manage_tenant_users,
+        P.reset_passwords,
         P.enroll_partner,
         P.view_partner,
         P.manage_partner_profile,
@@ -31,13 +32,14 @@ EXPECTED_DIRECTORY: dict[DirectoryRole, set[P]] = {
     DirectoryRole.user_admin: {
         P.view_tenant_users,
         P.manage_tenant_users,
+        P.reset_passwords,
         P.view_partner,
         P.manage_partner_roles,
         P.view_subscriptions,
         P.manage_licenses,
     },
     DirectoryRole.license_admin: {P.view_tenant_users, P.view_subscriptions, P.manage_licenses},
-    DirectoryRole.helpdesk_admin: {P.view_tenant_users},
+    DirectoryRole.helpdesk_admin: {P.view_tenant_users, P.reset_passwords},
     DirectoryRole.billing_admin: {P.view_subscriptions},
 }
 EXPECTED_PARTNER: dict[PartnerRole, set[P]] = {
@@ -87,6 +89,7 @@ def test_global_admin_of_a_plain_tenant_manages_users_and_may_enroll() -> None:
     assert granted == {
         P.view_tenant_users,
         P.manage_tenant_users,
+        P.reset_passwords,
         P.enroll_partner,
         P.view_subscriptions,
         P.manage_licenses,

@@ -339,7 +339,7 @@ async def screenshot(page: Page, artifacts: Path, name: str) -> None:
 CREATED_NOTICE = "Your tenant is ready. Sign in with the global admin you just created."
 
 # The demo world (``twotier demo``): Contoso is the indirect provider, Fabrikam its reseller.
-DEMO_PASSWORD = "twotier-demo-2026"
+DEMO_PASSWORD = "amber-kettle-drifts-north"
 PROVIDER_EMAIL = "admin@contoso-distribution.example"
 PROVIDER_NAME = "Contoso Distribution Ltd"
 RESELLER_EMAIL = "admin@fabrikam.example"

@@ -51,7 +51,7 @@ async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accept
     customer_name = f"Wingtip Toys {tag}"
     customer_domain = f"wingtip-{tag}.example"
     customer_email = f"it@{customer_domain}"
-    customer_password = "wingtip toys 2026"
+    customer_password = "kite harbor sprockets"
 
     # 1. Fabrikam: Indirect providers → Invite new customer (with Contoso).
     await context.grant_permissions(["clipboard-read", "clipboard-write"])

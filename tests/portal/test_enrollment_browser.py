@@ -35,7 +35,7 @@ from twotier.operator.service import create_operator
 
 pytestmark = pytest.mark.browser
 
-OPERATOR_PASSWORD = "operator-pass-1"
+OPERATOR_PASSWORD = "ledger-night-owl-42"
 MEMBERSHIP_PASSWORD = "membership pass 42"
 MAIL_TIMEOUT_SECONDS = 30.0
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from twotier.directory.schemas import Email
 from twotier.membership.schemas import PartnerIdStr
@@ -107,7 +107,7 @@ class InvitationView(BaseModel):
 class AcceptIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    authorize: bool = Field(description="The consent check box: must be true.")
+    authorize: StrictBool = Field(description="The consent check box: must be true.")
 
 
 class LinkOut(BaseModel):

@@ -12,6 +12,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     WithJsonSchema,
     model_validator,
 )
@@ -183,7 +184,7 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     line_items: list[LineItemIn] = Field(min_length=1, max_length=50)
-    attestation_accepted: bool = False
+    attestation_accepted: StrictBool = False
 
 
 class LineItemOut(BaseModel):
@@ -246,7 +247,7 @@ class SubscriptionPatch(BaseModel):
 
     quantity: Annotated[int, Field(ge=1, le=1_000_000)] | SkipJsonSchema[None] = None
     status: Literal["active", "suspended", "cancelled"] | SkipJsonSchema[None] = None
-    auto_renew: bool | SkipJsonSchema[None] = None
+    auto_renew: StrictBool | SkipJsonSchema[None] = None
 
     @model_validator(mode="before")
     @classmethod

@@ -4,7 +4,6 @@ import uuid
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel.schemas import SendIn, SendOut
@@ -18,11 +17,12 @@ from twotier.customers.schemas import (
     GrantOut,
     MyPartnerOut,
 )
+from twotier.directory import passwords
 from twotier.directory import service as directory
 from twotier.directory.access import user_in_tenant
 from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.roles import DirectoryRole
-from twotier.directory.schemas import UserCreate, UserOut, UserUpdate
+from twotier.directory.schemas import PasswordResetOut, UserCreate, UserOut, UserUpdate
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import create_once
@@ -314,24 +314,22 @@ async def delete_customer_user(
     return Response(status_code=204)
 
 
-class PasswordResetOut(BaseModel):
-    user_id: uuid.UUID
-    temporary_password: str
-
-
 @router.post(
     "/customers/{customer_id}/users/{user_id}/password-reset",
     response_model=PasswordResetOut,
     responses=problems(403, 404),
-    summary="Reset a customer user's password (helpdesk); shown once",
+    summary="Reset a customer user's password (temporary, shown once)",
 )
 async def reset_customer_password(
     customer_id: uuid.UUID,
     user_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
 ) -> PasswordResetOut:
-    delegation = await service.act_for_customer(session, principal, customer_id, HELPDESK)
+    delegation = await service.act_for_password_reset(session, principal, customer_id)
     await user_in_tenant(session, customer_id, user_id)
-    temporary = await directory.reset_password(session, principal, user_id, delegation=delegation)
-    return PasswordResetOut(user_id=user_id, temporary_password=temporary)
+    temporary, expires_at = await passwords.reset_password(
+        session, settings, principal, user_id, delegation=delegation
+    )
+    return PasswordResetOut(user_id=user_id, temporary_password=temporary, expires_at=expires_at)

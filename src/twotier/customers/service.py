@@ -726,6 +726,20 @@ async def act_for_customer(
     return delegation_for(principal, customer_id, held, directory_role)
 
 
+async def act_for_password_reset(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> Delegation:
+    """A reset needs a helpdesk_admin grant or, for an admin agent, a user_admin grant;
+    ``directory.passwords.reset_reach`` decides which of the customer's users it reaches."""
+    await access_customer(session, principal, customer_id)
+    held = await delegated_roles(session, principal, customer_id)
+    admin_work = DirectoryRole.user_admin.value in held and principal.can(
+        TASK_PERMISSION[DirectoryRole.user_admin]
+    )
+    role = DirectoryRole.user_admin if admin_work else DirectoryRole.helpdesk_admin
+    return delegation_for(principal, customer_id, held, role)
+
+
 # The customer's side.
 
 

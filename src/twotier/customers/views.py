@@ -8,6 +8,7 @@ through ``act_for_customer`` and the directory service, exactly as the API does.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -24,6 +25,7 @@ from twotier.customers.schemas import (
     MAX_DAYS,
     CustomerInvitationCreate,
 )
+from twotier.directory import passwords
 from twotier.directory import service as directory
 from twotier.directory.access import user_in_tenant
 from twotier.directory.principal import Permission, Principal
@@ -33,6 +35,7 @@ from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Conflict, Forbidden, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams
+from twotier.kit.passwords import PasswordTooWeak
 from twotier.partners.models import PartnerAccount, Program
 from twotier.portal.drafts import render_draft
 from twotier.portal.forms import drop_blank, form_values, parse
@@ -383,7 +386,7 @@ async def _record_page(
     errors: dict[str, str] | None = None,
     error: str | None = None,
     user_error: str | None = None,
-    temporary: tuple[str, str] | None = None,
+    temporary: tuple[str, str, datetime] | None = None,
     flashes: list[str] | None = None,
     users_cursor: str | None = None,
     commerce: dict[str, Any] | None = None,
@@ -411,6 +414,8 @@ async def _record_page(
     except Forbidden as exc:
         manage_blocked = _why_not(exc, USER_ADMIN, customer.company_name)
     shown = None if users_blocked else users
+    acting = directory.Delegation(customer_id, held)
+    resettable = {u.id for u in users if passwords.may_reset(principal, u.roles, acting)}
     commerce_context = await record_context(
         request, session, principal, customer, held, shown, users_cursor, commerce
     )
@@ -424,6 +429,7 @@ async def _record_page(
             "users": users,
             "users_next": users_next,
             "users_blocked": users_blocked,
+            "resettable": resettable,
             "manage_blocked": manage_blocked,
             "can_end": principal.can(Permission.manage_customers),
             # Only a global-admin grant reaches the customer's global admins.
@@ -481,6 +487,16 @@ async def add_user(
         )
     try:
         await directory.create_user(session, settings, principal, data, delegation=delegation)
+    except PasswordTooWeak as exc:
+        return await _record_page(
+            request,
+            session,
+            principal,
+            customer_id,
+            form=form,
+            errors={"password": exc.detail},
+            status_code=exc.status,
+        )
     except Conflict as exc:
         return await _record_page(
             request,
@@ -507,12 +523,13 @@ async def reset_password(
     user_id: uuid.UUID,
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
 ) -> Response:
-    delegation = await service.act_for_customer(session, principal, customer_id, HELPDESK)
+    delegation = await service.act_for_password_reset(session, principal, customer_id)
     user = await user_in_tenant(session, customer_id, user_id)
     try:
-        temporary = await directory.reset_password(
-            session, principal, user_id, delegation=delegation
+        temporary, expires_at = await passwords.reset_password(
+            session, settings, principal, user_id, delegation=delegation
         )
     except Forbidden as exc:
         return await _record_page(
@@ -520,7 +537,7 @@ async def reset_password(
         )
     # Shown once, on this answer only: never stored, never in a URL.
     return await _record_page(
-        request, session, principal, customer_id, temporary=(user.email, temporary)
+        request, session, principal, customer_id, temporary=(user.email, temporary, expires_at)
     )
 
 

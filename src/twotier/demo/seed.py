@@ -58,7 +58,7 @@ from twotier.partners import service as partners
 from twotier.partners.models import PartnerAccount, Program
 from twotier.partners.schemas import PartnerRolesIn
 
-DEMO_PASSWORD = "twotier-demo-2026"  # noqa: S105 — printed to the developer on purpose
+DEMO_PASSWORD = "amber-kettle-drifts-north"  # noqa: S105 — printed to the developer on purpose
 DEMO_CLIENT = "demo-seed"  # the "client address" the seed's membership sign-ins count against
 
 

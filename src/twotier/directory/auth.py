@@ -64,6 +64,7 @@ def _principal_from(
         permissions=permissions_for(
             roles, partner_roles, tenant_kind=tenant.kind, is_partner=partner is not None
         ),
+        password_change_due=user.temporary_password_expires_at is not None,
     )
 
 
@@ -107,12 +108,24 @@ def csrf_ok(request: Request, settings: Settings, presented: str | None) -> bool
     return verify_signature(settings.secret_key, cookie, CSRF_PURPOSE, presented)
 
 
+class PasswordChangeRequired(Forbidden):
+    code = "password_change_required"
+    title = "Password change required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Your password was reset: set a new one with POST /api/v1/me/password first."
+        )
+
+
 @answers(401, writes=(403,))  # a bad token; a cookie session's missing CSRF token
-async def optional_principal(
+async def resolve_principal(
     request: Request,
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Principal | None:
+    """The caller, even one whose password change is due (only the change and signing out
+    use this directly; everything else goes through ``optional_principal``)."""
     request_id = getattr(request.state, "request_id", None)
     header = request.headers.get("Authorization")
     if header:
@@ -141,10 +154,30 @@ async def optional_principal(
     return None
 
 
+@answers(403)  # the password was reset and must be changed first
+async def optional_principal(
+    principal: Principal | None = Depends(resolve_principal),
+) -> Principal | None:
+    # Checked on the row the principal's one query read: no query of its own.
+    if principal is not None and principal.password_change_due:
+        raise PasswordChangeRequired()
+    return principal
+
+
 @answers(authenticates=True)
 async def current_principal(
     principal: Principal | None = Depends(optional_principal),
 ) -> Principal:
+    if principal is None:
+        raise Unauthorized("Sign in first.", code="not_authenticated")
+    return principal
+
+
+@answers(authenticates=True)
+async def principal_changing_password(
+    principal: Principal | None = Depends(resolve_principal),
+) -> Principal:
+    """The signed-in caller, whether or not a password change is due."""
     if principal is None:
         raise Unauthorized("Sign in first.", code="not_authenticated")
     return principal
@@ -161,4 +194,5 @@ def require(permission: Permission) -> Any:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+PrincipalChangingPassword = Annotated[Principal, Depends(principal_changing_password)]
 OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

@@ -46,6 +46,9 @@ class User(IdMixin, TimestampMixin, Base):
         JSON, nullable=False, default=list, server_default=text("'[]'")
     )
     is_active: Mapped[bool] = mapped_column(nullable=False, default=True)
+    # Set while the password is a temporary one from a reset: it must be changed at the next
+    # sign-in, and signs in no more after this time.
+    temporary_password_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     tenant: Mapped[Tenant] = relationship(back_populates="users", lazy="raise")
 

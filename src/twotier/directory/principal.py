@@ -34,6 +34,8 @@ class Permission(StrEnum):
     # The tenant's directory.
     view_tenant_users = "view_tenant_users"
     manage_tenant_users = "manage_tenant_users"
+    # Whose passwords: directory.passwords.reset_reach.
+    reset_passwords = "reset_passwords"
     # Becoming and being a partner.
     enroll_partner = "enroll_partner"
     view_partner = "view_partner"
@@ -66,6 +68,7 @@ DIRECTORY_ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
         {
             P.view_tenant_users,
             P.manage_tenant_users,
+            P.reset_passwords,
             P.enroll_partner,
             P.view_partner,
             P.manage_partner_profile,
@@ -82,6 +85,7 @@ DIRECTORY_ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
         {
             P.view_tenant_users,
             P.manage_tenant_users,
+            P.reset_passwords,
             P.view_partner,
             P.manage_partner_roles,
             P.view_subscriptions,
@@ -91,7 +95,7 @@ DIRECTORY_ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
     DirectoryRole.license_admin: frozenset(
         {P.view_tenant_users, P.view_subscriptions, P.manage_licenses}
     ),
-    DirectoryRole.helpdesk_admin: frozenset({P.view_tenant_users}),
+    DirectoryRole.helpdesk_admin: frozenset({P.view_tenant_users, P.reset_passwords}),
     DirectoryRole.billing_admin: frozenset({P.view_subscriptions}),
 }
 
@@ -173,6 +177,8 @@ class Principal:
     partner_roles: frozenset[str] = frozenset()
     request_id: str | None = None
     permissions: frozenset[Permission] = field(default_factory=frozenset)
+    # Signed in with a temporary password: nothing but the change works until it is made.
+    password_change_due: bool = False
 
     @property
     def is_operator(self) -> bool:

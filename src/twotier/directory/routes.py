@@ -7,15 +7,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.directory import service
+from twotier.directory import passwords, service
 from twotier.directory.access import access_tenant_user
-from twotier.directory.auth import CurrentPrincipal, require
+from twotier.directory.auth import CurrentPrincipal, PrincipalChangingPassword, require
 from twotier.directory.models import TokenKind
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.schemas import (
     MeOut,
     MePartner,
     MeUser,
+    PasswordChange,
+    PasswordResetOut,
     TenantCreate,
     TenantDetail,
     TenantOut,
@@ -84,7 +86,7 @@ async def create_token(
 
 @router.delete("/auth/token", status_code=204, summary="Revoke the presented token")
 async def delete_token(
-    principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)
+    principal: PrincipalChangingPassword, session: AsyncSession = Depends(get_session)
 ) -> Response:
     await service.revoke_token(session, principal.token_id)
     return Response(status_code=204)
@@ -177,3 +179,41 @@ async def update_user(
     session: AsyncSession = Depends(get_session),
 ) -> UserOut:
     return UserOut.model_validate(await service.update_user(session, principal, user_id, data))
+
+
+@router.post(
+    "/me/password",
+    status_code=204,
+    responses=problems(403, 404, 429),
+    summary="Change my password (the one call a reset's temporary password allows)",
+)
+async def change_my_password(
+    data: PasswordChange,
+    principal: PrincipalChangingPassword,
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await passwords.change_password(
+        session,
+        settings,
+        principal,
+        current_password=data.current_password,
+        new_password=data.new_password,
+    )
+    return Response(status_code=204)
+
+
+@router.post(
+    "/tenant/users/{user_id}/password-reset",
+    response_model=PasswordResetOut,
+    responses=problems(403, 404),
+    summary="Reset a user's password (temporary, shown once)",
+)
+async def reset_user_password(
+    user_id: uuid.UUID,
+    principal: Principal = require(Permission.reset_passwords),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> PasswordResetOut:
+    temporary, expires_at = await passwords.reset_password(session, settings, principal, user_id)
+    return PasswordResetOut(user_id=user_id, temporary_password=temporary, expires_at=expires_at)

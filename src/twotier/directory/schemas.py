@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
 )
@@ -53,6 +54,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Password = Annotated[
     str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
 ]
+# A password checked against the stored hash (any length it could have been set with).
+GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 
 
 class AdminIn(BaseModel):
@@ -113,7 +116,21 @@ class UserUpdate(BaseModel):
 
     display_name: Name | None = None
     roles: list[DirectoryRole] | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
+
+
+class PasswordResetOut(BaseModel):
+    user_id: uuid.UUID
+    temporary_password: str
+    # The user must replace it at the next sign-in, before this time.
+    expires_at: datetime
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: GivenPassword
+    new_password: Password
 
 
 class UserOut(BaseModel):

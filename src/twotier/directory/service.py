@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +22,7 @@ from twotier.directory.schemas import TenantCreate, UserCreate, UserUpdate
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, NotFound, Unauthorized
 from twotier.kit.pagination import PageParams, paginate
+from twotier.kit.passwords import ensure_strong, personal_words
 from twotier.kit.security import hash_password, new_token, token_hash, verify_password
 
 
@@ -57,6 +57,9 @@ async def create_tenant(
     kind: str = TenantKind.organization,
 ) -> tuple[Tenant, User]:
     await _ensure_free(session, domain=data.domain, email=data.admin.email)
+    who = data.admin
+    words = personal_words(who.email, who.display_name, data.domain, data.display_name)
+    await ensure_strong(who.password, words)
     tenant = Tenant(
         id=uuid.uuid4(),
         display_name=data.display_name,
@@ -129,6 +132,9 @@ async def create_user(
     _guard_global_admin(actor, [role.value for role in data.roles], delegation=delegation)
     await _ensure_free(session, domain=None, email=data.email)
     tenant_id = _tenant_of(actor, delegation)
+    tenant = await get_tenant(session, tenant_id)
+    words = personal_words(data.email, data.display_name, tenant.domain, tenant.display_name)
+    await ensure_strong(data.password, words)
     user = User(
         id=uuid.uuid4(),
         tenant_id=tenant_id,
@@ -147,7 +153,6 @@ async def create_user(
         detail={"email": user.email, "roles": user.roles},
         **_audit_scope(delegation),
     )
-    tenant = await get_tenant(session, tenant_id)
     emails.user_added(session, settings, tenant, user, actor.display_name)
     return user
 
@@ -265,28 +270,6 @@ async def delete_user(
     await session.flush()
 
 
-async def reset_password(
-    session: AsyncSession, actor: Principal, user_id: uuid.UUID, *, delegation: Delegation
-) -> str:
-    """A temporary password, shown once to the helpdesk; the user's sessions end."""
-    user = await user_in_tenant(session, _tenant_of(actor, delegation), user_id)
-    _guard_global_admin(actor, user.roles, delegation=delegation)
-    temporary = secrets.token_urlsafe(12)
-    user.password_hash = await hash_password(temporary)
-    await _end_sessions(session, user.id)
-    await session.flush()
-    audit.record(
-        session,
-        operation="user_password_reset",
-        actor=actor,
-        resource_type="user",
-        resource_id=user.id,
-        detail={"email": user.email},
-        **_audit_scope(delegation),
-    )
-    return temporary
-
-
 async def list_users(
     session: AsyncSession, tenant_id: uuid.UUID, params: PageParams
 ) -> tuple[list[User], str | None]:
@@ -363,6 +346,16 @@ class SignInResult:
     expires_in: int
 
 
+class TemporaryPasswordExpired(Unauthorized):
+    """The right temporary password, after its expiry: only a new reset helps."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This temporary password has expired. Ask your admin to reset your password again.",
+            code="temporary_password_expired",
+        )
+
+
 class SignInFailed(Unauthorized):
     """Wrong email or password; the failure counters written before it are kept."""
 
@@ -410,6 +403,9 @@ async def sign_in(
             detail={"email": email, "via": kind, "client": client},
         )
         raise SignInFailed()
+    expires_at = user.temporary_password_expires_at
+    if expires_at is not None and expires_at <= utcnow():
+        raise TemporaryPasswordExpired()
 
     await throttle.succeeded(session, attempt)
     ttl = (

@@ -1,8 +1,10 @@
-"""Portal pages of the directory: sign in, create a tenant, sign out, user management."""
+"""Portal pages of the directory: sign in, create a tenant, sign out, user management,
+password resets and changing one's own password."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from secrets import token_urlsafe
 from typing import Any
 from urllib.parse import urlencode
@@ -12,23 +14,32 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.directory import service, throttle
+from twotier.directory import passwords, service, throttle
 from twotier.directory.access import access_tenant_user
-from twotier.directory.auth import SESSION_COOKIE, optional_principal
+from twotier.directory.auth import SESSION_COOKIE, optional_principal, principal_changing_password
 from twotier.directory.models import TokenKind, User
 from twotier.directory.principal import PARTNER_ROLE_LABELS, Permission, Principal
 from twotier.directory.roles import ROLE_LABELS
 from twotier.directory.routes import client_address
-from twotier.directory.schemas import TenantCreate, UserCreate, UserUpdate
+from twotier.directory.schemas import PasswordChange, TenantCreate, UserCreate, UserUpdate
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import Conflict, Forbidden, TooManyRequests
+from twotier.kit.errors import Conflict, Forbidden, Invalid, TooManyRequests
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
+from twotier.kit.passwords import PasswordTooWeak
 from twotier.partners import service as partners
 from twotier.partners.schemas import PartnerRolesIn
 from twotier.portal.forms import form_values, parse
-from twotier.portal.render import check_csrf, flashes, render, safe_next, set_csrf_cookie, signed_in
+from twotier.portal.render import (
+    PASSWORD_PAGE,
+    check_csrf,
+    flashes,
+    render,
+    safe_next,
+    set_csrf_cookie,
+    signed_in,
+)
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 
@@ -76,6 +87,13 @@ async def signin(
             client=client_address(request),
             kind=TokenKind.session,
             device=request.cookies.get(throttle.DEVICE_COOKIE),
+        )
+    except service.TemporaryPasswordExpired as exc:
+        return render(
+            request,
+            "signin.html",
+            {"next": target, "email": email, "error": _(exc.detail)},
+            status_code=exc.status,
         )
     except service.SignInFailed:
         request.state.keep_changes = True  # the failure counters must stick
@@ -160,6 +178,11 @@ async def signup(
         )
     try:
         await service.create_tenant(session, settings, data)
+    except PasswordTooWeak as exc:
+        errors = {"admin.password": exc.detail}
+        return render(
+            request, "signup.html", _signup_context(target, form, errors), status_code=exc.status
+        )
     except Conflict as exc:
         field = "domain" if exc.code == "domain_taken" else "admin.email"
         return render(
@@ -182,6 +205,8 @@ async def _users_page(
     errors: dict[str, str] | None = None,
     error: str | None = None,
     flashes: list[str] | None = None,
+    user_error: str | None = None,
+    temporary: tuple[str, str, datetime] | None = None,
     status_code: int = 200,
 ) -> Response:
     if not principal.can(Permission.view_tenant_users):
@@ -196,6 +221,13 @@ async def _users_page(
             "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
             "partner_role_labels": PARTNER_ROLES if principal.is_partner else {},
             "can_manage": principal.can(Permission.manage_tenant_users),
+            "resettable": {
+                u.id
+                for u in users
+                if u.id != principal.user_id and passwords.may_reset(principal, u.roles, None)
+            },
+            "temporary": temporary,
+            "user_error": user_error,
             "form": form or {"roles": []},
             "errors": errors or {},
             "error": error,
@@ -237,6 +269,16 @@ async def add_user(
         )
     try:
         await service.create_user(session, settings, principal, data)
+    except PasswordTooWeak as exc:
+        return await _users_page(
+            request,
+            session,
+            principal,
+            params,
+            form=form,
+            errors={"password": exc.detail},
+            status_code=exc.status,
+        )
     except Conflict as exc:
         return await _users_page(
             request,
@@ -340,3 +382,103 @@ async def edit_user(
             request, principal, user, form, error=exc.detail, status_code=exc.status
         )
     return RedirectResponse("/account/users?notice=user_updated", status_code=303)
+
+
+@router.post("/account/users/{user_id}/reset-password", dependencies=[Depends(check_csrf)])
+async def reset_user_password(
+    request: Request,
+    user_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    if not principal.can(Permission.reset_passwords):
+        raise Forbidden("Your roles do not allow resetting passwords.", code="insufficient_role")
+    user = await access_tenant_user(session, principal, user_id)
+    params = PageParams(limit=50, cursor=None)
+    try:
+        temporary, expires_at = await passwords.reset_password(
+            session, settings, principal, user_id
+        )
+    except Forbidden as exc:
+        return await _users_page(
+            request, session, principal, params, user_error=exc.detail, status_code=exc.status
+        )
+    # Shown once, on this answer only: never stored, never in a URL.
+    return await _users_page(
+        request, session, principal, params, temporary=(user.email, temporary, expires_at)
+    )
+
+
+def _password_page(
+    request: Request,
+    principal: Principal,
+    next_: str,
+    *,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    due = principal.password_change_due
+    return render(
+        request,
+        "password_change.html",
+        # While a change is due every other page leads back here: no navigation to offer.
+        {"next": next_, "due": due, "errors": errors or {}, "error": error}
+        | ({"nav": []} if due else {}),
+        principal=principal,
+        section="account",
+        status_code=status_code,
+    )
+
+
+@router.get(PASSWORD_PAGE)
+async def password_page(
+    request: Request,
+    next: str | None = Query(None),
+    principal: Principal = Depends(principal_changing_password),
+) -> Response:
+    return _password_page(request, principal, safe_next(next))
+
+
+@router.post(PASSWORD_PAGE, dependencies=[Depends(check_csrf)])
+async def change_password(
+    request: Request,
+    principal: Principal = Depends(principal_changing_password),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    form = form_values(await request.form())
+    target = safe_next(form.pop("next", ""))
+    confirm = form.pop("confirm_password", "")
+    data, errors = parse(PasswordChange, form)
+    if data is not None and confirm != data.new_password:
+        errors["confirm_password"] = _("The two new passwords differ.")
+    if data is None or errors:
+        return _password_page(request, principal, target, errors=errors, status_code=422)
+    try:
+        await passwords.change_password(
+            session,
+            settings,
+            principal,
+            current_password=data.current_password,
+            new_password=data.new_password,
+        )
+    except passwords.CurrentPasswordIncorrect:
+        request.state.keep_changes = True  # the failure counter must stick
+        errors = {"current_password": _("The current password is incorrect.")}
+        return _password_page(request, principal, target, errors=errors, status_code=403)
+    except TooManyRequests as exc:
+        throttled = _password_page(
+            request,
+            principal,
+            target,
+            error=_("Too many wrong passwords. Wait a few minutes and try again."),
+            status_code=429,
+        )
+        throttled.headers["Retry-After"] = str(exc.retry_after)
+        return throttled
+    except Invalid as exc:  # too weak, or the same as the current one
+        errors = {"new_password": exc.detail}
+        return _password_page(request, principal, target, errors=errors, status_code=exc.status)
+    return RedirectResponse(target, status_code=303)

@@ -5,9 +5,10 @@ The file has a header row ``username,password,legal_name,country,partner_id``
 Several rows with one username make one account holding several organization profiles;
 they must carry the same password.
 
-The whole file is checked first (every row with the registry's own schemas, then the
-usernames and partner IDs against the database in a few ``IN`` queries); one bad row
-refuses the file, and every bad row is reported by its line number. Then each account's
+The whole file is checked first (every row with the registry's own schemas and each
+account's password with zxcvbn, then the usernames and partner IDs against the database in
+a few ``IN`` queries); one bad row refuses the file, and every bad row is reported by its
+line number. Then each account's
 password is hashed once, in threads (argon2 releases the GIL), *before* the write
 transaction opens, and everything is written in one transaction with bulk inserts and one
 audit record.
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.audit import service as audit
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
+from twotier.kit.passwords import personal_words, weakness
 from twotier.kit.security import hash_password_blocking
 from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.membership.schemas import MAX_ORGANIZATIONS, MembershipCreate
@@ -182,7 +184,7 @@ def _header(fields: list[str]) -> list[str]:
     return names
 
 
-def parse(data: bytes | str) -> ImportPlan:
+def parse(data: bytes | str, *, progress: Progress | None = None) -> ImportPlan:
     """Check every row of the file; the plan, or ``ImportRefused`` listing every bad row."""
     text = _decode(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -210,8 +212,11 @@ def parse(data: bytes | str) -> ImportPlan:
                 problems[line] = row_problems
     except csv.Error as exc:
         raise ImportRefused([RowError(reader.line_num, f"is not valid CSV ({exc})")]) from exc
+    _check_passwords(accounts.values(), problems, progress or _Silent())
     if problems:
-        raise ImportRefused([RowError(line, "; ".join(msgs)) for line, msgs in problems.items()])
+        raise ImportRefused(
+            [RowError(line, "; ".join(msgs)) for line, msgs in sorted(problems.items())]
+        )
     if not accounts:
         raise ImportRefused([RowError(1, "the file has a header but no rows")])
     return ImportPlan(list(accounts.values()))
@@ -265,6 +270,20 @@ def _plan_row(
         PlannedOrganization(line, org.legal_name, org.country, org.partner_id)
     )
     return []
+
+
+def _check_passwords(
+    accounts: Iterable[PlannedAccount], problems: dict[int, list[str]], progress: Progress
+) -> None:
+    """zxcvbn once per account (a few ms each), reported on the account's first line."""
+    planned = list(accounts)
+    progress.stage("Checking passwords", len(planned))
+    for account in planned:
+        names = [org.legal_name for org in account.organizations]
+        reason = weakness(account.password, personal_words(account.username, *names))
+        if reason is not None:
+            problems.setdefault(account.line, []).append(f"password: {reason}")
+        progress.advance()
 
 
 # Against the database.
@@ -429,7 +448,7 @@ async def import_memberships(
     progress: Progress | None = None,
 ) -> ImportSummary:
     """Check, hash, then write everything in one transaction; ``ImportRefused`` otherwise."""
-    plan = parse(data)
+    plan = parse(data, progress=progress)
     async with db.read_sessions() as session:
         errors = await find_conflicts(session, plan)
     if errors:

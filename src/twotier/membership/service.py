@@ -15,6 +15,7 @@ from twotier.directory.principal import Principal
 from twotier.kit import ratelimit
 from twotier.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from twotier.kit.pagination import PageParams, paginate
+from twotier.kit.passwords import ensure_strong, personal_words
 from twotier.kit.security import hash_password, verify_password
 from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.membership.schemas import MembershipCreate
@@ -69,6 +70,9 @@ async def create_membership(
         )
         if clash:
             raise Conflict(f"Partner ID {clash} already exists.", code="partner_id_exists")
+    if password_hash is None:
+        names = [org.legal_name for org in data.organizations]
+        await ensure_strong(data.password, personal_words(data.username, *names))
     account = MembershipAccount(
         id=uuid.uuid4(),
         username=data.username,

@@ -16,6 +16,7 @@ from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Conflict, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
+from twotier.kit.passwords import PasswordTooWeak
 from twotier.membership import service
 from twotier.membership.schemas import MAX_ORGANIZATIONS, MembershipCreate
 from twotier.portal.forms import field_errors, form_values
@@ -129,6 +130,8 @@ async def create_membership(
         return await again(rows=rows, errors=errors, status_code=422)
     try:
         account = await service.create_membership(session, data, actor=principal)
+    except PasswordTooWeak as exc:
+        return await again(rows=rows, errors={"password": exc.detail}, status_code=exc.status)
     except Conflict as exc:
         errors = {"username": exc.detail} if exc.code == "username_taken" else {}
         return await again(

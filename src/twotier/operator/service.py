@@ -12,9 +12,11 @@ from twotier.audit import service as audit
 from twotier.directory.models import Tenant, TenantKind, User
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.schemas import AdminIn
+from twotier.kit.passwords import PasswordTooWeak, ensure_strong, personal_words
 from twotier.kit.security import hash_password
 
 OPERATOR_DOMAIN = "operator.twotier.internal"
+OPERATOR_TENANT_NAME = "twotier Operator"
 
 
 class OperatorExists(Exception):
@@ -28,7 +30,7 @@ async def operator_tenant(session: AsyncSession) -> Tenant:
     if tenant is None:
         tenant = Tenant(
             id=uuid.uuid4(),
-            display_name="twotier Operator",
+            display_name=OPERATOR_TENANT_NAME,
             domain=OPERATOR_DOMAIN,
             country="US",
             kind=TenantKind.operator,
@@ -43,6 +45,11 @@ async def create_operator(session: AsyncSession, *, email: str, password: str, n
         data = AdminIn(email=email, display_name=name, password=password)
     except ValidationError as exc:
         raise ValueError(exc.errors()[0]["msg"]) from exc
+    words = personal_words(data.email, data.display_name, OPERATOR_DOMAIN, OPERATOR_TENANT_NAME)
+    try:
+        await ensure_strong(data.password, words)
+    except PasswordTooWeak as exc:
+        raise ValueError(f"the password is too weak. {exc.detail}") from exc
     if await session.scalar(select(User.id).where(User.email == data.email)):
         raise OperatorExists(f"{data.email} is already a user.")
     tenant = await operator_tenant(session)

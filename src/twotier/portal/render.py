@@ -18,7 +18,13 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from twotier.config import Settings
-from twotier.directory.auth import CSRF_COOKIE, CSRF_PURPOSE, csrf_ok, optional_principal
+from twotier.directory.auth import (
+    CSRF_COOKIE,
+    CSRF_PURPOSE,
+    PasswordChangeRequired,
+    csrf_ok,
+    optional_principal,
+)
 from twotier.directory.principal import Permission, Principal
 from twotier.enrollment.models import STATUS_LABELS
 from twotier.kit.countries import country_names
@@ -178,6 +184,10 @@ async def check_csrf(request: Request, settings: Settings = Depends(get_settings
         )
 
 
+# Every page leads here while a password change is due (a reset's temporary password).
+PASSWORD_PAGE = "/account/password"  # noqa: S105 — a page's path, not a secret
+
+
 class SignInRequired(AppError):
     status = 401
     code = "not_authenticated"
@@ -214,9 +224,12 @@ def safe_next(target: str | None, default: str = "/dashboard") -> str:
 
 
 def error_page(request: Request, exc: AppError) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if exc.status == 401:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(target, safe='')}", status_code=303)
+    if isinstance(exc, PasswordChangeRequired):
+        back = quote(target if request.method == "GET" else "/dashboard", safe="")
+        return RedirectResponse(f"{PASSWORD_PAGE}?next={back}", status_code=303)
     return render(
         request,
         "error.html",

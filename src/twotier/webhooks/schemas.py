@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
 
 from twotier.events.catalog import SUBSCRIBABLE
 
@@ -40,7 +40,7 @@ class WebhookUpdate(BaseModel):
     url: Url | None = None
     events: list[EventName] | None = Field(None, min_length=1)
     description: str | None = Field(None, max_length=200)
-    enabled: bool | None = Field(None, description="false disables; true enables again.")
+    enabled: StrictBool | None = Field(None, description="false disables; true enables again.")
 
 
 class WebhookOut(BaseModel):
