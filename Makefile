@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 
-.PHONY: install serve test test-sqlite test-postgres lint fmt migrate bench lock openapi clean
+.PHONY: install serve test test-sqlite test-postgres contract lint fmt migrate bench lock openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: install
 test-postgres: install
 	TWOTIER_TEST_DATABASE_URL=$${TWOTIER_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
 		$(BIN)/pytest $(PYTEST_ARGS)
+
+# The API contract checked by Schemathesis against a served demo world, once per principal
+# (contract/schemathesis.toml). TWOTIER_CONTRACT_DATABASE_URL=postgresql+asyncpg://... for
+# PostgreSQL (default: a temporary SQLite file).
+contract: install
+	$(BIN)/python contract/run.py $(CONTRACT_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

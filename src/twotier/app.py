@@ -32,6 +32,7 @@ from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.enrollment import routes as enrollment_routes
 from twotier.enrollment import views as enrollment_views
+from twotier.kit import openapi
 from twotier.kit.db import Database
 from twotier.kit.errors import (
     AppError,
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         app.state.db = db
 
     install_error_handlers(app)
+    openapi.install(app)
 
     async def app_error(request: Request, exc: Exception) -> Response:
         if _is_portal(request) and isinstance(exc, AppError):

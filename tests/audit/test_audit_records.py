@@ -93,6 +93,12 @@ async def test_time_window_filters(client: httpx.AsyncClient) -> None:
         await client.get("/api/v1/audit-records", params={"until": first_at}, headers=org.auth)
     ).json()["items"]
     assert before == []
+    # ISO 8601 only: a number is not taken as a Unix time.
+    for wrong in ("0.5", "1700000000", "yesterday"):
+        refused = await client.get(
+            "/api/v1/audit-records", params={"until": wrong}, headers=org.auth
+        )
+        assert refused.status_code == 422, wrong
 
 
 async def test_sign_in_events_are_audited(client: httpx.AsyncClient) -> None:

@@ -128,6 +128,10 @@ async def test_prices_round_trip_exactly_as_decimal_strings(
         ({"min_quantity": 10, "max_quantity": 5}, "min_quantity"),
         ({"term": "P3Y"}, "P1M"),
         ({"billing_cycle": "weekly"}, "monthly"),
+        # Money is a decimal string: a JSON number could already have lost a cent.
+        ({"prices": [{"country": "TW", "currency": "TWD", "unit_price": 12.5}]}, "decimal string"),
+        ({"prices": [{"country": "TW", "currency": "TWD", "unit_price": "1e3"}]}, "decimal string"),
+        ({"surprise": True}, "Extra inputs are not permitted"),
     ],
 )
 async def test_invalid_offers_are_refused_with_a_reason(

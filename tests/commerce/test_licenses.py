@@ -72,7 +72,7 @@ async def update(
 
 
 async def counts(client: httpx.AsyncClient, world: World) -> list[tuple[str, int, int, int]]:
-    rows = (await client.get(world.path("/licenses"), headers=world.customer.auth)).json()
+    rows = (await client.get(world.path("/licenses"), headers=world.customer.auth)).json()["items"]
     return [(r["sku_name"], r["total"], r["assigned"], r["available"]) for r in rows]
 
 
@@ -93,7 +93,31 @@ async def test_seats_follow_the_active_subscriptions(
     for who in (world.provider, world.reseller, world.customer):
         response = await client.get(world.path("/licenses"), headers=who.auth)
         assert response.status_code == 200
-        assert len(response.json()) == 2
+        assert len(response.json()["items"]) == 2
+
+
+async def test_seats_come_a_page_at_a_time(
+    client: httpx.AsyncClient, world: World, operator: dict[str, str]
+) -> None:
+    await subscribe(client, world, 3)
+    phone = await make_offer(client, operator, product="Contoso Teams", sku="Phone")
+    body = order_body(world, 4)
+    body["line_items"][0]["offer_id"] = phone["id"]
+    assert (await place_order(client, world, body)).status_code == 201
+    first = (await client.get(world.path("/licenses?limit=1"), headers=world.customer.auth)).json()
+    assert [r["sku_name"] for r in first["items"]] == ["Business Standard"]
+    rest = await client.get(
+        world.path("/licenses"),
+        params={"limit": 1, "cursor": first["next_cursor"]},
+        headers=world.customer.auth,
+    )
+    assert [r["sku_name"] for r in rest.json()["items"]] == ["Phone"]
+    assert rest.json()["next_cursor"] is None
+    for garbage in ("not-a-cursor", "W1tdXQ", "WzFd"):  # "[[]]", "[1]"
+        refused = await client.get(
+            world.path("/licenses"), params={"cursor": garbage}, headers=world.customer.auth
+        )
+        assert (refused.status_code, refused.json()["code"]) == (422, "invalid_cursor")
 
 
 async def test_reseller_assigns_until_none_are_left(
@@ -188,7 +212,9 @@ async def test_a_partner_needs_a_license_admin_grant_and_an_admin_agent(
     world = await two_tier_world(client, db, settings, operator)
     await subscribe(client, world, 2)
     user = await new_user(client, world)
-    grants = (await client.get(world.path("/delegated-access"), headers=world.reseller.auth)).json()
+    grants = (
+        await client.get(world.path("/delegated-access"), headers=world.reseller.auth)
+    ).json()["items"]
     dropped = await client.post(
         world.path(f"/delegated-access/{grants[0]['id']}/drop-roles"),
         json={"roles": ["license_admin"]},

@@ -666,4 +666,4 @@ async def test_commerce_pages_of_another_partners_customer_are_not_found(
     assert current.json()["status"] == "active"
     assert current.json()["etag"] == sub["etag"]
     count = await client.get(world.path("/licenses"), headers=world.reseller.auth)
-    assert count.json()[0]["assigned"] == 0
+    assert count.json()["items"][0]["assigned"] == 0

@@ -41,7 +41,9 @@ async def read(client: httpx.AsyncClient, world: World, sub_id: str) -> dict[str
 
 async def seats(client: httpx.AsyncClient, world: World) -> int:
     return int(
-        (await client.get(world.path("/licenses"), headers=world.customer.auth)).json()[0]["total"]
+        (await client.get(world.path("/licenses"), headers=world.customer.auth)).json()["items"][0][
+            "total"
+        ]
     )
 
 

@@ -56,7 +56,7 @@ async def patch(
 
 
 async def seats(client: httpx.AsyncClient, world: World) -> dict[str, int]:
-    rows = (await client.get(world.path("/licenses"), headers=world.reseller.auth)).json()
+    rows = (await client.get(world.path("/licenses"), headers=world.reseller.auth)).json()["items"]
     return {k: rows[0][k] for k in ("total", "assigned", "available")} if rows else {}
 
 
@@ -111,6 +111,18 @@ async def test_if_match_is_required_and_a_stale_one_is_refused(
     stale = await patch(client, world, sub["id"], {"quantity": 8}, etag=sub["etag"])
     assert (stale.status_code, stale.json()["code"]) == (412, "etag_mismatch")
     assert (await read(client, world, sub["id"])).json()["quantity"] == 6
+
+
+async def test_a_change_names_at_least_one_field_and_never_null(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    sub = await subscribe(client, world, 5)
+    for body in ({}, {"quantity": None}, {"quantity": None, "auto_renew": False}):
+        refused = await patch(client, world, sub["id"], body)
+        assert (refused.status_code, refused.json()["code"]) == (422, "validation_error"), body
+    assert (await read(client, world, sub["id"])).json()["auto_renew"] is True
+    changed = await patch(client, world, sub["id"], {"auto_renew": False})
+    assert changed.json()["auto_renew"] is False
 
 
 async def test_quantity_goes_up_any_time_and_down_only_within_the_window(

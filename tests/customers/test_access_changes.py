@@ -37,7 +37,7 @@ async def world(
 async def grant_of(client: httpx.AsyncClient, reseller: Org, customer: Org) -> dict[str, object]:
     [grant] = (
         await client.get(f"/api/v1/customers/{customer.id}/delegated-access", headers=reseller.auth)
-    ).json()
+    ).json()["items"]
     return dict(grant)
 
 
@@ -277,7 +277,7 @@ async def test_the_portal_way_ask_approve_and_see_the_activity(
     assert approved.status_code == 303
     after = (
         await client.get(f"/api/v1/customers/{customer.id}/delegated-access", headers=reseller.auth)
-    ).json()[0]
+    ).json()["items"][0]
     assert after["extension_requested_days"] is None
     assert after["roles"] == ["helpdesk_admin", "user_admin"]
 

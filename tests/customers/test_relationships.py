@@ -144,10 +144,10 @@ async def test_acceptance_creates_both_relationships_and_grants(
     assert [c["id"] for c in shared.json()["items"]] == [customer.id]
     access = (
         await client.get(f"/api/v1/customers/{customer.id}/delegated-access", headers=reseller.auth)
-    ).json()
+    ).json()["items"]
     assert access[0]["roles"] == ["helpdesk_admin", "license_admin", "user_admin"]
     assert access[0]["status"] == "active"
-    mine = (await client.get("/api/v1/my/partners", headers=customer.auth)).json()
+    mine = (await client.get("/api/v1/my/partners", headers=customer.auth)).json()["items"]
     assert sorted(p["partner"]["id"] for p in mine) == sorted([provider_id, reseller_id])
     await deliver(db, settings)
     ops = set((await session.scalars(select(AuditRecord.operation))).all())
@@ -185,8 +185,20 @@ async def test_accepting_another_partner_adds_never_replaces(
     other = await approved(client, db, settings, operator, "indirect_reseller")
     second = await invite_customer(client, other)
     assert (await accept_as_customer(client, customer, second)).status_code == 200
-    partners = (await client.get("/api/v1/my/partners", headers=customer.auth)).json()
+    partners = (await client.get("/api/v1/my/partners", headers=customer.auth)).json()["items"]
     assert len(partners) == 2
+    first = (await client.get("/api/v1/my/partners?limit=1", headers=customer.auth)).json()
+    rest = (
+        await client.get(
+            "/api/v1/my/partners",
+            params={"limit": 1, "cursor": first["next_cursor"]},
+            headers=customer.auth,
+        )
+    ).json()
+    assert [p["partner"]["id"] for p in first["items"] + rest["items"]] == [
+        p["partner"]["id"] for p in partners
+    ]
+    assert rest["next_cursor"] is None
 
 
 async def test_customer_revokes_and_the_next_request_is_404(
@@ -258,7 +270,7 @@ async def test_an_expired_grant_stops_delegated_work_without_a_job(
     assert late.json()["code"] == "delegated_access_missing"
     access = (
         await client.get(f"/api/v1/customers/{customer.id}/delegated-access", headers=reseller.auth)
-    ).json()
+    ).json()["items"]
     assert access[0]["status"] == "expired"
 
 
@@ -331,7 +343,7 @@ async def test_another_customer_cannot_remove_a_partner_it_does_not_have(
     assert still.status_code == 200
     access = (
         await client.get(f"/api/v1/customers/{customer.id}/delegated-access", headers=reseller.auth)
-    ).json()
+    ).json()["items"]
     assert [grant["status"] for grant in access] == ["active"]
 
 

@@ -173,6 +173,23 @@ async def test_roles_without_resets_are_refused(
     assert await stored_hash(session, victim["id"]) == before
 
 
+async def test_nobody_resets_their_own_password_this_way(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    org = await make_org(client)
+    me = (await client.get("/api/v1/me", headers=org.auth)).json()["user"]
+    before = await stored_hash(session, me["id"])
+    answer = await client.post(f"/api/v1/tenant/users/{me['id']}/password-reset", headers=org.auth)
+    assert (answer.status_code, answer.json()["code"]) == (403, "own_password_reset")
+    assert await stored_hash(session, me["id"]) == before
+    assert (await client.get("/api/v1/me", headers=org.auth)).status_code == 200  # still in
+    colleague, _t = await make_user(client, org)
+    done = await client.post(
+        f"/api/v1/tenant/users/{colleague['id']}/password-reset", headers=org.auth
+    )
+    assert done.status_code == 200
+
+
 async def test_another_tenants_user_is_404(client: httpx.AsyncClient) -> None:
     org = await make_org(client)
     elsewhere = await make_org(client)

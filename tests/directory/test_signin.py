@@ -40,6 +40,19 @@ async def test_email_is_matched_case_insensitively(client: httpx.AsyncClient) ->
     assert await sign_in(client, org.email.upper(), org.password)
 
 
+async def test_an_address_longer_than_any_email_is_refused_before_the_throttle(
+    client: httpx.AsyncClient,
+) -> None:
+    # The throttle keys on the address; a longer one would not fit its column (PostgreSQL).
+    longest = "a" * 64 + "@" + "b" * 184 + ".test"
+    assert len(longest) == 254
+    for email, status in ((longest, 401), (longest + "x", 422)):
+        response = await client.post(
+            "/api/v1/auth/token", json={"email": email, "password": PASSWORD}
+        )
+        assert response.status_code == status, response.text
+
+
 async def test_unknown_email_and_wrong_password_answer_the_same(
     client: httpx.AsyncClient,
 ) -> None:

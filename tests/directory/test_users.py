@@ -168,6 +168,14 @@ async def test_deactivating_a_user_ends_their_access_at_once(client: httpx.Async
     user, token = await make_user(client, org)
     auth = {"Authorization": f"Bearer {token}"}
     assert (await client.get("/api/v1/me", headers=auth)).status_code == 200
+    for not_a_boolean in (0, "false", "no"):  # JSON false only, as the schema says
+        refused = await client.patch(
+            f"/api/v1/tenant/users/{user['id']}",
+            json={"is_active": not_a_boolean},
+            headers=org.auth,
+        )
+        assert refused.status_code == 422, not_a_boolean
+    assert (await client.get("/api/v1/me", headers=auth)).status_code == 200
     await client.patch(
         f"/api/v1/tenant/users/{user['id']}", json={"is_active": False}, headers=org.auth
     )

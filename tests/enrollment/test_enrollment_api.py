@@ -73,6 +73,18 @@ async def test_wrong_membership_credentials_are_401_then_throttled(
     assert "Retry-After" in throttled.headers
 
 
+async def test_a_username_too_long_to_throttle_is_refused(client: httpx.AsyncClient) -> None:
+    # The throttle keys on the username; a longer one would not fit its column (PostgreSQL).
+    org = await make_org(client)
+    for length, status in ((300, 401), (301, 422)):
+        response = await client.post(
+            "/api/v1/enrollment/membership-lookup",
+            json={"username": "u" * length, "password": "whatever-password"},
+            headers=org.auth,
+        )
+        assert response.status_code == status, response.text
+
+
 async def test_enrolling_sends_the_verification_email_to_the_primary_contact(
     client: httpx.AsyncClient, session: AsyncSession, db: Database, settings: Settings
 ) -> None:

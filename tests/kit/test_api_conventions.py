@@ -25,6 +25,10 @@ async def test_wrong_method_is_a_problem(client: httpx.AsyncClient) -> None:
     response = await client.put("/api/v1/me")
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+    assert response.headers["allow"] == "GET"
+    # One route per method: the answer names all of them, not the first route's alone.
+    token = await client.put("/api/v1/auth/token")
+    assert token.headers["allow"] == "POST, DELETE"
 
 
 async def test_malformed_json_is_a_validation_problem(client: httpx.AsyncClient) -> None:

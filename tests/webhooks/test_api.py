@@ -80,7 +80,16 @@ async def test_unknown_event_types_are_refused(client: httpx.AsyncClient) -> Non
 
 
 async def test_the_catalog_documents_every_event(client: httpx.AsyncClient) -> None:
-    catalog = (await client.get("/api/v1/webhook-events")).json()
+    catalog = (await client.get("/api/v1/webhook-events")).json()["items"]
+    paged, cursor = [], None
+    while True:
+        page = (
+            await client.get("/api/v1/webhook-events", params={"limit": 7, "cursor": cursor})
+        ).json()
+        paged += page["items"]
+        if (cursor := page["next_cursor"]) is None:
+            break
+    assert paged == catalog
     types = {e["type"] for e in catalog if e["subscribable"]}
     assert types == {e.type for e in CATALOG}
     for wanted in (

@@ -2,25 +2,37 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit.models import AuditRecord
 from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.routes import PROBLEM
 from twotier.kit.clock import as_utc
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Forbidden
+from twotier.kit.openapi import problems
 from twotier.kit.pagination import Page, PageParams, page_params, paginate
 
 router = APIRouter(prefix="/api/v1", tags=["audit"], route_class=TransactionalRoute)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601(value: object) -> object:
+    # pydantic would also take a number as a Unix time; the contract says ISO 8601.
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z")
+    return value
+
+
+Instant = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 class Actor(BaseModel):
@@ -108,13 +120,13 @@ async def list_records(
 @router.get(
     "/audit-records",
     response_model=Page[AuditRecordOut],
-    responses={403: PROBLEM},
+    responses=problems(403),
     summary="Who did what, for whom, on behalf of which customer (oldest first by default)",
 )
 async def audit_records(
     principal: CurrentPrincipal,
-    since: datetime | None = Query(None, description="ISO 8601, inclusive"),
-    until: datetime | None = Query(None, description="ISO 8601, exclusive"),
+    since: Instant | None = Query(None, description="ISO 8601, inclusive"),
+    until: Instant | None = Query(None, description="ISO 8601, exclusive"),
     operation: str | None = Query(None),
     resource_type: str | None = Query(None),
     newest_first: bool = Query(False, description="Newest records first"),

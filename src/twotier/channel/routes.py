@@ -25,11 +25,11 @@ from twotier.customers import service as customers
 from twotier.customers.schemas import CustomerOut
 from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.routes import PROBLEM
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import Invalid
 from twotier.kit.idempotency import create_once
+from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["channel"], route_class=TransactionalRoute)
@@ -39,8 +39,9 @@ RESELLER = InvitationKind.reseller
 @router.post(
     "/reseller-invitations",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=InvitationOut,
-    responses={403: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 422),
     summary="Invite a reseller: a personalized link and a draft email",
 )
 async def create_reseller_invitation(
@@ -61,6 +62,7 @@ async def create_reseller_invitation(
 @router.get(
     "/reseller-invitations",
     response_model=Page[InvitationOut],
+    responses=problems(403),
     summary="The invitations my provider account sent, with their status",
 )
 async def list_reseller_invitations(
@@ -80,7 +82,7 @@ async def list_reseller_invitations(
 @router.get(
     "/reseller-invitations/{invitation_id}",
     response_model=InvitationOut,
-    responses={404: PROBLEM},
+    responses=problems(404),
 )
 async def get_reseller_invitation(
     invitation_id: uuid.UUID,
@@ -96,7 +98,7 @@ async def get_reseller_invitation(
     "/reseller-invitations/{invitation_id}/send",
     status_code=202,
     response_model=SendOut,
-    responses={404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    responses=problems(404, 409, 422),
     summary="Email the (possibly edited) draft; the body must keep the link",
 )
 async def send_reseller_invitation(
@@ -119,7 +121,7 @@ async def send_reseller_invitation(
 @router.post(
     "/reseller-invitations/{invitation_id}/revoke",
     response_model=InvitationOut,
-    responses={404: PROBLEM, 409: PROBLEM},
+    responses=problems(404, 409),
 )
 async def revoke_reseller_invitation(
     invitation_id: uuid.UUID,
@@ -139,7 +141,7 @@ async def revoke_reseller_invitation(
     "/invitations/{token}",
     response_model=InvitationView,
     response_model_by_alias=True,
-    responses={404: PROBLEM},
+    responses=problems(404),
     summary="What an invitation asks for (no side effects)",
 )
 async def view_invitation(
@@ -154,7 +156,7 @@ async def view_invitation(
 @router.post(
     "/invitations/{token}/accept",
     response_model=AcceptOut,
-    responses={401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 410: PROBLEM, 422: PROBLEM},
+    responses=problems(401, 403, 404, 409, 410, 422),
     summary="Accept an invitation (the consent check box must be ticked)",
 )
 async def accept_invitation(
@@ -183,6 +185,7 @@ def _side_routes(side: str, path: str, other: str) -> None:
     @router.get(
         f"/{path}",
         response_model=Page[LinkOut],
+        responses=problems(403),
         name=f"list_{path.replace('-', '_')}",
         summary=f"My {path.replace('-', ' ')}",
     )
@@ -217,7 +220,7 @@ async def _shared_customers(
 @router.get(
     "/indirect-resellers/{reseller_id}/customers",
     response_model=Page[CustomerOut],
-    responses={404: PROBLEM},
+    responses=problems(403, 404),
     summary="The customers both sides share",
 )
 async def indirect_resellers_customers(
@@ -232,7 +235,7 @@ async def indirect_resellers_customers(
 @router.get(
     "/indirect-providers/{provider_id}/customers",
     response_model=Page[CustomerOut],
-    responses={404: PROBLEM},
+    responses=problems(403, 404),
     summary="The customers both sides share",
 )
 async def indirect_providers_customers(
@@ -247,7 +250,7 @@ async def indirect_providers_customers(
 @router.delete(
     "/indirect-resellers/{reseller_id}",
     status_code=204,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
     summary="End the link now",
 )
 async def end_indirect_resellers(
@@ -263,7 +266,7 @@ async def end_indirect_resellers(
 @router.delete(
     "/indirect-providers/{provider_id}",
     status_code=204,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
     summary="End the link now",
 )
 async def end_indirect_providers(

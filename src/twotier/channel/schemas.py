@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from twotier.directory.schemas import Email
 from twotier.membership.schemas import PartnerIdStr
@@ -18,6 +18,8 @@ Body = Annotated[str, StringConstraints(min_length=1, max_length=20000)]
 
 
 class ResellerInvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: Email
     message: Message | None = None
     partner_id: PartnerIdStr | None = Field(
@@ -68,6 +70,8 @@ class InvitationOut(BaseModel):
 
 
 class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     subject: Subject | None = None
     body: Body | None = None
 
@@ -101,7 +105,9 @@ class InvitationView(BaseModel):
 
 
 class AcceptIn(BaseModel):
-    authorize: bool = Field(description="The consent check box: must be true.")
+    model_config = ConfigDict(extra="forbid")
+
+    authorize: StrictBool = Field(description="The consent check box: must be true.")
 
 
 class LinkOut(BaseModel):

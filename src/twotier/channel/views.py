@@ -29,7 +29,7 @@ from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
-from twotier.kit.pagination import PageParams
+from twotier.kit.pagination import PageParams, every_page
 from twotier.partners.models import PartnerAccount
 from twotier.portal.drafts import render_draft
 from twotier.portal.forms import form_values, parse
@@ -491,7 +491,7 @@ async def my_partners_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    partners = await customers.my_partners(session, principal)
+    partners = await every_page(lambda page: customers.my_partners(session, principal, page))
     activity = await audit.partner_actions_in(session, principal.tenant_id)
     return render(
         request,

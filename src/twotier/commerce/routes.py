@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -24,12 +24,12 @@ from twotier.commerce.schemas import (
     UserLicensesOut,
 )
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.routes import PROBLEM
-from twotier.kit.countries import normalize_country
+from twotier.kit.countries import CountryCodeText, normalize_country
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Invalid
 from twotier.kit.idempotency import create_once
-from twotier.kit.pagination import Page, PageParams, page_params
+from twotier.kit.openapi import idempotency_key, problems
+from twotier.kit.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["commerce"], route_class=TransactionalRoute)
 
@@ -40,8 +40,9 @@ router = APIRouter(prefix="/api/v1", tags=["commerce"], route_class=Transactiona
 @router.post(
     "/operator/products",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=ProductOut,
-    responses={403: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 422),
     summary="Add a product with its SKUs (operator)",
 )
 async def create_product(
@@ -59,7 +60,12 @@ async def create_product(
     )
 
 
-@router.get("/operator/products", response_model=Page[ProductOut], summary="Products (operator)")
+@router.get(
+    "/operator/products",
+    response_model=Page[ProductOut],
+    responses=problems(403),
+    summary="Products (operator)",
+)
 async def list_products(
     principal: CurrentPrincipal,
     params: PageParams = Depends(page_params),
@@ -72,8 +78,9 @@ async def list_products(
 @router.post(
     "/operator/offers",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=OfferOut,
-    responses={403: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 422),
     summary="Add an offer for a SKU with per-country prices (operator)",
 )
 async def create_offer(
@@ -92,7 +99,10 @@ async def create_offer(
 
 
 @router.get(
-    "/operator/offers", response_model=Page[OfferOut], summary="Offers with every price (operator)"
+    "/operator/offers",
+    response_model=Page[OfferOut],
+    responses=problems(403),
+    summary="Offers with every price (operator)",
 )
 async def list_all_offers(
     principal: CurrentPrincipal,
@@ -106,7 +116,7 @@ async def list_all_offers(
 @router.post(
     "/operator/offers/{offer_id}/retire",
     response_model=OfferOut,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
     summary="Stop selling an offer; existing subscriptions are unaffected (operator)",
 )
 async def retire_offer(
@@ -120,12 +130,12 @@ async def retire_offer(
 @router.get(
     "/offers",
     response_model=Page[CountryOfferOut],
-    responses={403: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 422),
     summary="What partners can sell in a country, with its price there",
 )
 async def offers_for_country(
     principal: CurrentPrincipal,
-    country: str = Query(..., description="ISO 3166-1 alpha-2, e.g. DE"),
+    country: Annotated[str, CountryCodeText, Query(description="e.g. DE")],
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[CountryOfferOut]:
@@ -143,8 +153,9 @@ async def offers_for_country(
 @router.post(
     "/customers/{customer_id}/orders",
     status_code=201,
+    openapi_extra=idempotency_key(required=True),
     response_model=OrderOut,
-    responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM, 428: PROBLEM},
+    responses=problems(403, 404, 422, 428),
     summary="Submit an order on behalf of a customer, naming the reseller of record",
     description="Requires `Idempotency-Key`: a retry with the same key and body returns the "
     "same order; the same key with another body is 422 `idempotency_key_reused`.",
@@ -169,7 +180,7 @@ async def create_order(
 @router.get(
     "/customers/{customer_id}/orders",
     response_model=Page[OrderOut],
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
 )
 async def list_orders(
     customer_id: uuid.UUID,
@@ -184,7 +195,7 @@ async def list_orders(
 @router.get(
     "/customers/{customer_id}/orders/{order_id}",
     response_model=OrderOut,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
 )
 async def get_order(
     customer_id: uuid.UUID,
@@ -197,17 +208,21 @@ async def get_order(
 
 @router.get(
     "/customers/{customer_id}/resellers-of-record",
-    response_model=list[PartnerRef],
-    responses={403: PROBLEM, 404: PROBLEM},
+    response_model=Page[PartnerRef],
+    responses=problems(403, 404),
     summary="The resellers a provider may name as partner of record for this customer",
 )
 async def resellers_of_record(
     customer_id: uuid.UUID,
     principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
-) -> list[PartnerRef]:
+) -> Page[PartnerRef]:
     rows = await service.resellers_of_record(session, principal, customer_id)
-    return [PartnerRef.of(r) for r in rows]
+    items, cursor = page_of(
+        [PartnerRef.of(r) for r in rows], lambda r: (r.company_name.lower(), str(r.id)), params
+    )
+    return Page[PartnerRef](items=items, next_cursor=cursor)
 
 
 # Subscriptions.
@@ -216,7 +231,7 @@ async def resellers_of_record(
 @router.get(
     "/customers/{customer_id}/subscriptions",
     response_model=Page[SubscriptionOut],
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
 )
 async def list_subscriptions(
     customer_id: uuid.UUID,
@@ -238,7 +253,7 @@ def _with_etag(out: SubscriptionOut) -> JSONResponse:
 @router.get(
     "/customers/{customer_id}/subscriptions/{subscription_id}",
     response_model=SubscriptionOut,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
     summary="A subscription, with its ETag",
 )
 async def get_subscription(
@@ -255,14 +270,7 @@ async def get_subscription(
 @router.patch(
     "/customers/{customer_id}/subscriptions/{subscription_id}",
     response_model=SubscriptionOut,
-    responses={
-        403: PROBLEM,
-        404: PROBLEM,
-        409: PROBLEM,
-        412: PROBLEM,
-        422: PROBLEM,
-        428: PROBLEM,
-    },
+    responses=problems(403, 404, 409, 412, 422, 428),
     summary="Change quantity, suspend, reactivate, cancel or set auto-renew (If-Match)",
 )
 async def update_subscription(
@@ -285,22 +293,25 @@ async def update_subscription(
 
 @router.get(
     "/customers/{customer_id}/licenses",
-    response_model=list[LicenseOut],
-    responses={403: PROBLEM, 404: PROBLEM},
+    response_model=Page[LicenseOut],
+    responses=problems(403, 404),
     summary="Seats per SKU: total (active subscriptions), assigned, available",
 )
 async def get_licenses(
     customer_id: uuid.UUID,
     principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
-) -> list[LicenseOut]:
-    return await licenses.licenses(session, principal, customer_id)
+) -> Page[LicenseOut]:
+    seats = await licenses.licenses(session, principal, customer_id)
+    items, cursor = page_of(seats, lambda s: (s.product_name, s.sku_name, str(s.sku_id)), params)
+    return Page[LicenseOut](items=items, next_cursor=cursor)
 
 
 @router.get(
     "/customers/{customer_id}/users/{user_id}/licenses",
     response_model=UserLicensesOut,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
 )
 async def get_user_licenses(
     customer_id: uuid.UUID,
@@ -314,7 +325,7 @@ async def get_user_licenses(
 @router.post(
     "/customers/{customer_id}/users/{user_id}/license-updates",
     response_model=UserLicensesOut,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 404, 409, 422),
     summary="Assign and unassign licenses for a user (all or nothing)",
 )
 async def update_user_licenses(

@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 from twotier.channel.schemas import PartnerRef
 from twotier.directory.schemas import Country
@@ -35,9 +46,29 @@ def _price(value: Decimal) -> Decimal:
     return canonical_money(value)
 
 
-Currency = Annotated[str, AfterValidator(_currency)]
-# Money is a Decimal end to end and serialised as a string ("12.50"), never a float.
-Amount = Annotated[Decimal, AfterValidator(_price)]
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _decimal_string(value: object) -> object:
+    if isinstance(value, Decimal):
+        return value
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value):
+        raise ValueError('unit_price must be a decimal string such as "12.50"')
+    return value
+
+
+Currency = Annotated[
+    str, AfterValidator(_currency), WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{3}$"})
+]
+# Money is a Decimal end to end, a string ("12.50") in JSON both ways, never a float.
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_decimal_string),
+    AfterValidator(_price),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]{1,14}(\.[0-9]{1,4})?$", "examples": ["375.50"]}
+    ),
+]
 
 
 class SkuIn(BaseModel):
@@ -153,7 +184,7 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     line_items: list[LineItemIn] = Field(min_length=1, max_length=50)
-    attestation_accepted: bool = False
+    attestation_accepted: StrictBool = False
 
 
 class LineItemOut(BaseModel):
@@ -210,11 +241,20 @@ class OrderOut(BaseModel):
 
 
 class SubscriptionPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Give at least one field; a field is left as it is by leaving it out (not by null)."""
 
-    quantity: int | None = Field(None, ge=1, le=1_000_000)
-    status: Literal["active", "suspended", "cancelled"] | None = None
-    auto_renew: bool | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)] | SkipJsonSchema[None] = None
+    status: Literal["active", "suspended", "cancelled"] | SkipJsonSchema[None] = None
+    auto_renew: StrictBool | SkipJsonSchema[None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: object) -> object:
+        if isinstance(data, dict) and any(value is None for value in data.values()):
+            raise ValueError("leave a field out rather than sending null")
+        return data
 
     @model_validator(mode="after")
     def _something(self) -> SubscriptionPatch:

@@ -12,16 +12,11 @@ from twotier.customers.models import DelegatedAccessGrant
 from twotier.customers.schemas import DropRolesIn, ExtensionRequestIn, GrantOut
 from twotier.customers.service import grant_out
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.routes import PROBLEM
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.openapi import problems
 
 router = APIRouter(prefix="/api/v1", tags=["customers"], route_class=TransactionalRoute)
-RESPONSES: dict[int | str, dict[str, Any]] = {
-    403: PROBLEM,
-    404: PROBLEM,
-    409: PROBLEM,
-    422: PROBLEM,
-}
+RESPONSES: dict[int | str, dict[str, Any]] = problems(403, 404, 409, 422)
 
 
 async def _out(session: AsyncSession, grant: DelegatedAccessGrant) -> GrantOut:

@@ -22,12 +22,12 @@ from twotier.directory import service as directory
 from twotier.directory.access import user_in_tenant
 from twotier.directory.auth import CurrentPrincipal
 from twotier.directory.roles import DirectoryRole
-from twotier.directory.routes import PROBLEM
 from twotier.directory.schemas import PasswordResetOut, UserCreate, UserOut, UserUpdate
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import create_once
-from twotier.kit.pagination import Page, PageParams, page_params
+from twotier.kit.openapi import idempotency_key, problems
+from twotier.kit.pagination import Page, PageParams, page_of, page_params
 
 router = APIRouter(prefix="/api/v1", tags=["customers"], route_class=TransactionalRoute)
 
@@ -57,8 +57,9 @@ async def _invite(
 @router.post(
     "/indirect-providers/{provider_id}/customer-invitations",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=CustomerInvitationOut,
-    responses={403: PROBLEM, 404: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 404, 422),
     summary="Invite new customer: a relationship with you and your indirect provider",
 )
 async def invite_two_tier(
@@ -75,8 +76,9 @@ async def invite_two_tier(
 @router.post(
     "/customer-invitations",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=CustomerInvitationOut,
-    responses={403: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 422),
     summary="Request a reseller relationship (you only)",
 )
 async def invite_direct(
@@ -92,6 +94,7 @@ async def invite_direct(
 @router.get(
     "/customer-invitations",
     response_model=Page[CustomerInvitationOut],
+    responses=problems(403),
     summary="The customer invitations I sent",
 )
 async def list_customer_invitations(
@@ -107,7 +110,7 @@ async def list_customer_invitations(
 @router.get(
     "/customer-invitations/{invitation_id}",
     response_model=CustomerInvitationOut,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
 )
 async def get_customer_invitation(
     invitation_id: uuid.UUID,
@@ -123,7 +126,7 @@ async def get_customer_invitation(
     "/customer-invitations/{invitation_id}/send",
     status_code=202,
     response_model=SendOut,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 404, 409, 422),
     summary="Email the (possibly edited) draft; the body must keep the link",
 )
 async def send_customer_invitation(
@@ -142,7 +145,7 @@ async def send_customer_invitation(
 @router.post(
     "/customer-invitations/{invitation_id}/revoke",
     response_model=CustomerInvitationOut,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    responses=problems(403, 404, 409),
     summary="Revoke a pending customer invitation; its link stops working",
 )
 async def revoke_customer_invitation(
@@ -154,7 +157,9 @@ async def revoke_customer_invitation(
     return await service.revoke_customer_invitation(session, settings, principal, invitation_id)
 
 
-@router.get("/customers", response_model=Page[CustomerOut], summary="My customers")
+@router.get(
+    "/customers", response_model=Page[CustomerOut], responses=problems(403), summary="My customers"
+)
 async def list_customers(
     principal: CurrentPrincipal,
     q: str | None = Query(None, description="Case-insensitive prefix of name or domain"),
@@ -165,7 +170,7 @@ async def list_customers(
     return Page[CustomerOut](items=items, next_cursor=cursor)
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerDetail, responses={404: PROBLEM})
+@router.get("/customers/{customer_id}", response_model=CustomerDetail, responses=problems(403, 404))
 async def get_customer(
     customer_id: uuid.UUID,
     principal: CurrentPrincipal,
@@ -176,7 +181,7 @@ async def get_customer(
 
 
 @router.delete(
-    "/customers/{customer_id}/relationship", status_code=204, responses={403: PROBLEM, 404: PROBLEM}
+    "/customers/{customer_id}/relationship", status_code=204, responses=problems(403, 404)
 )
 async def end_relationship(
     customer_id: uuid.UUID,
@@ -190,33 +195,40 @@ async def end_relationship(
 
 @router.get(
     "/customers/{customer_id}/delegated-access",
-    response_model=list[GrantOut],
-    responses={404: PROBLEM},
+    response_model=Page[GrantOut],
+    responses=problems(403, 404),
     summary="What the customer granted me, until when",
 )
 async def delegated_access(
     customer_id: uuid.UUID,
     principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
-) -> list[GrantOut]:
-    return await service.delegated_access(session, principal, customer_id)
+) -> Page[GrantOut]:
+    grants = await service.delegated_access(session, principal, customer_id)
+    items, cursor = page_of(grants, lambda g: (g.created_at.isoformat(), str(g.id)), params)
+    return Page[GrantOut](items=items, next_cursor=cursor)
 
 
 @router.get(
     "/my/partners",
-    response_model=list[MyPartnerOut],
+    response_model=Page[MyPartnerOut],
+    responses=problems(403),
     summary="Partners with a relationship and access in my tenant",
 )
 async def my_partners(
-    principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)
-) -> list[MyPartnerOut]:
-    return await service.my_partners(session, principal)
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[MyPartnerOut]:
+    items, cursor = await service.my_partners(session, principal, params)
+    return Page[MyPartnerOut](items=items, next_cursor=cursor)
 
 
 @router.delete(
     "/my/partners/{partner_account_id}",
     status_code=204,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
     summary="End a partner's relationship and access at once",
 )
 async def revoke_partner(
@@ -238,7 +250,7 @@ HELPDESK = DirectoryRole.helpdesk_admin
 @router.get(
     "/customers/{customer_id}/users",
     response_model=Page[UserOut],
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
 )
 async def list_customer_users(
     customer_id: uuid.UUID,
@@ -255,7 +267,7 @@ async def list_customer_users(
     "/customers/{customer_id}/users",
     status_code=201,
     response_model=UserOut,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    responses=problems(403, 404, 409),
 )
 async def create_customer_user(
     customer_id: uuid.UUID,
@@ -272,7 +284,7 @@ async def create_customer_user(
 @router.patch(
     "/customers/{customer_id}/users/{user_id}",
     response_model=UserOut,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    responses=problems(403, 404, 409),
 )
 async def update_customer_user(
     customer_id: uuid.UUID,
@@ -289,7 +301,7 @@ async def update_customer_user(
 @router.delete(
     "/customers/{customer_id}/users/{user_id}",
     status_code=204,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    responses=problems(403, 404, 409),
 )
 async def delete_customer_user(
     customer_id: uuid.UUID,
@@ -305,7 +317,7 @@ async def delete_customer_user(
 @router.post(
     "/customers/{customer_id}/users/{user_id}/password-reset",
     response_model=PasswordResetOut,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
     summary="Reset a customer user's password (temporary, shown once)",
 )
 async def reset_customer_password(

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from twotier.channel.schemas import DraftEmail, Message, PartnerRef
 from twotier.directory.roles import DirectoryRole
@@ -20,6 +20,8 @@ MAX_DAYS = 730
 
 
 class AccessRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     roles: list[DirectoryRole] = Field(default_factory=lambda: list(DEFAULT_ROLES), min_length=1)
     duration_days: int = Field(DEFAULT_DAYS, ge=1, le=MAX_DAYS)
 
@@ -30,6 +32,8 @@ class AccessRequest(BaseModel):
 
 
 class CustomerInvitationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: Email | None = None
     message: Message | None = None
     access: AccessRequest = Field(default_factory=AccessRequest)
@@ -82,10 +86,14 @@ class GrantOut(BaseModel):
 
 
 class DropRolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     roles: list[DirectoryRole] = Field(min_length=1)
 
 
 class ExtensionRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     duration_days: int = Field(ge=1, le=MAX_DAYS)
 
 

@@ -750,21 +750,24 @@ def _require_customer_admin(principal: Principal) -> None:
         )
 
 
-async def my_partners(session: AsyncSession, principal: Principal) -> list[MyPartnerOut]:
+async def my_partners(
+    session: AsyncSession, principal: Principal, params: PageParams
+) -> tuple[list[MyPartnerOut], str | None]:
     _require_customer_admin(principal)
     other = aliased(PartnerAccount)
-    rows = (
-        await session.execute(
-            select(CustomerRelationship, PartnerAccount, other)
-            .join(PartnerAccount, PartnerAccount.id == CustomerRelationship.partner_account_id)
-            .outerjoin(other, other.id == CustomerRelationship.other_tier_account_id)
-            .where(
-                CustomerRelationship.customer_tenant_id == principal.tenant_id,
-                CustomerRelationship.status == RelationshipStatus.active,
-            )
-            .order_by(CustomerRelationship.created_at, CustomerRelationship.id)
-        )
-    ).all()
+    rows, cursor = await paginate(
+        session,
+        select(CustomerRelationship, PartnerAccount, other)
+        .join(PartnerAccount, PartnerAccount.id == CustomerRelationship.partner_account_id)
+        .outerjoin(other, other.id == CustomerRelationship.other_tier_account_id)
+        .where(
+            CustomerRelationship.customer_tenant_id == principal.tenant_id,
+            CustomerRelationship.status == RelationshipStatus.active,
+        ),
+        keys=[CustomerRelationship.created_at, CustomerRelationship.id],
+        params=params,
+        scalars=False,
+    )
     grants = await _grants(session, principal.tenant_id, [p.id for _r, p, _o in rows])
     out = []
     for rel, partner, o in rows:
@@ -776,7 +779,7 @@ async def my_partners(session: AsyncSession, principal: Principal) -> list[MyPar
                 access=[_grant_out(g, p) for g, p in grants if p.id == partner.id],
             )
         )
-    return out
+    return out, cursor
 
 
 async def revoke_partner(

@@ -19,6 +19,7 @@ from twotier.directory.principal import Permission, Principal, permissions_for
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import SAFE_METHODS, get_session, get_settings
 from twotier.kit.errors import Forbidden, Unauthorized
+from twotier.kit.openapi import answers
 from twotier.kit.security import same_hash, token_hash, verify_signature
 from twotier.partners.models import PartnerAccount, PartnerProgram
 
@@ -117,6 +118,7 @@ class PasswordChangeRequired(Forbidden):
         )
 
 
+@answers(401, writes=(403,))  # a bad token; a cookie session's missing CSRF token
 async def resolve_principal(
     request: Request,
     session: AsyncSession = Depends(get_session),
@@ -152,6 +154,7 @@ async def resolve_principal(
     return None
 
 
+@answers(403)  # the password was reset and must be changed first
 async def optional_principal(
     principal: Principal | None = Depends(resolve_principal),
 ) -> Principal | None:
@@ -161,6 +164,7 @@ async def optional_principal(
     return principal
 
 
+@answers(authenticates=True)
 async def current_principal(
     principal: Principal | None = Depends(optional_principal),
 ) -> Principal:
@@ -169,6 +173,7 @@ async def current_principal(
     return principal
 
 
+@answers(authenticates=True)
 async def principal_changing_password(
     principal: Principal | None = Depends(resolve_principal),
 ) -> Principal:
@@ -179,6 +184,7 @@ async def principal_changing_password(
 
 
 def require(permission: Permission) -> Any:
+    @answers(403)
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.can(permission):
             raise Forbidden("Your roles do not allow this.", code="insufficient_role")

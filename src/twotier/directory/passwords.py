@@ -102,6 +102,11 @@ async def reset_password(
     """
     # Locked like role changes: a reset cannot race a promotion past the check below.
     user = await _lock_tenant_user(session, _tenant_of(actor, delegation), user_id)
+    if user.id == actor.user_id:  # it would end the very session asking, for a temporary one
+        raise Forbidden(
+            "Change your own password with POST /api/v1/me/password instead.",
+            code="own_password_reset",
+        )
     if not may_reset(actor, user.roles, delegation):
         raise Forbidden(_RESET_REFUSALS[reach_needed(user.roles)], code="insufficient_role")
     temporary = secrets.token_urlsafe(12)

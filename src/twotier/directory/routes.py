@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
@@ -30,12 +29,11 @@ from twotier.directory.schemas import (
 )
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import create_once
+from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.partners.models import PartnerAccount
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], route_class=TransactionalRoute)
-
-PROBLEM = {"model": dict[str, Any], "content": {"application/problem+json": {}}}
 
 
 def client_address(request: Request) -> str:
@@ -45,8 +43,9 @@ def client_address(request: Request) -> str:
 @router.post(
     "/tenants",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=TenantOut,
-    responses={409: PROBLEM, 422: PROBLEM},
+    responses=problems(409),
     summary="Create a tenant and its first global admin",
 )
 async def create_tenant(
@@ -65,7 +64,7 @@ async def create_tenant(
 @router.post(
     "/auth/token",
     response_model=TokenOut,
-    responses={401: PROBLEM, 429: PROBLEM},
+    responses=problems(401, 429),
     summary="Exchange email and password for an access token",
 )
 async def create_token(
@@ -133,8 +132,9 @@ async def list_users(
 @router.post(
     "/tenant/users",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=UserOut,
-    responses={403: PROBLEM, 409: PROBLEM},
+    responses=problems(409),
     summary="Add a user to my tenant",
 )
 async def create_user(
@@ -156,7 +156,6 @@ async def create_user(
 @router.get(
     "/tenant/users/{user_id}",
     response_model=UserOut,
-    responses={404: PROBLEM},
     summary="One user of my tenant",
 )
 async def get_user(
@@ -170,7 +169,7 @@ async def get_user(
 @router.patch(
     "/tenant/users/{user_id}",
     response_model=UserOut,
-    responses={403: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+    responses=problems(409),
     summary="Change a user's name, directory roles, or whether they may sign in",
 )
 async def update_user(
@@ -185,7 +184,7 @@ async def update_user(
 @router.post(
     "/me/password",
     status_code=204,
-    responses={403: PROBLEM, 422: PROBLEM, 429: PROBLEM},
+    responses=problems(403, 404, 429),
     summary="Change my password (the one call a reset's temporary password allows)",
 )
 async def change_my_password(
@@ -207,7 +206,7 @@ async def change_my_password(
 @router.post(
     "/tenant/users/{user_id}/password-reset",
     response_model=PasswordResetOut,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
     summary="Reset a user's password (temporary, shown once)",
 )
 async def reset_user_password(

@@ -5,10 +5,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from twotier.directory.roles import DirectoryRole
-from twotier.kit.countries import normalize_country
+from twotier.kit.countries import CountryCode
 from twotier.kit.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
@@ -26,8 +35,20 @@ def _lower(value: str) -> str:
     return value.strip().lower()
 
 
-Domain = Annotated[str, AfterValidator(_domain)]
-Country = Annotated[str, AfterValidator(normalize_country)]
+_DOMAIN_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+Domain = Annotated[
+    str,
+    AfterValidator(_domain),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "maxLength": 253,
+            "pattern": rf"^{_DOMAIN_LABEL}(\.{_DOMAIN_LABEL})+$",
+            "examples": ["contoso.example"],
+        }
+    ),
+]
+Country = Annotated[str, CountryCode]
 Email = Annotated[EmailStr, AfterValidator(_lower)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Password = Annotated[
@@ -38,12 +59,16 @@ GivenPassword = Annotated[str, StringConstraints(min_length=1, max_length=PASSWO
 
 
 class AdminIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: Email
     display_name: Name
     password: Password
 
 
 class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     display_name: Name
     domain: Domain
     country: Country
@@ -64,7 +89,10 @@ class TenantDetail(TenantOut):
 
 
 class TokenRequest(BaseModel):
-    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    model_config = ConfigDict(extra="forbid")
+
+    # No address is longer (RFC 5321); the sign-in throttle's key must fit its 320 characters.
+    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 
 
@@ -75,6 +103,8 @@ class TokenOut(BaseModel):
 
 
 class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: Email
     display_name: Name
     password: Password
@@ -82,9 +112,11 @@ class UserCreate(BaseModel):
 
 
 class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     display_name: Name | None = None
     roles: list[DirectoryRole] | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class PasswordResetOut(BaseModel):
@@ -95,6 +127,8 @@ class PasswordResetOut(BaseModel):
 
 
 class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     current_password: GivenPassword
     new_password: Password
 

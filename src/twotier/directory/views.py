@@ -221,7 +221,11 @@ async def _users_page(
             "role_labels": {role.value: label for role, label in ROLE_LABELS.items()},
             "partner_role_labels": PARTNER_ROLES if principal.is_partner else {},
             "can_manage": principal.can(Permission.manage_tenant_users),
-            "resettable": {u.id for u in users if passwords.may_reset(principal, u.roles, None)},
+            "resettable": {
+                u.id
+                for u in users
+                if u.id != principal.user_id and passwords.may_reset(principal, u.roles, None)
+            },
             "temporary": temporary,
             "user_error": user_error,
             "form": form or {"roles": []},
@@ -437,8 +441,9 @@ async def change_password(
 ) -> Response:
     form = form_values(await request.form())
     target = safe_next(form.pop("next", ""))
+    confirm = form.pop("confirm_password", "")
     data, errors = parse(PasswordChange, form)
-    if data is not None and form.get("confirm_password") != data.new_password:
+    if data is not None and confirm != data.new_password:
         errors["confirm_password"] = _("The two new passwords differ.")
     if data is None or errors:
         return _password_page(request, principal, target, errors=errors, status_code=422)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.config import Settings
 from twotier.directory.auth import CurrentPrincipal, require
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.routes import PROBLEM, client_address
+from twotier.directory.routes import client_address
 from twotier.enrollment import service
 from twotier.enrollment.schemas import (
     EnrollmentCreate,
@@ -21,6 +21,7 @@ from twotier.enrollment.schemas import (
 )
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import create_once
+from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.membership.schemas import LookupOut, MembershipCredentials
 
@@ -35,7 +36,7 @@ StatusFilter = Literal["pending_email_verification", "in_review", "approved", "r
 @router.post(
     "/enrollment/membership-lookup",
     response_model=LookupOut,
-    responses={401: PROBLEM, 403: PROBLEM, 429: PROBLEM},
+    responses=problems(401, 403, 429),
     summary="Sign in to the membership registry and list its organization profiles",
 )
 async def membership_lookup(
@@ -52,8 +53,9 @@ async def membership_lookup(
 @router.post(
     "/enrollments",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=EnrollmentOut,
-    responses={401: PROBLEM, 403: PROBLEM, 409: PROBLEM, 422: PROBLEM},
+    responses=problems(401, 403, 409, 429),
     summary="Enroll the tenant as an indirect reseller or provider",
 )
 async def create_enrollment(
@@ -77,7 +79,7 @@ async def create_enrollment(
 @router.get(
     "/enrollments/current",
     response_model=EnrollmentOut,
-    responses={404: PROBLEM},
+    responses=problems(404),
     summary="My tenant's latest enrollment",
 )
 async def current_enrollment(
@@ -89,7 +91,7 @@ async def current_enrollment(
 @router.post(
     "/enrollments/current/resend-verification",
     response_model=EnrollmentOut,
-    responses={409: PROBLEM},
+    responses=problems(403, 404, 409),
     summary="Send the primary contact a new confirmation link",
 )
 async def resend_verification(
@@ -105,7 +107,7 @@ async def resend_verification(
 @router.post(
     "/enrollments/verify-email",
     response_model=VerifyEmailOut,
-    responses={404: PROBLEM, 410: PROBLEM},
+    responses=problems(404, 410),
     summary="Confirm the primary contact's email (the emailed link's button posts this)",
 )
 async def verify_email(
@@ -132,7 +134,7 @@ async def list_enrollments(
     )
 
 
-@operator_router.get("/{enrollment_id}", response_model=EnrollmentOut, responses={404: PROBLEM})
+@operator_router.get("/{enrollment_id}", response_model=EnrollmentOut, responses=problems(404))
 async def get_enrollment(
     enrollment_id: uuid.UUID,
     _principal: Principal = require(Permission.operate_platform),
@@ -144,7 +146,7 @@ async def get_enrollment(
 @operator_router.post(
     "/{enrollment_id}/approve",
     response_model=EnrollmentOut,
-    responses={404: PROBLEM, 409: PROBLEM},
+    responses=problems(404, 409),
     summary="Approve an enrollment in review",
 )
 async def approve_enrollment(
@@ -161,7 +163,7 @@ async def approve_enrollment(
 @operator_router.post(
     "/{enrollment_id}/reject",
     response_model=EnrollmentOut,
-    responses={404: PROBLEM, 409: PROBLEM},
+    responses=problems(404, 409),
     summary="Reject an open enrollment, with the reason the organization will read",
 )
 async def reject_enrollment(

@@ -6,19 +6,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from twotier.membership.schemas import PartnerIdStr
+from twotier.membership.schemas import USERNAME_MAX, PartnerIdStr
 from twotier.partners.schemas import LegalProfile, PrimaryContact, SupportProfile
 
 ProgramName = Literal["indirect_reseller", "indirect_provider"]
 
 
 class MembershipRef(BaseModel):
-    username: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=USERNAME_MAX)
+    ]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     partner_id: PartnerIdStr
 
 
 class EnrollmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     program: ProgramName
     membership: MembershipRef | None = None
     legal_profile: LegalProfile | None = None
@@ -47,6 +53,8 @@ class EnrollmentOut(BaseModel):
 
 
 class VerifyEmailIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     token: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
@@ -56,4 +64,6 @@ class VerifyEmailOut(BaseModel):
 
 
 class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]

@@ -150,3 +150,33 @@ async def every_page(
         out.extend(items)
         if cursor is None:
             return out
+
+
+def page_of(
+    items: Sequence[T], key: Callable[[T], tuple[str, ...]], params: PageParams
+) -> tuple[list[T], str | None]:
+    """A page of a short list computed in full (a catalog, per-SKU totals): the items after
+    the cursor in ``key`` order, which must be unique, and the cursor of the next page."""
+    binding = hashlib.sha256(f"{params.list_name}|in memory".encode()).hexdigest()[:12]
+    ordered = sorted(items, key=key)
+    if params.cursor:
+        after = _decode_strings(params.cursor, binding)
+        ordered = [item for item in ordered if key(item) > after]
+    page = ordered[: params.limit]
+    return page, _encode(key(page[-1]), binding) if len(ordered) > params.limit else None
+
+
+def _decode_strings(cursor: str, binding: str) -> tuple[str, ...]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        decoded = None
+    if not (
+        isinstance(decoded, list)
+        and len(decoded) > 1
+        and decoded[0] == binding
+        and all(isinstance(v, str) for v in decoded)
+    ):
+        raise Invalid("The cursor is not valid for this list.", code="invalid_cursor")
+    return tuple(decoded[1:])

@@ -6,9 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.directory.auth import require
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.routes import PROBLEM
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.idempotency import create_once
+from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.membership import service
 from twotier.membership.models import MembershipAccount, MembershipOrganization
@@ -31,8 +31,9 @@ def membership_out(account: MembershipAccount, orgs: list[MembershipOrganization
 @router.post(
     "",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=MembershipOut,
-    responses={409: PROBLEM, 422: PROBLEM},
+    responses=problems(409, 422),
     summary="Add a membership account with its organization profiles (partner IDs)",
 )
 async def create_membership(

@@ -6,8 +6,8 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.routes import PROBLEM
 from twotier.kit.deps import TransactionalRoute, get_session
+from twotier.kit.openapi import problems
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.partners import service
 from twotier.partners.schemas import (
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/v1", tags=["partners"], route_class=Transactiona
 
 
 @router.get(
-    "/partner", response_model=PartnerOut, responses={404: PROBLEM}, summary="My partner account"
+    "/partner", response_model=PartnerOut, responses=problems(404), summary="My partner account"
 )
 async def get_partner(
     principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)
@@ -31,9 +31,7 @@ async def get_partner(
     return await service.partner_out(session, await service.require_partner(session, principal))
 
 
-@router.patch(
-    "/partner/support-profile", response_model=PartnerOut, responses={403: PROBLEM, 404: PROBLEM}
-)
+@router.patch("/partner/support-profile", response_model=PartnerOut, responses=problems(403, 404))
 async def update_support_profile(
     data: SupportProfile,
     principal: CurrentPrincipal,
@@ -43,9 +41,7 @@ async def update_support_profile(
     return await service.partner_out(session, partner)
 
 
-@router.patch(
-    "/partner/legal-profile", response_model=PartnerOut, responses={403: PROBLEM, 404: PROBLEM}
-)
+@router.patch("/partner/legal-profile", response_model=PartnerOut, responses=problems(403, 404))
 async def update_legal_profile(
     data: LegalProfile,
     principal: CurrentPrincipal,
@@ -58,6 +54,7 @@ async def update_legal_profile(
 @router.get(
     "/partner/users",
     response_model=Page[PartnerUserOut],
+    responses=problems(403, 404),
     summary="The partner's users with their partner roles",
 )
 async def list_partner_users(
@@ -74,7 +71,7 @@ async def list_partner_users(
 @router.put(
     "/partner/users/{user_id}/roles",
     response_model=PartnerUserOut,
-    responses={403: PROBLEM, 404: PROBLEM},
+    responses=problems(403, 404),
     summary="Set a user's partner roles (admin agent, sales agent...)",
 )
 async def set_partner_roles(

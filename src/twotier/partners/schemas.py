@@ -21,6 +21,8 @@ PostalCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 
 
 class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     line1: Text200
     line2: OptText200 | None = None
     city: Text200
@@ -30,11 +32,15 @@ class Address(BaseModel):
 
 
 class LegalProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     company_name: Name
     address: Address
 
 
 class PrimaryContact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     first_name: Name
     last_name: Name
     email: Email
@@ -42,6 +48,8 @@ class PrimaryContact(BaseModel):
 
 
 class SupportProfile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     email: Email
     phone: Phone | None = None
     website: HttpUrl | None = None
@@ -84,4 +92,6 @@ class PartnerUserOut(BaseModel):
 
 
 class PartnerRolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     partner_roles: list[PartnerRole]

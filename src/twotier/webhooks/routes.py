@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.routes import PROBLEM
 from twotier.events.catalog import CATALOG, TEST_EVENT
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import create_once
-from twotier.kit.pagination import Page, PageParams, page_params
+from twotier.kit.openapi import idempotency_key, problems
+from twotier.kit.pagination import Page, PageParams, page_of, page_params
 from twotier.webhooks import service, signing
 from twotier.webhooks.models import WebhookEndpoint
 from twotier.webhooks.schemas import (
@@ -30,7 +30,7 @@ from twotier.webhooks.schemas import (
 
 router = APIRouter(prefix="/api/v1", tags=["webhooks"], route_class=TransactionalRoute)
 
-BY_ID: dict[int | str, dict[str, Any]] = {403: PROBLEM, 404: PROBLEM}
+BY_ID: dict[int | str, dict[str, Any]] = problems(403, 404)
 
 
 def webhook_out(endpoint: WebhookEndpoint) -> WebhookOut:
@@ -43,11 +43,11 @@ def with_secret(endpoint: WebhookEndpoint, secret: str) -> WebhookSecretOut:
 
 @router.get(
     "/webhook-events",
-    response_model=list[EventTypeOut],
+    response_model=Page[EventTypeOut],
     summary="The event catalog: every type a webhook may subscribe to",
 )
-async def event_catalog() -> list[EventTypeOut]:
-    return [
+async def event_catalog(params: PageParams = Depends(page_params)) -> Page[EventTypeOut]:
+    catalog = [
         EventTypeOut(
             type=e.type,
             group=e.group,
@@ -58,13 +58,16 @@ async def event_catalog() -> list[EventTypeOut]:
         )
         for e in (*CATALOG, TEST_EVENT)
     ]
+    items, cursor = page_of(catalog, lambda e: (e.group, e.type), params)
+    return Page[EventTypeOut](items=items, next_cursor=cursor)
 
 
 @router.post(
     "/webhooks",
     status_code=201,
+    openapi_extra=idempotency_key(),
     response_model=WebhookSecretOut,
-    responses={403: PROBLEM, 422: PROBLEM},
+    responses=problems(403, 422),
     summary="Register a webhook; the answer shows its signing secret, once",
 )
 async def create_webhook(
@@ -93,7 +96,7 @@ async def create_webhook(
     return JSONResponse(out.model_dump(mode="json"), status_code=201, headers=headers)
 
 
-@router.get("/webhooks", response_model=Page[WebhookOut], responses={403: PROBLEM})
+@router.get("/webhooks", response_model=Page[WebhookOut], responses=problems(403))
 async def list_webhooks(
     principal: CurrentPrincipal,
     params: PageParams = Depends(page_params),
@@ -115,7 +118,7 @@ async def get_webhook(
 @router.patch(
     "/webhooks/{webhook_id}",
     response_model=WebhookOut,
-    responses=BY_ID | {422: PROBLEM},
+    responses=BY_ID | problems(422),
     summary="Change the URL, the events or the description; disable or enable",
 )
 async def update_webhook(
@@ -158,7 +161,7 @@ async def rotate_secret(
     "/webhooks/{webhook_id}/test",
     status_code=202,
     response_model=DeliveryOut,
-    responses=BY_ID | {409: PROBLEM},
+    responses=BY_ID | problems(409),
     summary="Send a webhook_test event to this endpoint",
 )
 async def send_test_message(
@@ -204,7 +207,7 @@ async def get_delivery(
     "/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",
     status_code=202,
     response_model=DeliveryOut,
-    responses=BY_ID | {409: PROBLEM},
+    responses=BY_ID | problems(409),
     summary="Send a delivery's event again (same webhook-id)",
 )
 async def replay_delivery(

@@ -2,25 +2,45 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, WithJsonSchema
+
+from twotier.events.catalog import SUBSCRIBABLE
+
+# What the server checks too (kit/ssrf.parse, service._check_events), stated in the schema.
+Url = Annotated[
+    str,
+    Field(min_length=1, max_length=2000, description="http(s) URL; public only."),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2000,
+            "pattern": r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]",
+        }
+    ),
+]
+EventName = Annotated[str, WithJsonSchema({"type": "string", "enum": sorted(SUBSCRIBABLE)})]
 
 
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=2000, description="http(s) URL; public only.")
-    events: list[str] = Field(min_length=1, description="Event types from GET /webhook-events.")
+    url: Url
+    events: list[EventName] = Field(
+        min_length=1, description="Event types from GET /webhook-events."
+    )
     description: str | None = Field(None, max_length=200)
 
 
 class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(None, min_length=1, max_length=2000)
-    events: list[str] | None = Field(None, min_length=1)
+    url: Url | None = None
+    events: list[EventName] | None = Field(None, min_length=1)
     description: str | None = Field(None, max_length=200)
-    enabled: bool | None = Field(None, description="false disables; true enables again.")
+    enabled: StrictBool | None = Field(None, description="false disables; true enables again.")
 
 
 class WebhookOut(BaseModel):
