@@ -4,6 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
+# Test processes (pytest-xdist); each has its own database. `PYTEST_WORKERS=0 make test` runs
+# in one process. Whole files go to one worker so module-scoped servers start once.
+PYTEST_WORKERS ?= auto
+PYTEST_XDIST = -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: install serve test test-sqlite test-postgres contract lint fmt migrate bench lock openapi clean
 
@@ -21,11 +25,11 @@ serve: install
 	$(BIN)/twotier serve --demo --port $(PORT)
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 test-postgres: install
 	TWOTIER_TEST_DATABASE_URL=$${TWOTIER_TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/test} \
-		$(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/pytest $(PYTEST_XDIST) $(PYTEST_ARGS)
 
 # The API contract checked by Schemathesis against a served demo world, once per principal
 # (contract/schemathesis.toml). TWOTIER_CONTRACT_DATABASE_URL=postgresql+asyncpg://... for
