@@ -1,13 +1,28 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.enrollment.helpers import approved_partner
-from tests.factories import Org, make_org, make_user
+from tests.factories import Org, enrollment_body, make_org, make_user, unique
 from twotier.config import Settings
+from twotier.directory.auth import principal_for_token
+from twotier.directory.models import TokenKind
+from twotier.enrollment import service as enrollments
+from twotier.enrollment.schemas import EnrollmentCreate
 from twotier.kit.db import Database
+from twotier.kit.email import EMAIL
+from twotier.kit.outbox import PENDING, OutboxMessage
+from twotier.membership import service as membership
+from twotier.membership.models import MembershipOrganization
+from twotier.membership.schemas import MembershipCreate, OrganizationIn
+from twotier.partners import service as partners
+from twotier.partners.schemas import PartnerRolesIn
+
+MEMBER_PASSWORD = "lantern-orchard-velvet-93"
 
 
 async def make_admin_agent(client: httpx.AsyncClient, org: Org) -> None:
@@ -29,11 +44,69 @@ async def approved(
     program: str,
     name: str | None = None,
 ) -> Org:
-    """An approved partner whose global admin is also an admin agent."""
+    """An approved partner whose global admin is also an admin agent.
+
+    Set up through the services (the enrollment flow itself is tested over HTTP in
+    tests/enrollment): membership, enrollment, the emailed confirmation, approval, roles.
+    """
     org = await make_org(client, name=name)
-    await approved_partner(client, db, settings, org, operator, program=program, company=name)
-    await make_admin_agent(client, org)
+    company = name or "Fabrikam Cloud Resellers Ltd"
+    username = unique("member")
+    async with db.write_sessions() as session, session.begin():
+        admin = await principal_for_token(session, org.token, TokenKind.api)
+        ops = await principal_for_token(
+            session, operator["Authorization"].split(" ", 1)[1], TokenKind.api
+        )
+        assert admin is not None
+        assert ops is not None
+        account = await membership.create_membership(
+            session,
+            MembershipCreate(
+                username=username,
+                password=MEMBER_PASSWORD,
+                organizations=[OrganizationIn(legal_name=company, country="TW")],
+            ),
+        )
+        await session.flush()
+        partner_id = await session.scalar(
+            select(MembershipOrganization.partner_id).where(
+                MembershipOrganization.account_id == account.id
+            )
+        )
+        body = enrollment_body(
+            {"username": username, "password": MEMBER_PASSWORD, "organizations": []},
+            program=program,
+            partner_id=partner_id,
+            company=company,
+        )
+        enrollment = await enrollments.create(
+            session, settings, admin, EnrollmentCreate.model_validate(body), "127.0.0.1"
+        )
+        await session.flush()
+        token = await _confirmation_token(session, body["primary_contact"]["email"])
+        await enrollments.verify_email(session, settings, token)
+        await enrollments.approve(session, settings, ops, enrollment.id)
+        await session.flush()
+        refreshed = await principal_for_token(session, org.token, TokenKind.api)
+        assert refreshed is not None
+        await partners.set_partner_roles(
+            session,
+            refreshed,
+            refreshed.user_id,
+            PartnerRolesIn.model_validate({"partner_roles": ["admin_agent"]}),
+        )
     return org
+
+
+async def _confirmation_token(session: AsyncSession, to: str) -> str:
+    """The token in the confirmation email still waiting in the outbox."""
+    for message in await session.scalars(
+        select(OutboxMessage).where(OutboxMessage.kind == EMAIL, OutboxMessage.status == PENDING)
+    ):
+        found = re.search(r"/enroll/verify\?token=([A-Za-z0-9_\-]+)", str(message.payload))
+        if message.payload.get("to") == to and found:
+            return found.group(1)
+    raise LookupError(f"no confirmation email to {to}")
 
 
 async def provider_and_reseller(
