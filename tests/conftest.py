@@ -106,11 +106,14 @@ def settings(database_url: str) -> Settings:
 class RolledBackDatabase(Database):
     """Every session joins one outer transaction that the test rolls back."""
 
+    session_class: type[AsyncSession] = AsyncSession
+
     def __init__(self, url: str, engine: AsyncEngine, connection: AsyncConnection) -> None:
         self.url = url
         self.engine = engine
         factory = async_sessionmaker(
             bind=connection,
+            class_=self.session_class,
             expire_on_commit=False,
             autoflush=False,
             join_transaction_mode="create_savepoint",

@@ -37,7 +37,7 @@ import pytest
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.conftest import RolledBackDatabase
 from tests.worlds import HOOK_HOST, PASSWORD, World, build_world
@@ -45,7 +45,6 @@ from twotier.app import create_app
 from twotier.config import Settings
 from twotier.directory.auth import CSRF_COOKIE, CSRF_PURPOSE, SESSION_COOKIE
 from twotier.directory.models import Tenant
-from twotier.kit.db import Database
 from twotier.kit.deps import get_session
 from twotier.kit.errors import NotFound
 from twotier.kit.security import sign
@@ -876,25 +875,11 @@ class _Undone(AsyncSession):
         await self.rollback()
 
 
-class UndoneDatabase(Database):
+class UndoneDatabase(RolledBackDatabase):
     """Sessions in a savepoint of one outer transaction that roll back when the request
     commits: walking (a success included) never changes the world."""
 
-    def __init__(self, url: str, engine: AsyncEngine, connection: AsyncConnection) -> None:
-        self.url = url
-        self.engine = engine
-        factory = async_sessionmaker(
-            bind=connection,
-            class_=_Undone,
-            expire_on_commit=False,
-            autoflush=False,
-            join_transaction_mode="create_savepoint",
-        )
-        self.read_sessions = factory
-        self.write_sessions = factory
-
-    async def dispose(self) -> None:
-        return None
+    session_class = _Undone
 
 
 @pytest.fixture(scope="module")
