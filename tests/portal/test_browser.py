@@ -214,3 +214,41 @@ async def test_sign_in_returns_to_the_protected_page_and_adds_a_user(
     await expect(page).to_have_url(re.compile(r"/dashboard$"))
     await expect(page.get_by_test_id("signed-in-as")).to_contain_text(new_name)
     await expect(page.get_by_test_id("tenant-name")).to_have_text(tenant.organization)
+
+
+async def test_a_reset_password_must_be_changed_before_anything_else(page: Page) -> None:
+    tenant = new_tenant()
+    await sign_up(page, tenant)
+    await sign_in(page, tenant.email, tenant.password)
+    await page.goto("/account/users")
+    tag = uuid.uuid4().hex[:6]
+    colleague = f"cora.{tag}@{tenant.domain}"
+    await page.get_by_label("Name", exact=True).fill(f"Cora Visser {tag}")
+    await page.get_by_label("Email", exact=True).fill(colleague)
+    await page.get_by_label("Initial password", exact=True).fill("another good password")
+    await page.get_by_role("button", name="Add user").click()
+    await expect(page.get_by_role("status")).to_have_text("The user was added.")
+
+    # The admin resets the colleague's password (the page asks first) and reads it once.
+    page.once("dialog", lambda dialog: dialog.accept())
+    row = page.get_by_test_id("users").get_by_role("row", name=re.compile(re.escape(colleague)))
+    await row.get_by_role("button", name="Reset password").click()
+    temporary = await page.get_by_label("Temporary password").input_value()
+    assert len(temporary) >= 12
+    await page.get_by_role("button", name="Sign out").click()
+
+    # Signed in with it, every page leads to the change first.
+    await sign_in(page, colleague, temporary)
+    await expect(page).to_have_url(re.compile(r"/account/password"))
+    await expect(page.get_by_test_id("password-change-due")).to_be_visible()
+    await page.goto("/account/users")
+    await expect(page).to_have_url(re.compile(r"/account/password"))
+
+    await page.get_by_label("Temporary password", exact=True).fill(temporary)
+    await page.get_by_label("New password", exact=True).fill("copper heron drifts east")
+    await page.get_by_label("New password again", exact=True).fill("copper heron drifts east")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page).not_to_have_url(re.compile(r"/account/password"))
+    await page.goto("/dashboard")
+    await expect(page).to_have_url(re.compile(r"/dashboard$"))
+    await expect(page.get_by_test_id("signed-in-as")).to_contain_text("Cora Visser")
