@@ -168,6 +168,10 @@ async def optional_principal(
 async def current_principal(
     principal: Principal | None = Depends(optional_principal),
 ) -> Principal:
+    return signed_in_only(principal)
+
+
+def signed_in_only(principal: Principal | None) -> Principal:
     if principal is None:
         raise Unauthorized("Sign in first.", code="not_authenticated")
     return principal
@@ -178,9 +182,7 @@ async def principal_changing_password(
     principal: Principal | None = Depends(resolve_principal),
 ) -> Principal:
     """The signed-in caller, whether or not a password change is due."""
-    if principal is None:
-        raise Unauthorized("Sign in first.", code="not_authenticated")
-    return principal
+    return signed_in_only(principal)
 
 
 def require(permission: Permission) -> Any:
