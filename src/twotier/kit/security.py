@@ -23,8 +23,9 @@ DEFAULT_PARALLELISM = 4
 _hasher = PasswordHasher(
     time_cost=DEFAULT_TIME_COST, memory_cost=DEFAULT_MEMORY_KIB, parallelism=DEFAULT_PARALLELISM
 )
-# Verified against when the email is unknown, so both answers take about the same time.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+# Verified against when the email is unknown, so both answers take about the same time;
+# made at the first unknown email, at the cost in force (not at import: start-up stays cheap).
+_DUMMY_HASH: str | None = None
 
 
 def configure_password_hashing(*, time_cost: int, memory_kib: int, parallelism: int) -> None:
@@ -41,7 +42,14 @@ def configure_password_hashing(*, time_cost: int, memory_kib: int, parallelism: 
     ):
         return
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
-    _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    _DUMMY_HASH = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH  # made once per hasher
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+    return _DUMMY_HASH
 
 
 def password_hash_parameters() -> tuple[int, int, int]:
@@ -64,7 +72,9 @@ def hash_password_blocking(password: str) -> str:
 
 def _verify_sync(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return (
+            _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
+        )
     except (VerificationError, InvalidHashError):
         return False
 
