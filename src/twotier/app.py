@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
@@ -55,12 +54,11 @@ from twotier.operator import views as operator_views
 from twotier.partners import routes as partner_routes
 from twotier.partners import views as partner_views
 from twotier.portal import views as portal_views
-from twotier.portal.render import error_page
+from twotier.web.render import STATIC_DIR, error_page
 from twotier.webhooks import routes as webhook_routes
 from twotier.webhooks import views as webhook_views
 
 log = logging.getLogger(__name__)
-STATIC_DIR = Path(__file__).resolve().parent / "portal" / "static"
 
 DESCRIPTION = """\
 twotier runs a two-tier cloud channel: partner enrollment and review, provider ↔ reseller

@@ -18,10 +18,10 @@ from twotier.directory.models import AccessToken, Tenant, User
 from twotier.enrollment.models import Enrollment, EnrollmentVerification
 from twotier.events.models import Event
 from twotier.kit.db import Base
-from twotier.kit.email import MailboxMessage
 from twotier.kit.idempotency import IdempotencyKey
 from twotier.kit.outbox import OutboxMessage
 from twotier.kit.ratelimit import RateLimitCounter
+from twotier.mail.models import MailboxMessage
 from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.partners.models import PartnerAccount, PartnerProgram
 from twotier.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint

@@ -26,7 +26,7 @@ from tests.factories import mailbox
 from twotier.config import EmailBackend, Settings
 from twotier.kit import clock
 from twotier.kit.db import Database
-from twotier.kit.email import MailboxMessage, deliver_email, queue_email
+from twotier.kit.email import queue_email
 from twotier.kit.outbox import (
     DEAD,
     DELIVERED,
@@ -36,6 +36,8 @@ from twotier.kit.outbox import (
     Worker,
     backoff_seconds,
 )
+from twotier.mail.delivery import deliver_email
+from twotier.mail.models import MailboxMessage
 
 TWOTIER = Path(sys.executable).parent / "twotier"
 

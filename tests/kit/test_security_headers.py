@@ -13,7 +13,7 @@ from twotier.app import create_app
 from twotier.config import EmailBackend, Environment, Settings
 from twotier.kit.db import Database
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "twotier" / "portal" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "twotier" / "web" / "templates"
 
 
 def assert_browser_headers(response: httpx.Response) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from twotier.directory.schemas import TenantCreate
-from twotier.portal.forms import parse
+from twotier.web.forms import parse
 
 
 def test_signup_errors_are_plain_words() -> None:

@@ -14,7 +14,7 @@ from twotier.kit.clock import as_utc
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams
-from twotier.portal.render import render, signed_in
+from twotier.web.render import render, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 

@@ -2,15 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from twotier.directory.schemas import Email
 from twotier.membership.schemas import PartnerIdStr
-
-if TYPE_CHECKING:
-    from twotier.partners.models import PartnerAccount
+from twotier.partners.schemas import PartnerRef
 
 Message = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
 Subject = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
@@ -32,22 +30,6 @@ class DraftEmail(BaseModel):
     to: str | None
     subject: str
     body: str
-
-
-class PartnerRef(BaseModel):
-    id: uuid.UUID
-    partner_id: str
-    company_name: str
-    country: str
-
-    @classmethod
-    def of(cls, account: PartnerAccount) -> PartnerRef:
-        return cls(
-            id=account.id,
-            partner_id=account.partner_id,
-            company_name=account.company_name,
-            country=account.country,
-        )
 
 
 class InvitationOut(BaseModel):

@@ -35,7 +35,6 @@ from twotier.channel.schemas import (
     InvitationOut,
     InvitationView,
     LinkOut,
-    PartnerRef,
     ResellerInvitationCreate,
 )
 from twotier.config import Settings
@@ -49,6 +48,7 @@ from twotier.kit.i18n import _
 from twotier.kit.pagination import AnySelect, PageParams, paginate
 from twotier.kit.security import token_hash
 from twotier.partners.models import PartnerAccount, Program
+from twotier.partners.schemas import PartnerRef
 
 PROVIDER_GRANT_ROLES = ("user_admin", "license_admin", "helpdesk_admin")
 PROVIDER_GRANT_DAYS = 365

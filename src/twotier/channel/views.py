@@ -32,8 +32,8 @@ from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, every_page
 from twotier.partners.models import PartnerAccount
 from twotier.portal.drafts import render_draft
-from twotier.portal.forms import form_values, parse
-from twotier.portal.render import check_csrf, flashes, render, signed_in, translated
+from twotier.web.forms import form_values, parse
+from twotier.web.render import check_csrf, flashes, render, signed_in, translated
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 

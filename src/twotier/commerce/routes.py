@@ -7,7 +7,6 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.channel.schemas import PartnerRef
 from twotier.commerce import catalog, licenses, service
 from twotier.commerce.schemas import (
     CountryOfferOut,
@@ -30,6 +29,7 @@ from twotier.kit.errors import Invalid
 from twotier.kit.idempotency import create_once
 from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_of, page_params
+from twotier.partners.schemas import PartnerRef
 
 router = APIRouter(prefix="/api/v1", tags=["commerce"], route_class=TransactionalRoute)
 

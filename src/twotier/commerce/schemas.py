@@ -18,9 +18,9 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from twotier.channel.schemas import PartnerRef
 from twotier.directory.schemas import Country
 from twotier.kit.db import canonical_money
+from twotier.partners.schemas import PartnerRef
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Unit = Literal["seat", "device", "user", "gb", "license", "instance"]

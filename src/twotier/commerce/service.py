@@ -22,7 +22,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
 from twotier.channel.models import LinkStatus, ResellerLink
-from twotier.channel.schemas import PartnerRef
 from twotier.commerce.models import (
     Offer,
     OfferPrice,
@@ -59,6 +58,7 @@ from twotier.kit.errors import (
 )
 from twotier.kit.pagination import AnySelect, PageParams, paginate
 from twotier.partners.models import PartnerAccount, PartnerProgram, Program
+from twotier.partners.schemas import PartnerRef
 
 # Who is looking at a customer's commerce objects.
 

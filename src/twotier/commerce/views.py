@@ -42,8 +42,8 @@ from twotier.kit.i18n import _
 from twotier.kit.idempotency import MAX_KEY_LENGTH, IdempotencyKey, claim, fingerprint
 from twotier.kit.pagination import PageParams, every_page
 from twotier.partners.models import Program
-from twotier.portal.forms import field_errors, form_values
-from twotier.portal.render import (
+from twotier.web.forms import field_errors, form_values
+from twotier.web.render import (
     check_csrf,
     flashes,
     render,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 from twotier.audit import service as audit
 from twotier.channel import service as channel
 from twotier.channel.models import Invitation, InvitationKind, LinkStatus, ResellerLink
-from twotier.channel.schemas import DraftEmail, InvitationView, PartnerRef
+from twotier.channel.schemas import DraftEmail, InvitationView
 from twotier.config import Settings
 from twotier.customers import emails
 from twotier.customers.models import (
@@ -50,6 +50,7 @@ from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
 from twotier.partners.models import PartnerAccount
+from twotier.partners.schemas import PartnerRef
 
 RELATIONSHIP_SOURCE = "relationship"
 

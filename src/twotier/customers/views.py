@@ -38,8 +38,8 @@ from twotier.kit.pagination import PageParams
 from twotier.kit.passwords import PasswordTooWeak
 from twotier.partners.models import PartnerAccount, Program
 from twotier.portal.drafts import render_draft
-from twotier.portal.forms import drop_blank, form_values, parse
-from twotier.portal.render import check_csrf, flashes, render, signed_in, translated
+from twotier.web.forms import drop_blank, form_values, parse
+from twotier.web.render import check_csrf, flashes, render, signed_in, translated
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 

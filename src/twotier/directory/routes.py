@@ -27,17 +27,13 @@ from twotier.directory.schemas import (
     UserOut,
     UserUpdate,
 )
-from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.deps import TransactionalRoute, client_address, get_session, get_settings
 from twotier.kit.idempotency import create_once
 from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
 from twotier.partners.models import PartnerAccount
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], route_class=TransactionalRoute)
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 @router.post(

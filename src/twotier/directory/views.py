@@ -20,18 +20,17 @@ from twotier.directory.auth import SESSION_COOKIE, optional_principal, principal
 from twotier.directory.models import TokenKind, User
 from twotier.directory.principal import PARTNER_ROLE_LABELS, Permission, Principal
 from twotier.directory.roles import ROLE_LABELS
-from twotier.directory.routes import client_address
 from twotier.directory.schemas import PasswordChange, TenantCreate, UserCreate, UserUpdate
 from twotier.kit.countries import country_names
-from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.deps import TransactionalRoute, client_address, get_session, get_settings
 from twotier.kit.errors import Conflict, Forbidden, Invalid, TooManyRequests
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
 from twotier.kit.passwords import PasswordTooWeak
 from twotier.partners import service as partners
 from twotier.partners.schemas import PartnerRolesIn
-from twotier.portal.forms import form_values, parse
-from twotier.portal.render import (
+from twotier.web.forms import form_values, parse
+from twotier.web.render import (
     PASSWORD_PAGE,
     check_csrf,
     flashes,

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.config import Settings
 from twotier.directory.auth import CurrentPrincipal, require
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.routes import client_address
 from twotier.enrollment import service
 from twotier.enrollment.schemas import (
     EnrollmentCreate,
@@ -19,7 +18,7 @@ from twotier.enrollment.schemas import (
     VerifyEmailIn,
     VerifyEmailOut,
 )
-from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.deps import TransactionalRoute, client_address, get_session, get_settings
 from twotier.kit.idempotency import create_once
 from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params

@@ -28,12 +28,11 @@ from twotier.directory import service as directory
 from twotier.directory.auth import optional_principal
 from twotier.directory.models import Tenant
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.routes import client_address
 from twotier.enrollment import service
-from twotier.enrollment.models import Enrollment, EnrollmentStatus
+from twotier.enrollment.models import STATUS_LABELS, Enrollment, EnrollmentStatus
 from twotier.enrollment.schemas import EnrollmentCreate, RejectIn
 from twotier.kit.countries import country_names
-from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.deps import TransactionalRoute, client_address, get_session, get_settings
 from twotier.kit.errors import AppError, Conflict, Gone, Invalid, NotFound, TooManyRequests
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
@@ -41,10 +40,18 @@ from twotier.membership.schemas import LookupOrganization, MembershipCredentials
 from twotier.membership.service import MembershipSignInFailed
 from twotier.partners import service as partners
 from twotier.partners.models import Program
-from twotier.portal.forms import drop_blank, form_values, parse
-from twotier.portal.render import check_csrf, flashes, render, require_operator_page, signed_in
+from twotier.web.forms import drop_blank, form_values, parse
+from twotier.web.render import (
+    check_csrf,
+    flashes,
+    label_filter,
+    render,
+    require_operator_page,
+    signed_in,
+)
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+label_filter("enrollment_status", STATUS_LABELS)
 
 S = EnrollmentStatus
 OPTIONAL_FIELDS = (

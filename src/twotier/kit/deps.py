@@ -26,6 +26,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def client_address(request: Request) -> str:
+    """The client's address: the socket's peer, or what a trusted proxy said (uvicorn's
+    ``--forwarded-allow-ips``). Never read ``X-Forwarded-For`` anywhere else."""
+    return request.client.host if request.client else "unknown"
+
+
 def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.directory.auth import require
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.deps import TransactionalRoute, get_session
-from twotier.kit.email import MailboxMessage
 from twotier.kit.pagination import Page, PageParams, page_params, paginate
+from twotier.mail.models import MailboxMessage
 
 router = APIRouter(prefix="/api/v1/dev", tags=["dev mailbox"], route_class=TransactionalRoute)
 

@@ -8,7 +8,7 @@ from twotier.directory.principal import Principal
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.pagination import PageParams, page_params
 from twotier.mail.routes import list_mailbox
-from twotier.portal.render import render, require_operator_page, signed_in
+from twotier.web.render import render, require_operator_page, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 

@@ -19,8 +19,8 @@ from twotier.kit.pagination import PageParams, page_params
 from twotier.kit.passwords import PasswordTooWeak
 from twotier.membership import service
 from twotier.membership.schemas import MAX_ORGANIZATIONS, MembershipCreate
-from twotier.portal.forms import field_errors, form_values
-from twotier.portal.render import check_csrf, render, require_operator_page, signed_in
+from twotier.web.forms import field_errors, form_values
+from twotier.web.render import check_csrf, render, require_operator_page, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 

@@ -2,12 +2,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, HttpUrl, StringConstraints, field_serializer
 
 from twotier.directory.principal import PartnerRole
 from twotier.directory.schemas import Country, Email, Name
+
+if TYPE_CHECKING:
+    from twotier.partners.models import PartnerAccount
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptText200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -95,3 +98,19 @@ class PartnerRolesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     partner_roles: list[PartnerRole]
+
+
+class PartnerRef(BaseModel):
+    id: uuid.UUID
+    partner_id: str
+    company_name: str
+    country: str
+
+    @classmethod
+    def of(cls, account: PartnerAccount) -> PartnerRef:
+        return cls(
+            id=account.id,
+            partner_id=account.partner_id,
+            company_name=account.company_name,
+            country=account.country,
+        )

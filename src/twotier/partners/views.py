@@ -16,12 +16,13 @@ from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.pagination import PageParams, page_params
 from twotier.partners import service
-from twotier.partners.models import PartnerAccount, Program
+from twotier.partners.models import PROGRAM_LABELS, PartnerAccount, Program
 from twotier.partners.schemas import LegalProfile, SupportProfile
-from twotier.portal.forms import drop_blank, flatten, form_values, parse
-from twotier.portal.render import check_csrf, flashes, render, signed_in
+from twotier.web.forms import drop_blank, flatten, form_values, parse
+from twotier.web.render import check_csrf, flashes, label_filter, render, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+label_filter("program", PROGRAM_LABELS)
 
 FLASHES = {
     "support_saved": "The customer-support details were saved.",

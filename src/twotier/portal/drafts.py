@@ -11,7 +11,7 @@ from twotier.channel.schemas import DraftEmail
 from twotier.directory.principal import Principal
 from twotier.kit.errors import Gone
 from twotier.kit.i18n import _
-from twotier.portal.render import render
+from twotier.web.render import render
 
 
 class HasDraft(Protocol):

@@ -17,7 +17,7 @@ from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import NotFound
 from twotier.partners import service as partners
 from twotier.partners.models import Program
-from twotier.portal.render import render, signed_in
+from twotier.web.render import render, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
 

@@ -17,8 +17,8 @@ from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
-from twotier.portal.forms import form_values, parse
-from twotier.portal.render import check_csrf, flashes, render, signed_in
+from twotier.web.forms import form_values, parse
+from twotier.web.render import check_csrf, flashes, render, signed_in
 from twotier.webhooks import service
 from twotier.webhooks.models import WebhookEndpoint
 from twotier.webhooks.schemas import WebhookCreate, WebhookUpdate

@@ -26,15 +26,14 @@ from twotier.directory.auth import (
     optional_principal,
 )
 from twotier.directory.principal import Permission, Principal
-from twotier.enrollment.models import STATUS_LABELS
 from twotier.kit.countries import country_names
 from twotier.kit.deps import get_settings
 from twotier.kit.errors import AppError, Forbidden, NotFound
 from twotier.kit.i18n import _, translations
 from twotier.kit.security import sign
-from twotier.partners.models import PROGRAM_LABELS
 
 HERE = Path(__file__).resolve().parent
+STATIC_DIR = HERE / "static"
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
@@ -59,14 +58,6 @@ def linkify(text: str) -> Markup:
     return Markup("".join(out))  # noqa: S704 — every piece was escaped above
 
 
-def program_label(program: str) -> str:
-    return _(PROGRAM_LABELS.get(program, program))
-
-
-def status_label(status: str) -> str:
-    return _(STATUS_LABELS.get(status, status))
-
-
 def country_label(code: str | None) -> str:
     return country_names().get(code or "", code or "")
 
@@ -77,10 +68,21 @@ def when(value: datetime | None) -> str:
 
 
 templates.env.filters["linkify"] = linkify
-templates.env.filters["program"] = program_label
-templates.env.filters["enrollment_status"] = status_label
 templates.env.filters["country"] = country_label
 templates.env.filters["when"] = when
+
+
+def label_filter(name: str, labels: Mapping[str, str]) -> None:
+    """A template filter ``|name`` showing a value's label in the reader's language.
+
+    Domains register their own labels (``program``, ``enrollment_status``) so that this
+    toolkit knows no domain.
+    """
+
+    def label(value: str) -> str:
+        return _(labels.get(value, value))
+
+    templates.env.filters[name] = label
 
 
 @dataclass(frozen=True)
