@@ -41,7 +41,7 @@ from twotier.directory import service as directory
 from twotier.directory.auth import principal_for_user
 from twotier.directory.models import TokenKind, User
 from twotier.directory.principal import Principal
-from twotier.directory.schemas import AdminIn, TenantCreate, UserCreate
+from twotier.directory.schemas import AdminIn, PartnerRolesIn, TenantCreate, UserCreate
 from twotier.enrollment import service as enrollments
 from twotier.enrollment.models import Enrollment
 from twotier.enrollment.schemas import EnrollmentCreate
@@ -51,7 +51,6 @@ from twotier.membership import service as membership
 from twotier.membership.schemas import MembershipCreate, OrganizationIn
 from twotier.operator.service import create_operator
 from twotier.partners import service as partners
-from twotier.partners.schemas import PartnerRolesIn
 from twotier.webhooks import service as webhooks
 from twotier.webhooks.schemas import WebhookCreate
 
@@ -200,7 +199,7 @@ class Builder:
             UserCreate(email=org.email(local), display_name=name, password=PASSWORD),
         )
         if partner_roles:
-            await partners.set_partner_roles(
+            await directory.set_partner_roles(
                 self.s,
                 await self.principal(admin.id),
                 user.id,
@@ -294,7 +293,7 @@ class Builder:
             partner = await partners.partner_of_tenant(self.s, admin.tenant_id)
             assert partner is not None
             w.name(account, account, partner.id)
-            await partners.set_partner_roles(
+            await directory.set_partner_roles(
                 self.s,
                 await self.principal(admin.id),
                 admin.id,

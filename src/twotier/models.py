@@ -14,7 +14,7 @@ from twotier.commerce.models import (
     Subscription,
 )
 from twotier.customers.models import CustomerRelationship, DelegatedAccessGrant
-from twotier.directory.models import AccessToken, Tenant, User
+from twotier.directory.models import AccessToken, PartnerAccount, PartnerProgram, Tenant, User
 from twotier.enrollment.models import Enrollment, EnrollmentVerification
 from twotier.events.models import Event
 from twotier.kit.db import Base
@@ -23,7 +23,6 @@ from twotier.kit.outbox import OutboxMessage
 from twotier.kit.ratelimit import RateLimitCounter
 from twotier.mail.models import MailboxMessage
 from twotier.membership.models import MembershipAccount, MembershipOrganization
-from twotier.partners.models import PartnerAccount, PartnerProgram
 from twotier.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [

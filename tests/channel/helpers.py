@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.factories import Org, enrollment_body, make_org, make_user, unique
 from twotier.config import Settings
+from twotier.directory import service as directory
 from twotier.directory.auth import principal_for_token
 from twotier.directory.models import TokenKind
+from twotier.directory.schemas import PartnerRolesIn
 from twotier.enrollment import service as enrollments
 from twotier.enrollment.schemas import EnrollmentCreate
 from twotier.kit.db import Database
@@ -19,8 +21,6 @@ from twotier.kit.outbox import PENDING, OutboxMessage
 from twotier.membership import service as membership
 from twotier.membership.models import MembershipOrganization
 from twotier.membership.schemas import MembershipCreate, OrganizationIn
-from twotier.partners import service as partners
-from twotier.partners.schemas import PartnerRolesIn
 
 MEMBER_PASSWORD = "lantern-orchard-velvet-93"
 
@@ -89,7 +89,7 @@ async def approved(
         await session.flush()
         refreshed = await principal_for_token(session, org.token, TokenKind.api)
         assert refreshed is not None
-        await partners.set_partner_roles(
+        await directory.set_partner_roles(
             session,
             refreshed,
             refreshed.user_id,

@@ -200,7 +200,7 @@ async def test_provider_list_searches_by_country_and_name_prefix_and_pages(
 ) -> None:
     from sqlalchemy import update
 
-    from twotier.partners.models import PartnerAccount
+    from twotier.directory.models import PartnerAccount
 
     for name in ("Beta Cloud", "alpine Systems", "Alpha Cloud"):
         org = await partner(client, db, settings, operator, program="indirect_provider")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
+from twotier.directory.models import PartnerAccount
 from twotier.kit.email import queue_email
 from twotier.kit.i18n import _
-from twotier.partners.models import PartnerAccount
 
 
 def reseller_invitation_draft(

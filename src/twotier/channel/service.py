@@ -39,6 +39,7 @@ from twotier.channel.schemas import (
 )
 from twotier.config import Settings
 from twotier.customers.models import DelegatedAccessGrant, GrantStatus
+from twotier.directory.models import PartnerAccount, Program
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
 from twotier.kit.clock import utcnow
@@ -47,7 +48,6 @@ from twotier.kit.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from twotier.kit.i18n import _
 from twotier.kit.pagination import AnySelect, PageParams, paginate
 from twotier.kit.security import token_hash
-from twotier.partners.models import PartnerAccount, Program
 from twotier.partners.schemas import PartnerRef
 
 PROVIDER_GRANT_ROLES = ("user_admin", "license_admin", "helpdesk_admin")

@@ -22,7 +22,7 @@ from twotier.config import Settings
 from twotier.customers import grants as customer_grants
 from twotier.customers import service as customers
 from twotier.directory.auth import optional_principal
-from twotier.directory.models import Tenant
+from twotier.directory.models import PartnerAccount, Tenant
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.kit.clock import utcnow
@@ -30,7 +30,6 @@ from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, every_page
-from twotier.partners.models import PartnerAccount
 from twotier.portal.drafts import render_draft
 from twotier.web.forms import form_values, parse
 from twotier.web.render import check_csrf, flashes, render, signed_in, translated

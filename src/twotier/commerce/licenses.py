@@ -20,11 +20,12 @@ from twotier.commerce.schemas import AssignedLicense, LicenseOut, LicenseUpdate,
 from twotier.commerce.service import customer_scope
 from twotier.customers.service import act_for_customer
 from twotier.directory.access import user_in_tenant
+from twotier.directory.models import PartnerAccount
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
+from twotier.directory.service import before_user_removed
 from twotier.events import service as events
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
-from twotier.partners.models import PartnerAccount
 
 
 async def licenses(
@@ -260,6 +261,7 @@ async def _record(
             )
 
 
+@before_user_removed
 async def release_user(session: AsyncSession, user_id: uuid.UUID) -> None:
     """Give back a departing user's seats (called before the user is deleted)."""
     rows = (

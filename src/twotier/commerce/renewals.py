@@ -14,12 +14,12 @@ from twotier.audit import service as audit
 from twotier.commerce.models import Offer, Subscription, SubscriptionStatus
 from twotier.commerce.service import add_term, change_seats
 from twotier.config import Settings
+from twotier.directory.models import PartnerAccount
 from twotier.events import service as events
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 from twotier.kit.outbox import periodic
 from twotier.kit.pagination import AnySelect
-from twotier.partners.models import PartnerAccount
 
 BATCH = 200
 

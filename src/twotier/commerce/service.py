@@ -43,7 +43,7 @@ from twotier.commerce.schemas import (
 )
 from twotier.customers.models import CustomerRelationship, RelationshipStatus
 from twotier.customers.service import access_customer
-from twotier.directory.models import Tenant
+from twotier.directory.models import PartnerAccount, PartnerProgram, Program, Tenant
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
 from twotier.kit.clock import utcnow
@@ -57,7 +57,6 @@ from twotier.kit.errors import (
     PreconditionRequired,
 )
 from twotier.kit.pagination import AnySelect, PageParams, paginate
-from twotier.partners.models import PartnerAccount, PartnerProgram, Program
 from twotier.partners.schemas import PartnerRef
 
 # Who is looking at a customer's commerce objects.

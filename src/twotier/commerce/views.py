@@ -31,7 +31,7 @@ from twotier.customers import service as customers
 from twotier.customers import views as customer_views
 from twotier.customers.schemas import CustomerOut
 from twotier.directory import service as directory
-from twotier.directory.models import User
+from twotier.directory.models import Program, User
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
 from twotier.kit.clock import utcnow
@@ -41,7 +41,6 @@ from twotier.kit.errors import AppError, Forbidden, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.idempotency import MAX_KEY_LENGTH, IdempotencyKey, claim, fingerprint
 from twotier.kit.pagination import PageParams, every_page
-from twotier.partners.models import Program
 from twotier.web.forms import field_errors, form_values
 from twotier.web.render import (
     check_csrf,

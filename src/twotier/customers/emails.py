@@ -5,10 +5,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.directory.models import Tenant
+from twotier.directory.models import PartnerAccount, Tenant
 from twotier.kit.email import queue_email
 from twotier.kit.i18n import _
-from twotier.partners.models import PartnerAccount
 
 ROLE_WORDS = {
     "global_admin": "global administration",

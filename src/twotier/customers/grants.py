@@ -14,14 +14,13 @@ from twotier.channel.service import emit_grant
 from twotier.config import Settings
 from twotier.customers.models import DelegatedAccessGrant, GrantStatus
 from twotier.customers.service import RELATIONSHIP_SOURCE, access_customer
-from twotier.directory.models import Tenant, User
+from twotier.directory.models import PartnerAccount, Tenant, User
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
 from twotier.kit.clock import utcnow
 from twotier.kit.email import queue_email
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
-from twotier.partners.models import PartnerAccount
 
 
 async def _partner_grant(

@@ -41,7 +41,7 @@ from twotier.customers.schemas import (
     MyPartnerOut,
     RelationshipOut,
 )
-from twotier.directory.models import Tenant, TenantKind
+from twotier.directory.models import PartnerAccount, Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.service import Delegation
@@ -49,7 +49,6 @@ from twotier.events import service as events
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
-from twotier.partners.models import PartnerAccount
 from twotier.partners.schemas import PartnerRef
 
 RELATIONSHIP_SOURCE = "relationship"

@@ -28,6 +28,7 @@ from twotier.customers.schemas import (
 from twotier.directory import passwords
 from twotier.directory import service as directory
 from twotier.directory.access import user_in_tenant
+from twotier.directory.models import PartnerAccount, Program
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.directory.schemas import UserCreate
@@ -36,7 +37,6 @@ from twotier.kit.errors import AppError, Conflict, Forbidden, Invalid
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams
 from twotier.kit.passwords import PasswordTooWeak
-from twotier.partners.models import PartnerAccount, Program
 from twotier.portal.drafts import render_draft
 from twotier.web.forms import drop_blank, form_values, parse
 from twotier.web.render import check_csrf, flashes, render, signed_in, translated

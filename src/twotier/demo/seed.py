@@ -39,9 +39,9 @@ from twotier.customers.models import CustomerRelationship
 from twotier.customers.schemas import CustomerInvitationCreate
 from twotier.directory import service as directory
 from twotier.directory.auth import principal_for_user
-from twotier.directory.models import Tenant, User
+from twotier.directory.models import PartnerAccount, Program, Tenant, User
 from twotier.directory.principal import PartnerRole, Principal
-from twotier.directory.schemas import AdminIn, TenantCreate, UserCreate
+from twotier.directory.schemas import AdminIn, PartnerRolesIn, TenantCreate, UserCreate
 from twotier.enrollment import service as enrollment_service
 from twotier.enrollment.models import Enrollment, EnrollmentStatus
 from twotier.enrollment.schemas import EnrollmentCreate
@@ -55,8 +55,6 @@ from twotier.membership.models import MembershipAccount, MembershipOrganization
 from twotier.membership.schemas import MembershipCreate, OrganizationIn
 from twotier.operator.service import create_operator
 from twotier.partners import service as partners
-from twotier.partners.models import PartnerAccount, Program
-from twotier.partners.schemas import PartnerRolesIn
 
 DEMO_PASSWORD = "amber-kettle-drifts-north"  # noqa: S105 — printed to the developer on purpose
 DEMO_CLIENT = "demo-seed"  # the "client address" the seed's membership sign-ins count against
@@ -329,7 +327,7 @@ async def ensure_partner(
                 await enrollment_service.verify_email(session, settings, token)
                 await enrollment_service.approve(session, settings, operator, enrollment.id)
             if demo.partner_roles:
-                await partners.set_partner_roles(
+                await directory.set_partner_roles(
                     session,
                     await _principal(session, admin),  # a partner now
                     admin.id,

@@ -14,14 +14,20 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.directory.models import AccessToken, Tenant, TokenKind, User
+from twotier.directory.models import (
+    AccessToken,
+    PartnerAccount,
+    PartnerProgram,
+    Tenant,
+    TokenKind,
+    User,
+)
 from twotier.directory.principal import Permission, Principal, permissions_for
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import SAFE_METHODS, get_session, get_settings
 from twotier.kit.errors import Forbidden, Unauthorized
 from twotier.kit.openapi import answers
 from twotier.kit.security import same_hash, token_hash, verify_signature
-from twotier.partners.models import PartnerAccount, PartnerProgram
 
 SESSION_COOKIE = "twotier_session"
 CSRF_COOKIE = "twotier_csrf"

@@ -10,7 +10,7 @@ from twotier.config import Settings
 from twotier.directory import passwords, service
 from twotier.directory.access import access_tenant_user
 from twotier.directory.auth import CurrentPrincipal, PrincipalChangingPassword, require
-from twotier.directory.models import TokenKind
+from twotier.directory.models import PartnerAccount, TokenKind
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.schemas import (
     MeOut,
@@ -31,7 +31,6 @@ from twotier.kit.deps import TransactionalRoute, client_address, get_session, ge
 from twotier.kit.idempotency import create_once
 from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
-from twotier.partners.models import PartnerAccount
 
 router = APIRouter(prefix="/api/v1", tags=["directory"], route_class=TransactionalRoute)
 

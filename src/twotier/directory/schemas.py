@@ -16,6 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from twotier.directory.principal import PartnerRole
 from twotier.directory.roles import DirectoryRole
 from twotier.kit.countries import CountryCode
 from twotier.kit.security import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
@@ -164,3 +165,9 @@ class MeOut(BaseModel):
     user: MeUser
     tenant: TenantDetail
     partner: MePartner | None
+
+
+class PartnerRolesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    partner_roles: list[PartnerRole]

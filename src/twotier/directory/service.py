@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory import emails, throttle
-from twotier.directory.access import user_in_tenant
+from twotier.directory.access import access_tenant_user, user_in_tenant
 from twotier.directory.models import AccessToken, Tenant, TenantKind, TokenKind, User
-from twotier.directory.principal import Principal
+from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
-from twotier.directory.schemas import TenantCreate, UserCreate, UserUpdate
+from twotier.directory.schemas import PartnerRolesIn, TenantCreate, UserCreate, UserUpdate
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, NotFound, Unauthorized
 from twotier.kit.pagination import PageParams, paginate
@@ -246,6 +247,18 @@ async def update_user(
     return user
 
 
+# What packages above the directory hold of a user (commerce: license seats) is given back
+# before the user is deleted; they register here, so the directory knows none of them.
+UserRemovalHook = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
+_before_user_removed: list[UserRemovalHook] = []
+
+
+def before_user_removed(hook: UserRemovalHook) -> UserRemovalHook:
+    """Register ``hook(session, user_id)`` to run in the transaction that deletes a user."""
+    _before_user_removed.append(hook)
+    return hook
+
+
 async def delete_user(
     session: AsyncSession, actor: Principal, user_id: uuid.UUID, *, delegation: Delegation
 ) -> None:
@@ -263,11 +276,36 @@ async def delete_user(
         detail={"email": user.email},
         **_audit_scope(delegation),
     )
-    from twotier.commerce.licenses import release_user  # commerce builds on directory
-
-    await release_user(session, user.id)
+    for give_back in _before_user_removed:
+        await give_back(session, user.id)
     await session.delete(user)
     await session.flush()
+
+
+async def set_partner_roles(
+    session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: PartnerRolesIn
+) -> User:
+    """A user's partner roles (admin agent...), in a partner's tenant."""
+    if principal.partner_account_id is None:
+        raise NotFound("Your tenant is not a partner yet.", code="not_a_partner")
+    if not principal.can(Permission.manage_partner_roles):
+        raise Forbidden(
+            "Only global admins and user admins assign partner roles.", code="insufficient_role"
+        )
+    user = await access_tenant_user(session, principal, user_id)
+    before = list(user.partner_roles)
+    user.partner_roles = sorted({role.value for role in data.partner_roles})
+    await session.flush()
+    if before != user.partner_roles:
+        audit.record(
+            session,
+            operation="partner_roles_updated",
+            actor=principal,
+            resource_type="user",
+            resource_id=user.id,
+            detail={"email": user.email, "from": before, "to": user.partner_roles},
+        )
+    return user
 
 
 async def list_users(

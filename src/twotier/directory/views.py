@@ -20,15 +20,19 @@ from twotier.directory.auth import SESSION_COOKIE, optional_principal, principal
 from twotier.directory.models import TokenKind, User
 from twotier.directory.principal import PARTNER_ROLE_LABELS, Permission, Principal
 from twotier.directory.roles import ROLE_LABELS
-from twotier.directory.schemas import PasswordChange, TenantCreate, UserCreate, UserUpdate
+from twotier.directory.schemas import (
+    PartnerRolesIn,
+    PasswordChange,
+    TenantCreate,
+    UserCreate,
+    UserUpdate,
+)
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, client_address, get_session, get_settings
 from twotier.kit.errors import Conflict, Forbidden, Invalid, TooManyRequests
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, page_params
 from twotier.kit.passwords import PasswordTooWeak
-from twotier.partners import service as partners
-from twotier.partners.schemas import PartnerRolesIn
 from twotier.web.forms import form_values, parse
 from twotier.web.render import (
     PASSWORD_PAGE,
@@ -366,7 +370,7 @@ async def edit_user(
     try:
         await service.update_user(session, principal, user_id, data)
         if assign_partner_roles and roles_in is not None:
-            await partners.set_partner_roles(session, principal, user_id, roles_in)
+            await service.set_partner_roles(session, principal, user_id, roles_in)
     except (Conflict, Forbidden) as exc:
         return _render_edit(
             request, principal, user, form, error=exc.detail, status_code=exc.status

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
 from twotier.config import Settings
-from twotier.directory.models import Tenant, TenantKind
+from twotier.directory.models import PartnerAccount, Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
 from twotier.enrollment import emails
 from twotier.enrollment.models import Enrollment, EnrollmentStatus, EnrollmentVerification
@@ -29,7 +29,6 @@ from twotier.membership import service as membership
 from twotier.membership.models import MembershipOrganization
 from twotier.membership.schemas import LookupOrganization, MembershipCredentials
 from twotier.partners import service as partners
-from twotier.partners.models import PartnerAccount
 
 VERIFICATION_TTL = timedelta(days=7)
 S = EnrollmentStatus

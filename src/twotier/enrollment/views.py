@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.config import Settings
 from twotier.directory import service as directory
 from twotier.directory.auth import optional_principal
-from twotier.directory.models import Tenant
+from twotier.directory.models import Program, Tenant
 from twotier.directory.principal import Permission, Principal
 from twotier.enrollment import service
 from twotier.enrollment.models import STATUS_LABELS, Enrollment, EnrollmentStatus
@@ -39,7 +39,6 @@ from twotier.kit.pagination import PageParams, page_params
 from twotier.membership.schemas import LookupOrganization, MembershipCredentials
 from twotier.membership.service import MembershipSignInFailed
 from twotier.partners import service as partners
-from twotier.partners.models import Program
 from twotier.web.forms import drop_blank, form_values, parse
 from twotier.web.render import (
     check_csrf,

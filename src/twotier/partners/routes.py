@@ -5,7 +5,9 @@ import uuid
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.directory import service as directory
 from twotier.directory.auth import CurrentPrincipal
+from twotier.directory.schemas import PartnerRolesIn
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.openapi import problems
 from twotier.kit.pagination import Page, PageParams, page_params
@@ -13,7 +15,6 @@ from twotier.partners import service
 from twotier.partners.schemas import (
     LegalProfile,
     PartnerOut,
-    PartnerRolesIn,
     PartnerUserOut,
     ProviderOut,
     SupportProfile,
@@ -80,7 +81,7 @@ async def set_partner_roles(
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
 ) -> PartnerUserOut:
-    user = await service.set_partner_roles(session, principal, user_id, data)
+    user = await directory.set_partner_roles(session, principal, user_id, data)
     return PartnerUserOut.model_validate(user)
 
 

@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, HttpUrl, StringConstraints, field_serializer
 
-from twotier.directory.principal import PartnerRole
 from twotier.directory.schemas import Country, Email, Name
 
 if TYPE_CHECKING:
-    from twotier.partners.models import PartnerAccount
+    from twotier.directory.models import PartnerAccount
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptText200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -92,12 +91,6 @@ class PartnerUserOut(BaseModel):
     roles: list[str]
     partner_roles: list[str]
     is_active: bool
-
-
-class PartnerRolesIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    partner_roles: list[PartnerRole]
 
 
 class PartnerRef(BaseModel):

@@ -10,13 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
-from twotier.directory.access import access_tenant_user
-from twotier.directory.models import User
+from twotier.directory.models import PartnerAccount, PartnerProgram, Program, User
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.errors import Forbidden, NotFound
 from twotier.kit.pagination import PageParams, paginate
-from twotier.partners.models import PartnerAccount, PartnerProgram, Program
-from twotier.partners.schemas import LegalProfile, PartnerOut, PartnerRolesIn, SupportProfile
+from twotier.partners.schemas import LegalProfile, PartnerOut, SupportProfile
 
 if TYPE_CHECKING:
     from twotier.enrollment.models import Enrollment
@@ -159,31 +157,6 @@ async def list_partner_users(
         keys=[User.created_at, User.id],
         params=params,
     )
-
-
-async def set_partner_roles(
-    session: AsyncSession, principal: Principal, user_id: uuid.UUID, data: PartnerRolesIn
-) -> User:
-    await require_partner(session, principal)
-    _require(
-        principal,
-        Permission.manage_partner_roles,
-        "Only global admins and user admins assign partner roles.",
-    )
-    user = await access_tenant_user(session, principal, user_id)
-    before = list(user.partner_roles)
-    user.partner_roles = sorted({role.value for role in data.partner_roles})
-    await session.flush()
-    if before != user.partner_roles:
-        audit.record(
-            session,
-            operation="partner_roles_updated",
-            actor=principal,
-            resource_type="user",
-            resource_id=user.id,
-            detail={"email": user.email, "from": before, "to": user.partner_roles},
-        )
-    return user
 
 
 async def list_providers(

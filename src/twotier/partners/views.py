@@ -11,12 +11,12 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.directory.auth import optional_principal
+from twotier.directory.models import PROGRAM_LABELS, PartnerAccount, Program
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.pagination import PageParams, page_params
 from twotier.partners import service
-from twotier.partners.models import PROGRAM_LABELS, PartnerAccount, Program
 from twotier.partners.schemas import LegalProfile, SupportProfile
 from twotier.web.forms import drop_blank, flatten, form_values, parse
 from twotier.web.render import check_csrf, flashes, label_filter, render, signed_in

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.directory import service
 from twotier.directory.auth import optional_principal
+from twotier.directory.models import Program
 from twotier.directory.principal import PARTNER_ROLE_LABELS, PartnerRole, Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.enrollment import service as enrollment
@@ -16,7 +17,6 @@ from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import NotFound
 from twotier.partners import service as partners
-from twotier.partners.models import Program
 from twotier.web.render import render, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
