@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.access import service as access
+from twotier.access.models import DelegatedAccessGrant
 from twotier.channel import service as channel
 from twotier.channel.models import Invitation
 from twotier.channel.schemas import ResellerInvitationCreate
@@ -33,9 +35,7 @@ from twotier.commerce import catalog, licenses
 from twotier.commerce import service as commerce
 from twotier.commerce.schemas import LicenseUpdate, OfferCreate, OrderCreate, ProductCreate
 from twotier.config import Settings
-from twotier.customers import grants
 from twotier.customers import service as customers
-from twotier.customers.models import DelegatedAccessGrant
 from twotier.customers.schemas import CustomerInvitationCreate
 from twotier.directory import service as directory
 from twotier.directory.auth import principal_for_user
@@ -431,7 +431,7 @@ class Builder:
         w.name(f"{c.key}.grant.{r.key}", f"{c.key}.grants", c_to_r)
         w.name(f"{c.key}.grant.{p.key}", f"{c.key}.grants", await self.grant_id(c, p))
         w.name(f"{r.key}.grant.{p.key}", f"{r.key}.grants", await self.grant_id(r, p))
-        await grants.request_extension(
+        await access.request_extension(
             self.s, self.settings, await self.principal(r_admin.id), c_admin.tenant_id, c_to_r, 90
         )
 

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
+from twotier.access.models import DelegatedAccessGrant
 from twotier.audit.models import AuditChainHead, AuditRecord
 from twotier.channel.models import Invitation, ResellerLink
 from twotier.commerce.models import (
@@ -13,7 +14,7 @@ from twotier.commerce.models import (
     Sku,
     Subscription,
 )
-from twotier.customers.models import CustomerRelationship, DelegatedAccessGrant
+from twotier.customers.models import CustomerRelationship
 from twotier.directory.models import AccessToken, PartnerAccount, PartnerProgram, Tenant, User
 from twotier.enrollment.models import Enrollment, EnrollmentVerification
 from twotier.events.models import Event

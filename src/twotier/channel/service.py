@@ -20,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from twotier.access import service as access
+from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.audit import service as audit
 from twotier.channel import emails
 from twotier.channel.models import (
@@ -38,7 +40,6 @@ from twotier.channel.schemas import (
     ResellerInvitationCreate,
 )
 from twotier.config import Settings
-from twotier.customers.models import DelegatedAccessGrant, GrantStatus
 from twotier.directory.models import PartnerAccount, Program
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
@@ -442,19 +443,17 @@ async def accept_reseller_invitation(
         raise Conflict(
             f"{provider.company_name} is already your indirect provider.", code="already_linked"
         ) from exc
-    grant = DelegatedAccessGrant(
-        id=uuid.uuid4(),
+    grant = access.new_grant(
+        session,
+        principal,
         tenant_id=reseller.tenant_id,
         partner_account_id=provider.id,
-        roles=list(PROVIDER_GRANT_ROLES),
-        status=GrantStatus.active,
-        source="reseller_link",
+        roles=PROVIDER_GRANT_ROLES,
+        days=PROVIDER_GRANT_DAYS,
+        source=GrantSource.reseller_link,
         source_id=link.id,
-        approved_by_user_id=principal.user_id,
-        created_at=now,
-        expires_at=now + timedelta(days=PROVIDER_GRANT_DAYS),
+        now=now,
     )
-    session.add(grant)
     invitation.status = InvitationStatus.accepted
     invitation.accepted_at = now
     invitation.accepted_by_user_id = principal.user_id
@@ -496,44 +495,8 @@ async def accept_reseller_invitation(
         audience=both,
         data=pair,
     )
-    await emit_grant(session, "delegated_access_granted", grant, principal, provider, both)
+    await access.grant_event(session, "delegated_access_granted", grant, principal, provider, both)
     return _link_out(link, provider, grant)
-
-
-async def emit_grant(
-    session: AsyncSession,
-    type_: str,
-    grant: DelegatedAccessGrant,
-    actor: Principal | None,
-    partner: PartnerAccount,
-    audience: list[uuid.UUID],
-    *,
-    on_behalf_of_customer_id: uuid.UUID | None = None,
-) -> None:
-    """A delegated-access event: the grant's roles and expiry, for the partner and the
-    tenant that granted them."""
-    uri = (
-        f"/api/v1/customers/{grant.tenant_id}/delegated-access"
-        if grant.source != "reseller_link"
-        else f"/api/v1/indirect-providers/{partner.id}"
-    )
-    await events.emit(
-        session,
-        type_,
-        resource_type="delegated_access_grant",
-        resource_id=grant.id,
-        resource_uri=uri,
-        actor=actor,
-        audience=audience,
-        on_behalf_of_customer_id=on_behalf_of_customer_id,
-        data={
-            "tenant_id": str(grant.tenant_id),
-            "partner_id": partner.partner_id,
-            "roles": list(grant.roles),
-            "expires_at": grant.expires_at.isoformat(),
-            "status": grant.status,
-        },
-    )
 
 
 # The two lists and ending a link.
@@ -581,7 +544,7 @@ async def list_links(
     stmt = (
         select(ResellerLink, PartnerAccount, grant)
         .join(PartnerAccount, PartnerAccount.id == other)
-        .outerjoin(grant, and_(grant.source == "reseller_link", grant.source_id == ResellerLink.id))
+        .outerjoin(grant, grant.reseller_link_id == ResellerLink.id)
         .where(
             mine == principal.partner_account_id,
             ResellerLink.status == (status or LinkStatus.active),
@@ -638,17 +601,7 @@ async def terminate_link(
     link.terminated_at = now
     link.terminated_by_account_id = principal.partner_account_id
     link.terminated_by_user_id = principal.user_id
-    grants = await session.scalars(
-        select(DelegatedAccessGrant).where(
-            DelegatedAccessGrant.source == "reseller_link",
-            DelegatedAccessGrant.source_id == link.id,
-            DelegatedAccessGrant.status == GrantStatus.active,
-        )
-    )
-    revoked = list(grants)
-    for grant in revoked:
-        grant.status = GrantStatus.revoked
-        grant.revoked_at = now
+    revoked = await access.revoke_grants(session, reseller_link_id=link.id)
     await session.flush()
     provider = await _partner(session, link.provider_account_id)
     reseller = await _partner(session, link.reseller_account_id)
@@ -682,4 +635,6 @@ async def terminate_link(
         },
     )
     for grant in revoked:
-        await emit_grant(session, "delegated_access_revoked", grant, principal, provider, both)
+        await access.grant_event(
+            session, "delegated_access_revoked", grant, principal, provider, both
+        )

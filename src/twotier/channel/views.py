@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.access import service as access
 from twotier.audit import service as audit
 from twotier.channel import service
 from twotier.channel.models import (
@@ -19,7 +20,6 @@ from twotier.channel.models import (
 )
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
-from twotier.customers import grants as customer_grants
 from twotier.customers import service as customers
 from twotier.directory.auth import optional_principal
 from twotier.directory.models import PartnerAccount, Tenant
@@ -516,9 +516,7 @@ async def decide_extension(
 ) -> Response:
     if decision not in ("approve", "decline"):
         raise NotFound()
-    await customer_grants.decide_extension(
-        session, principal, grant_id, approve=decision == "approve"
-    )
+    await access.decide_extension(session, principal, grant_id, approve=decision == "approve")
     return RedirectResponse(f"/partners?notice=extension_{decision}d", status_code=303)
 
 

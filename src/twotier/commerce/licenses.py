@@ -14,11 +14,11 @@ from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.access.service import act_for_customer
 from twotier.audit import service as audit
 from twotier.commerce.models import LicenseAssignment, Product, SeatPool, Sku, Subscription
 from twotier.commerce.schemas import AssignedLicense, LicenseOut, LicenseUpdate, UserLicensesOut
 from twotier.commerce.service import customer_scope
-from twotier.customers.service import act_for_customer
 from twotier.directory.access import user_in_tenant
 from twotier.directory.models import PartnerAccount
 from twotier.directory.principal import Permission, Principal

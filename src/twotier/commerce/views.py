@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.access import service as access
 from twotier.commerce import catalog, licenses, service
 from twotier.commerce.schemas import (
     CountryOfferOut,
@@ -413,7 +414,7 @@ async def record_context(
         resellers = await service.resellers_of_record(session, principal, customer.id)
     licenses_blocked = None
     try:
-        customers.delegation_for(principal, customer.id, held_roles, DirectoryRole.license_admin)
+        access.delegation_for(principal, customer.id, held_roles, DirectoryRole.license_admin)
         if users is None:
             users, _next = await directory.list_users(
                 session, customer.id, PageParams(limit=50, cursor=users_cursor)

@@ -6,9 +6,9 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.access import service as access
+from twotier.access.models import DelegatedAccessGrant
 from twotier.config import Settings
-from twotier.customers import grants
-from twotier.customers.models import DelegatedAccessGrant
 from twotier.customers.schemas import DropRolesIn, ExtensionRequestIn, GrantOut
 from twotier.customers.service import grant_out
 from twotier.directory.auth import CurrentPrincipal
@@ -36,7 +36,7 @@ async def drop_roles(
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
 ) -> GrantOut:
-    grant = await grants.drop_roles(session, principal, customer_id, grant_id, data.roles)
+    grant = await access.drop_roles(session, principal, customer_id, grant_id, data.roles)
     return await _out(session, grant)
 
 
@@ -54,7 +54,7 @@ async def request_extension(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> GrantOut:
-    grant = await grants.request_extension(
+    grant = await access.request_extension(
         session, settings, principal, customer_id, grant_id, data.duration_days
     )
     return await _out(session, grant)
@@ -72,7 +72,7 @@ async def approve_extension(
     session: AsyncSession = Depends(get_session),
 ) -> GrantOut:
     return await _out(
-        session, await grants.decide_extension(session, principal, grant_id, approve=True)
+        session, await access.decide_extension(session, principal, grant_id, approve=True)
     )
 
 
@@ -88,5 +88,5 @@ async def decline_extension(
     session: AsyncSession = Depends(get_session),
 ) -> GrantOut:
     return await _out(
-        session, await grants.decide_extension(session, principal, grant_id, approve=False)
+        session, await access.decide_extension(session, principal, grant_id, approve=False)
     )

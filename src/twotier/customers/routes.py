@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.access import service as access
 from twotier.channel.schemas import SendIn, SendOut
 from twotier.config import Settings
 from twotier.customers import service
@@ -258,7 +259,7 @@ async def list_customer_users(
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[UserOut]:
-    delegation = await service.act_for_customer(session, principal, customer_id, HELPDESK)
+    delegation = await access.act_for_customer(session, principal, customer_id, HELPDESK)
     users, cursor = await directory.list_users(session, delegation.customer_tenant_id, params)
     return Page[UserOut](items=[UserOut.model_validate(u) for u in users], next_cursor=cursor)
 
@@ -276,7 +277,7 @@ async def create_customer_user(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> UserOut:
-    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
+    delegation = await access.act_for_customer(session, principal, customer_id, USER_ADMIN)
     user = await directory.create_user(session, settings, principal, data, delegation=delegation)
     return UserOut.model_validate(user)
 
@@ -293,7 +294,7 @@ async def update_customer_user(
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
 ) -> UserOut:
-    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
+    delegation = await access.act_for_customer(session, principal, customer_id, USER_ADMIN)
     user = await directory.update_user(session, principal, user_id, data, delegation=delegation)
     return UserOut.model_validate(user)
 
@@ -309,7 +310,7 @@ async def delete_customer_user(
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
+    delegation = await access.act_for_customer(session, principal, customer_id, USER_ADMIN)
     await directory.delete_user(session, principal, user_id, delegation=delegation)
     return Response(status_code=204)
 
@@ -327,7 +328,7 @@ async def reset_customer_password(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> PasswordResetOut:
-    delegation = await service.act_for_password_reset(session, principal, customer_id)
+    delegation = await access.act_for_password_reset(session, principal, customer_id)
     await user_in_tenant(session, customer_id, user_id)
     temporary, expires_at = await passwords.reset_password(
         session, settings, principal, user_id, delegation=delegation

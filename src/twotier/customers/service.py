@@ -10,7 +10,6 @@ role; expiry is checked at each request, so no background job is needed for safe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +18,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from twotier.access import service as access
+from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.audit import service as audit
 from twotier.channel import service as channel
 from twotier.channel.models import Invitation, InvitationKind, LinkStatus, ResellerLink
@@ -27,8 +28,6 @@ from twotier.config import Settings
 from twotier.customers import emails
 from twotier.customers.models import (
     CustomerRelationship,
-    DelegatedAccessGrant,
-    GrantStatus,
     RelationshipKind,
     RelationshipStatus,
 )
@@ -43,16 +42,11 @@ from twotier.customers.schemas import (
 )
 from twotier.directory.models import PartnerAccount, Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.roles import DirectoryRole
-from twotier.directory.service import Delegation
 from twotier.events import service as events
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
 from twotier.partners.schemas import PartnerRef
-
-RELATIONSHIP_SOURCE = "relationship"
-
 
 # Invitations (the reseller's side).
 
@@ -302,7 +296,7 @@ async def _active_relationship(
 async def accept_customer_invitation(
     session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
 ) -> list[dict[str, Any]]:
-    if DirectoryRole.global_admin.value not in principal.roles:
+    if not principal.can(Permission.manage_partner_access):
         raise Forbidden(
             "Only your organization's global admin can accept a reseller relationship. "
             "Send this link to them.",
@@ -328,8 +322,8 @@ async def accept_customer_invitation(
                 "ask your reseller for a new invitation.",
                 code="indirect_link_inactive",
             )
-    access = _access_of(invitation)
-    roles = [r.value for r in access.roles]
+    access_request = _access_of(invitation)
+    roles = [r.value for r in access_request.roles]
     now = utcnow()
     kind = RelationshipKind.two_tier if provider else RelationshipKind.direct
     customer = await session.get_one(Tenant, principal.tenant_id)
@@ -368,19 +362,17 @@ async def accept_customer_invitation(
         elif provider is not None and relationship.kind == RelationshipKind.direct:
             relationship.kind = RelationshipKind.two_tier  # the reseller now brings a provider
             relationship.other_tier_account_id = other.id if other else None
-        grant = DelegatedAccessGrant(
-            id=uuid.uuid4(),
+        grant = access.new_grant(
+            session,
+            principal,
             tenant_id=customer.id,
             partner_account_id=partner.id,
             roles=roles,
-            status=GrantStatus.active,
-            source=RELATIONSHIP_SOURCE,
+            days=access_request.duration_days,
+            source=GrantSource.relationship,
             source_id=relationship.id,
-            approved_by_user_id=principal.user_id,
-            created_at=now,
-            expires_at=now + timedelta(days=access.duration_days),
+            now=now,
         )
-        session.add(grant)
         new_grants.append((grant, partner))
         emails.relationship_accepted(session, settings, customer, partner, roles)
         created.append(
@@ -389,7 +381,7 @@ async def accept_customer_invitation(
                 "tier": tier,
                 "kind": kind,
                 "roles": roles,
-                "expires_at": (now + timedelta(days=access.duration_days)).isoformat(),
+                "expires_at": (now + timedelta(days=access_request.duration_days)).isoformat(),
             }
         )
     invitation.status = "accepted"
@@ -411,7 +403,7 @@ async def accept_customer_invitation(
             "reseller_partner_id": reseller.partner_id,
             "provider_partner_id": provider.partner_id if provider else None,
             "roles": roles,
-            "days": access.duration_days,
+            "days": access_request.duration_days,
         },
     )
     await _emit_invitation(
@@ -422,7 +414,7 @@ async def accept_customer_invitation(
             session, "relationship_created", relationship, partner, other, principal
         )
     for grant, partner in new_grants:
-        await channel.emit_grant(
+        await access.grant_event(
             session,
             "delegated_access_granted",
             grant,
@@ -464,6 +456,7 @@ async def _emit_relationship(
 # The partner's view of its customers.
 
 
+@access.customer_reach
 async def access_customer(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID
 ) -> CustomerRelationship:
@@ -546,24 +539,6 @@ async def list_customers(
     return [_customer_out(rel, tenant, o) for rel, tenant, o in rows], cursor
 
 
-async def _grants(
-    session: AsyncSession, tenant_id: uuid.UUID, partner_ids: Sequence[uuid.UUID]
-) -> list[tuple[DelegatedAccessGrant, PartnerAccount]]:
-    if not partner_ids:
-        return []
-    rows = await session.execute(
-        select(DelegatedAccessGrant, PartnerAccount)
-        .join(PartnerAccount, PartnerAccount.id == DelegatedAccessGrant.partner_account_id)
-        .where(
-            DelegatedAccessGrant.tenant_id == tenant_id,
-            DelegatedAccessGrant.partner_account_id.in_(partner_ids),
-            DelegatedAccessGrant.source == RELATIONSHIP_SOURCE,
-        )
-        .order_by(DelegatedAccessGrant.created_at, DelegatedAccessGrant.id)
-    )
-    return [(g, p) for g, p in rows.all()]
-
-
 def _grant_out(grant: DelegatedAccessGrant, partner: PartnerAccount) -> GrantOut:
     ref = PartnerRef.of(partner)
     return GrantOut(
@@ -593,7 +568,7 @@ async def customer_detail(
         else None
     )
     assert principal.partner_account_id is not None  # noqa: S101 — access_customer checked
-    grants = await _grants(session, customer_id, [principal.partner_account_id])
+    grants = await access.grants_of(session, customer_id, [principal.partner_account_id])
     return _customer_out(rel, tenant, other), [_grant_out(g, p) for g, p in grants]
 
 
@@ -612,17 +587,9 @@ async def _end(
     rel.terminated_at = now
     rel.terminated_by = "customer" if by_customer else "partner"
     rel.terminated_by_user_id = user_id
-    grants = await session.scalars(
-        select(DelegatedAccessGrant).where(
-            DelegatedAccessGrant.tenant_id == rel.customer_tenant_id,
-            DelegatedAccessGrant.partner_account_id == rel.partner_account_id,
-            DelegatedAccessGrant.status == GrantStatus.active,
-        )
+    revoked = await access.revoke_grants(
+        session, tenant_id=rel.customer_tenant_id, partner_account_id=rel.partner_account_id
     )
-    revoked = list(grants)
-    for grant in revoked:
-        grant.status = GrantStatus.revoked
-        grant.revoked_at = now
     customer = await session.get_one(Tenant, rel.customer_tenant_id)
     partner = await session.get_one(PartnerAccount, rel.partner_account_id)
     emails.relationship_ended(session, settings, customer, partner, by_customer)
@@ -635,7 +602,7 @@ async def _end(
     by = {"by": "customer" if by_customer else "partner"}
     await _emit_relationship(session, "relationship_ended", rel, partner, other, actor, by)
     for grant in revoked:
-        await channel.emit_grant(
+        await access.grant_event(
             session,
             "delegated_access_revoked",
             grant,
@@ -669,82 +636,11 @@ async def delegated_access(
     return (await customer_detail(session, principal, customer_id))[1]
 
 
-# The partner permission an acting user needs for the work each directory role covers.
-TASK_PERMISSION: dict[DirectoryRole, Permission] = {
-    DirectoryRole.user_admin: Permission.manage_customers,
-    DirectoryRole.license_admin: Permission.manage_customers,
-    DirectoryRole.helpdesk_admin: Permission.helpdesk_tasks,
-}
-
-
-async def delegated_roles(
-    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
-) -> frozenset[str]:
-    """The directory roles the caller's partner holds in the customer's tenant right now
-    (unexpired, unrevoked grants). Does not check the relationship: see act_for_customer."""
-    grants = await session.scalars(
-        select(DelegatedAccessGrant).where(
-            DelegatedAccessGrant.tenant_id == customer_id,
-            DelegatedAccessGrant.partner_account_id == principal.partner_account_id,
-            DelegatedAccessGrant.status == GrantStatus.active,
-            DelegatedAccessGrant.expires_at > utcnow(),
-        )
-    )
-    return frozenset(role for grant in grants for role in grant.roles)
-
-
-def delegation_for(
-    principal: Principal,
-    customer_id: uuid.UUID,
-    held: frozenset[str],
-    directory_role: DirectoryRole,
-) -> Delegation:
-    """The work ``directory_role`` covers, if the acting user's partner role allows it
-    (``TASK_PERMISSION``) and ``held`` covers the role."""
-    if not principal.can(TASK_PERMISSION[directory_role]):
-        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
-    if directory_role.value not in held and DirectoryRole.global_admin.value not in held:
-        raise Forbidden(
-            f"The customer has not granted you {directory_role.value} (or it has expired).",
-            code="delegated_access_missing",
-        )
-    return Delegation(customer_tenant_id=customer_id, granted_roles=held)
-
-
-async def act_for_customer(
-    session: AsyncSession,
-    principal: Principal,
-    customer_id: uuid.UUID,
-    directory_role: DirectoryRole,
-) -> Delegation:
-    """Relationship, an unexpired grant covering ``directory_role``, and the acting user's
-    partner role for that work — all three, checked now."""
-    await access_customer(session, principal, customer_id)
-    if not principal.can(TASK_PERMISSION[directory_role]):
-        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
-    held = await delegated_roles(session, principal, customer_id)
-    return delegation_for(principal, customer_id, held, directory_role)
-
-
-async def act_for_password_reset(
-    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
-) -> Delegation:
-    """A reset needs a helpdesk_admin grant or, for an admin agent, a user_admin grant;
-    ``directory.passwords.reset_reach`` decides which of the customer's users it reaches."""
-    await access_customer(session, principal, customer_id)
-    held = await delegated_roles(session, principal, customer_id)
-    admin_work = DirectoryRole.user_admin.value in held and principal.can(
-        TASK_PERMISSION[DirectoryRole.user_admin]
-    )
-    role = DirectoryRole.user_admin if admin_work else DirectoryRole.helpdesk_admin
-    return delegation_for(principal, customer_id, held, role)
-
-
 # The customer's side.
 
 
 def _require_customer_admin(principal: Principal) -> None:
-    if DirectoryRole.global_admin.value not in principal.roles:
+    if not principal.can(Permission.manage_partner_access):
         raise Forbidden(
             "Only your global admin manages your partners.", code="global_admin_required"
         )
@@ -768,7 +664,7 @@ async def my_partners(
         params=params,
         scalars=False,
     )
-    grants = await _grants(session, principal.tenant_id, [p.id for _r, p, _o in rows])
+    grants = await access.grants_of(session, principal.tenant_id, [p.id for _r, p, _o in rows])
     out = []
     for rel, partner, o in rows:
         ref = PartnerRef.of(partner)

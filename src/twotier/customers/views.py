@@ -15,10 +15,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.access import service as access
 from twotier.channel import service as channel
 from twotier.channel.models import INVITATION_STATUS_LABELS
 from twotier.config import Settings
-from twotier.customers import grants, service
+from twotier.customers import service
 from twotier.customers.schemas import (
     DEFAULT_DAYS,
     DEFAULT_ROLES,
@@ -399,9 +400,9 @@ async def _record_page(
     users: list[Any] = []
     users_next = None
     users_blocked = manage_blocked = None
-    held = await service.delegated_roles(session, principal, customer_id)
+    held = await access.delegated_roles(session, principal, customer_id)
     try:
-        delegation = service.delegation_for(principal, customer_id, held, HELPDESK)
+        delegation = access.delegation_for(principal, customer_id, held, HELPDESK)
         users, users_next = await directory.list_users(
             session,
             delegation.customer_tenant_id,
@@ -410,7 +411,7 @@ async def _record_page(
     except Forbidden as exc:
         users_blocked = _why_not(exc, HELPDESK, customer.company_name)
     try:
-        service.delegation_for(principal, customer_id, held, USER_ADMIN)
+        access.delegation_for(principal, customer_id, held, USER_ADMIN)
     except Forbidden as exc:
         manage_blocked = _why_not(exc, USER_ADMIN, customer.company_name)
     shown = None if users_blocked else users
@@ -478,7 +479,7 @@ async def add_user(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
+    delegation = await access.act_for_customer(session, principal, customer_id, USER_ADMIN)
     form = form_values(await request.form(), lists=("roles",))
     data, errors = parse(UserCreate, form)
     if data is None:
@@ -516,7 +517,7 @@ async def reset_password(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    delegation = await service.act_for_password_reset(session, principal, customer_id)
+    delegation = await access.act_for_password_reset(session, principal, customer_id)
     user = await user_in_tenant(session, customer_id, user_id)
     try:
         temporary, expires_at = await passwords.reset_password(
@@ -540,7 +541,7 @@ async def remove_user(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    delegation = await service.act_for_customer(session, principal, customer_id, USER_ADMIN)
+    delegation = await access.act_for_customer(session, principal, customer_id, USER_ADMIN)
     try:
         await directory.delete_user(session, principal, user_id, delegation=delegation)
     except (Forbidden, Conflict) as exc:
@@ -577,7 +578,7 @@ async def drop_roles(
     ]
     if not roles:
         return RedirectResponse(f"/customers/{customer_id}", status_code=303)
-    await grants.drop_roles(session, principal, customer_id, grant_id, roles)
+    await access.drop_roles(session, principal, customer_id, grant_id, roles)
     return RedirectResponse(f"/customers/{customer_id}?notice=roles_dropped", status_code=303)
 
 
@@ -597,5 +598,5 @@ async def request_extension(
     days = int(raw) if raw.isdigit() else 0
     if not 1 <= days <= MAX_DAYS:
         raise Invalid(_("Enter a number of days from 1 to 730."), code="validation_error")
-    await grants.request_extension(session, settings, principal, customer_id, grant_id, days)
+    await access.request_extension(session, settings, principal, customer_id, grant_id, days)
     return RedirectResponse(f"/customers/{customer_id}?notice=extension_requested", status_code=303)

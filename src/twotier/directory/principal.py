@@ -41,6 +41,8 @@ class Permission(StrEnum):
     view_partner = "view_partner"
     manage_partner_profile = "manage_partner_profile"
     manage_partner_roles = "manage_partner_roles"
+    # A customer's say over partners: accept a relationship, decide on extensions, remove.
+    manage_partner_access = "manage_partner_access"
     # The channel.
     invite_resellers = "invite_resellers"
     authorize_provider = "authorize_provider"
@@ -73,6 +75,7 @@ DIRECTORY_ROLE_PERMISSIONS: dict[DirectoryRole, frozenset[Permission]] = {
             P.view_partner,
             P.manage_partner_profile,
             P.manage_partner_roles,
+            P.manage_partner_access,
             P.authorize_provider,
             P.view_billing,
             P.view_subscriptions,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, Numeric, String, event
+from sqlalchemy import DateTime, Enum, MetaData, Numeric, String, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -93,6 +94,18 @@ class Money(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else canonical_money(Decimal(str(value)))
+
+
+def str_enum(cls: type[StrEnum], length: int) -> Enum:
+    """A ``StrEnum`` column stored as its value's text (VARCHAR, no database enum type), so
+    the schema is the same on every backend; reads come back as the enum's members."""
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 class Base(DeclarativeBase):
