@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant
 from twotier.channel import service as channel
-from twotier.channel.models import Invitation
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.commerce import catalog, licenses
 from twotier.commerce import service as commerce
@@ -45,6 +44,7 @@ from twotier.directory.schemas import AdminIn, PartnerRolesIn, TenantCreate, Use
 from twotier.enrollment import service as enrollments
 from twotier.enrollment.models import Enrollment
 from twotier.enrollment.schemas import EnrollmentCreate
+from twotier.invitations.models import Invitation
 from twotier.kit.email import EMAIL
 from twotier.kit.outbox import PENDING, OutboxMessage
 from twotier.membership import service as membership

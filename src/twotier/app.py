@@ -31,6 +31,7 @@ from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.enrollment import routes as enrollment_routes
 from twotier.enrollment import views as enrollment_views
+from twotier.invitations import views as invitation_views
 from twotier.kit import openapi
 from twotier.kit.db import Database
 from twotier.kit.errors import (
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(enrollment_routes.operator_router)
     app.include_router(partner_routes.router)
     app.include_router(channel_routes.router)
+    app.include_router(customer_routes.channel_router)
     app.include_router(customer_routes.router)
     app.include_router(grant_routes.router)
     app.include_router(commerce_routes.router)
@@ -193,6 +195,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(directory_views.router)
     app.include_router(operator_views.router)
     app.include_router(channel_views.router)
+    app.include_router(invitation_views.router)
     app.include_router(customer_views.router)
     app.include_router(commerce_views.router)
     app.include_router(enrollment_views.router)

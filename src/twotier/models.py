@@ -2,7 +2,7 @@
 
 from twotier.access.models import DelegatedAccessGrant
 from twotier.audit.models import AuditChainHead, AuditRecord
-from twotier.channel.models import Invitation, ResellerLink
+from twotier.channel.models import ResellerLink
 from twotier.commerce.models import (
     LicenseAssignment,
     Offer,
@@ -18,6 +18,7 @@ from twotier.customers.models import CustomerRelationship
 from twotier.directory.models import AccessToken, PartnerAccount, PartnerProgram, Tenant, User
 from twotier.enrollment.models import Enrollment, EnrollmentVerification
 from twotier.events.models import Event
+from twotier.invitations.models import Invitation
 from twotier.kit.db import Base
 from twotier.kit.idempotency import IdempotencyKey
 from twotier.kit.outbox import OutboxMessage

@@ -7,27 +7,22 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel import service
-from twotier.channel.models import InvitationKind
 from twotier.channel.schemas import (
-    AcceptIn,
     AcceptOut,
     InvitationOut,
     InvitationStatusFilter,
-    InvitationView,
     LinkOut,
     LinkStatusFilter,
     ResellerInvitationCreate,
-    SendIn,
-    SendOut,
 )
 from twotier.config import Settings
-from twotier.customers import service as customers
-from twotier.customers.schemas import CustomerOut
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.principal import Permission, Principal
+from twotier.directory.principal import Permission
+from twotier.invitations import service as invitations
+from twotier.invitations.models import InvitationKind
+from twotier.invitations.schemas import AcceptIn, InvitationView, SendIn, SendOut
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import Invalid
 from twotier.kit.idempotency import create_once
 from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
@@ -147,10 +142,7 @@ async def revoke_reseller_invitation(
 async def view_invitation(
     token: str, session: AsyncSession = Depends(get_session)
 ) -> InvitationView:
-    invitation = await service.invitation_by_token(session, token)
-    if invitation.kind == InvitationKind.customer:
-        return await customers.view_customer_invitation(session, invitation)
-    return await service.view_invitation(session, token)
+    return await invitations.view(session, token)
 
 
 @router.post(
@@ -166,19 +158,9 @@ async def accept_invitation(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> AcceptOut:
-    invitation = await service.invitation_by_token(session, token, lock=True)
-    service.check_usable(invitation)
-    if not data.authorize:
-        raise Invalid(
-            "Tick the box to authorize; nothing was changed.", code="authorization_required"
-        )
-    if invitation.kind == InvitationKind.customer:
-        created = await customers.accept_customer_invitation(
-            session, settings, principal, invitation
-        )
-        return AcceptOut(kind=invitation.kind, status=invitation.status, relationships=created)
-    link = await service.accept_reseller_invitation(session, settings, principal, invitation)
-    return AcceptOut(kind=invitation.kind, status=invitation.status, link=link)
+    accepted = await invitations.accept(session, settings, principal, token, consent=data.authorize)
+    invitation = accepted.invitation
+    return AcceptOut(kind=invitation.kind, status=invitation.status, **accepted.created)
 
 
 def _side_routes(side: str, path: str, other: str) -> None:
@@ -205,46 +187,6 @@ def _side_routes(side: str, path: str, other: str) -> None:
 
 _side_routes("provider", "indirect-resellers", "reseller")
 _side_routes("reseller", "indirect-providers", "provider")
-
-
-async def _shared_customers(
-    session: AsyncSession, principal: Principal, side: str, other_id: uuid.UUID, params: PageParams
-) -> Page[CustomerOut]:
-    await service.access_link(session, principal, side, other_id)
-    items, cursor = await customers.list_customers(
-        session, principal, None, params, other_tier=other_id
-    )
-    return Page[CustomerOut](items=items, next_cursor=cursor)
-
-
-@router.get(
-    "/indirect-resellers/{reseller_id}/customers",
-    response_model=Page[CustomerOut],
-    responses=problems(403, 404),
-    summary="The customers both sides share",
-)
-async def indirect_resellers_customers(
-    reseller_id: uuid.UUID,
-    principal: CurrentPrincipal,
-    params: PageParams = Depends(page_params),
-    session: AsyncSession = Depends(get_session),
-) -> Page[CustomerOut]:
-    return await _shared_customers(session, principal, "provider", reseller_id, params)
-
-
-@router.get(
-    "/indirect-providers/{provider_id}/customers",
-    response_model=Page[CustomerOut],
-    responses=problems(403, 404),
-    summary="The customers both sides share",
-)
-async def indirect_providers_customers(
-    provider_id: uuid.UUID,
-    principal: CurrentPrincipal,
-    params: PageParams = Depends(page_params),
-    session: AsyncSession = Depends(get_session),
-) -> Page[CustomerOut]:
-    return await _shared_customers(session, principal, "reseller", provider_id, params)
 
 
 @router.delete(

@@ -7,10 +7,6 @@ the sender can see its link again while the invitation is pending.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,62 +20,25 @@ from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.audit import service as audit
 from twotier.channel import emails
-from twotier.channel.models import (
-    Invitation,
-    InvitationKind,
-    InvitationStatus,
-    LinkStatus,
-    ResellerLink,
-)
-from twotier.channel.schemas import (
-    DraftEmail,
-    GrantOut,
-    InvitationOut,
-    InvitationView,
-    LinkOut,
-    ResellerInvitationCreate,
-)
+from twotier.channel.models import LinkStatus, ResellerLink
+from twotier.channel.schemas import GrantOut, InvitationOut, LinkOut, ResellerInvitationCreate
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Program
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
+from twotier.invitations import service as invitations
+from twotier.invitations.models import Invitation, InvitationKind, InvitationStatus
+from twotier.invitations.schemas import DraftEmail, InvitationView
 from twotier.kit.clock import utcnow
 from twotier.kit.email import queue_email
-from twotier.kit.errors import Conflict, Forbidden, Gone, Invalid, NotFound
+from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
 from twotier.kit.pagination import AnySelect, PageParams, paginate
-from twotier.kit.security import token_hash
 from twotier.partners.schemas import PartnerRef
 
 PROVIDER_GRANT_ROLES = ("user_admin", "license_admin", "helpdesk_admin")
 PROVIDER_GRANT_DAYS = 365
 SIDES = ("provider", "reseller")
-
-
-# Tokens and links.
-
-
-def invite_token(settings: Settings, nonce: str) -> str:
-    digest = hmac.new(
-        settings.secret_key.encode(), f"invitation:{nonce}".encode(), hashlib.sha256
-    ).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def invite_url(settings: Settings, invitation: Invitation) -> str:
-    return f"{settings.base_url}/invitations/{invite_token(settings, invitation.token_nonce)}"
-
-
-def new_invitation(settings: Settings, **fields: Any) -> Invitation:
-    nonce = secrets.token_urlsafe(32)
-    return Invitation(
-        id=uuid.uuid4(),
-        token_nonce=nonce,
-        token_hash=token_hash(invite_token(settings, nonce)),
-        status=InvitationStatus.pending,
-        created_at=utcnow(),
-        **fields,
-    )
 
 
 def consent_text(provider: PartnerAccount, until: datetime) -> str:
@@ -125,7 +84,7 @@ async def _partner(session: AsyncSession, account_id: uuid.UUID) -> PartnerAccou
 
 def draft_for(settings: Settings, invitation: Invitation, provider: PartnerAccount) -> DraftEmail:
     subject, body = emails.reseller_invitation_draft(
-        provider, invite_url(settings, invitation), invitation.message
+        provider, invitations.invite_url(settings, invitation), invitation.message
     )
     return DraftEmail(to=invitation.email, subject=subject, body=body)
 
@@ -145,7 +104,7 @@ def invitation_out(
         email=invitation.email,
         to_partner_id=invitation.to_partner_id,
         message=invitation.message,
-        invite_url=invite_url(settings, invitation) if pending else None,
+        invite_url=invitations.invite_url(settings, invitation) if pending else None,
         draft_email=draft_for(settings, invitation, sender) if pending else None,
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,
@@ -182,9 +141,9 @@ async def create_reseller_invitation(
     provider = await _partner(session, provider_id)
     if data.partner_id is not None and data.partner_id == provider.partner_id:
         raise Invalid("A provider cannot invite itself.", code="cannot_invite_self")
-    invitation = new_invitation(
+    invitation = invitations.new_invitation(
         settings,
-        kind=InvitationKind.reseller,
+        InvitationKind.reseller,
         from_partner_account_id=provider_id,
         email=data.email,
         to_partner_id=data.partner_id,
@@ -307,7 +266,7 @@ async def send_invitation(
         draft = draft_for(settings, invitation, sender)
     subject = subject or draft.subject
     body = body or draft.body
-    if invite_url(settings, invitation) not in body:
+    if invitations.invite_url(settings, invitation) not in body:
         raise Invalid(
             "The email must keep the invitation link; put it back and send again.",
             code="invite_link_missing",
@@ -356,20 +315,7 @@ async def revoke_invitation(
 # Anyone holding the link.
 
 
-async def invitation_by_token(
-    session: AsyncSession, token: str, *, lock: bool = False
-) -> Invitation:
-    stmt = select(Invitation).where(Invitation.token_hash == token_hash(token))
-    if lock:
-        stmt = stmt.with_for_update()
-    invitation = await session.scalar(stmt)
-    if invitation is None:
-        raise NotFound("This invitation link is not valid.", code="invitation_not_found")
-    return invitation
-
-
-async def view_invitation(session: AsyncSession, token: str) -> InvitationView:
-    invitation = await invitation_by_token(session, token)
+async def view_invitation(session: AsyncSession, invitation: Invitation) -> InvitationView:
     sender = await _partner(session, invitation.from_partner_account_id)
     until = utcnow() + timedelta(days=PROVIDER_GRANT_DAYS)
     return InvitationView(
@@ -398,16 +344,6 @@ async def view_invitation(session: AsyncSession, token: str) -> InvitationView:
     )
 
 
-def check_usable(invitation: Invitation) -> None:
-    status = invitation.effective_status(utcnow())
-    if status == InvitationStatus.accepted:
-        raise Gone("This invitation was already used.", code="invitation_used")
-    if status == InvitationStatus.revoked:
-        raise Gone("The sender revoked this invitation.", code="invitation_revoked")
-    if status == InvitationStatus.expired:
-        raise Gone("This invitation has expired; ask for a new one.", code="invitation_expired")
-
-
 async def accept_reseller_invitation(
     session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
 ) -> LinkOut:
@@ -415,6 +351,7 @@ async def accept_reseller_invitation(
         raise Invalid(
             "This is not an invitation to authorize a provider.", code="invitation_kind_mismatch"
         )
+    invitations.check_usable(invitation)
     reseller_id = require_reseller(principal, Permission.authorize_provider)
     if invitation.to_partner_id and invitation.to_partner_id != principal.partner_id:
         raise Forbidden(
@@ -454,10 +391,7 @@ async def accept_reseller_invitation(
         source_id=link.id,
         now=now,
     )
-    invitation.status = InvitationStatus.accepted
-    invitation.accepted_at = now
-    invitation.accepted_by_user_id = principal.user_id
-    invitation.accepted_by_tenant_id = principal.tenant_id
+    invitations.mark_accepted(invitation, principal)
     await session.flush()
     emails.link_authorized(session, settings, provider, reseller)
     audit.record(
@@ -638,3 +572,22 @@ async def terminate_link(
         await access.grant_event(
             session, "delegated_access_revoked", grant, principal, provider, both
         )
+
+
+class ResellerInvitations:
+    """The acceptor of reseller invitations: accepting one authorizes the provider."""
+
+    async def view(self, session: AsyncSession, invitation: Invitation) -> InvitationView:
+        return await view_invitation(session, invitation)
+
+    async def accept(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        principal: Principal,
+        invitation: Invitation,
+    ) -> dict[str, Any]:
+        return {"link": await accept_reseller_invitation(session, settings, principal, invitation)}
+
+
+invitations.register(InvitationKind.reseller, ResellerInvitations())

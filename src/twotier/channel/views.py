@@ -9,28 +9,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.access import service as access
-from twotier.audit import service as audit
 from twotier.channel import service
-from twotier.channel.models import (
-    INVITATION_STATUS_LABELS,
-    Invitation,
-    InvitationKind,
-    InvitationStatus,
-)
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
-from twotier.customers import service as customers
-from twotier.directory.auth import optional_principal
-from twotier.directory.models import PartnerAccount, Tenant
+from twotier.directory.models import PartnerAccount
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.roles import ROLE_LABELS, DirectoryRole
-from twotier.kit.clock import utcnow
+from twotier.directory.roles import ROLE_LABELS
+from twotier.invitations import views as invitation_pages
+from twotier.invitations.drafts import render_draft
+from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation, InvitationKind
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import AppError, Forbidden, Invalid, NotFound
+from twotier.kit.errors import AppError, Forbidden, Invalid
 from twotier.kit.i18n import _
-from twotier.kit.pagination import PageParams, every_page
-from twotier.portal.drafts import render_draft
+from twotier.kit.pagination import PageParams
 from twotier.web.forms import form_values, parse
 from twotier.web.render import check_csrf, flashes, render, signed_in, translated
 
@@ -272,26 +263,6 @@ async def providers_page(
 
 
 def _side_pages(page: str, side: str, label: str) -> None:
-    @router.get(f"/{page}/{{other_id}}/customers", name=f"{side}_shared_customers_page")
-    async def shared_customers_page(
-        request: Request,
-        other_id: uuid.UUID,
-        principal: Principal = Depends(signed_in),
-        session: AsyncSession = Depends(get_session),
-    ) -> Response:
-        await service.access_link(session, principal, side, other_id)
-        other = await session.get_one(PartnerAccount, other_id)
-        shared, _cursor = await customers.list_customers(
-            session, principal, None, PageParams(limit=200, cursor=None), other_tier=other_id
-        )
-        return render(
-            request,
-            "shared_customers.html",
-            {"other": other, "customers": shared, "back_href": f"/{page}", "back_label": _(label)},
-            principal=principal,
-            section="indirect",
-        )
-
     @router.post(
         f"/{page}/{{other_id}}/end",
         dependencies=[Depends(check_csrf)],
@@ -311,52 +282,21 @@ _side_pages("indirect-resellers", "provider", "Indirect resellers")
 _side_pages("indirect-providers", "reseller", "Indirect providers")
 
 
-# The link in the email.
+# The link in the email (its page is invitations.views).
 
 
-async def _invitation_page(
+async def reseller_invitation_page(
     request: Request,
     session: AsyncSession,
     principal: Principal | None,
-    token: str,
+    invitation: Invitation,
+    here: str,
     *,
-    error: str | None = None,
-    status_code: int = 200,
+    error: str | None,
+    status_code: int,
 ) -> Response:
-    invitation = await service.invitation_by_token(session, token)
-    here = f"/invitations/{token}"
-    status = invitation.effective_status(utcnow())
-    if status != InvitationStatus.pending:
-        titles = {
-            InvitationStatus.accepted: (
-                _("This invitation was already used"),
-                _(
-                    "Each invitation link works once. If you need to "
-                    "connect again, ask the sender for a new one."
-                ),
-            ),
-            InvitationStatus.revoked: (
-                _("This invitation was withdrawn"),
-                _("The sender revoked it. Contact them if you expected to connect."),
-            ),
-            InvitationStatus.expired: (
-                _("This invitation has expired"),
-                _("Ask the sender for a new invitation link."),
-            ),
-        }
-        title, message = titles[status]
-        return render(
-            request,
-            "invitation.html",
-            {"state": status, "title": title, "message": message},
-            principal=principal,
-            status_code=410,
-        )
-    if invitation.kind == InvitationKind.customer:
-        return await _customer_invitation_page(
-            request, session, principal, invitation, here, error=error, status_code=status_code
-        )
-    view = await service.view_invitation(session, token)
+    """A reseller's view: the provider, the consent; only a reseller's admin agent accepts."""
+    view = await service.view_invitation(session, invitation)
     sender = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
     blocked = blocked_code = None
     my_company = None
@@ -391,141 +331,9 @@ async def _invitation_page(
     )
 
 
-async def _customer_invitation_page(
-    request: Request,
-    session: AsyncSession,
-    principal: Principal | None,
-    invitation: Invitation,
-    here: str,
-    *,
-    error: str | None,
-    status_code: int,
-) -> Response:
-    """A customer's view: who asks, which roles, until when; only its global admin accepts."""
-    view = await customers.view_customer_invitation(session, invitation)
-    reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
-    provider_ref = view.from_.get("indirect_provider")
-    provider = (
-        await session.get(PartnerAccount, uuid.UUID(provider_ref["id"])) if provider_ref else None
-    )
-    blocked = None
-    my_company = None
-    if principal is not None:
-        if DirectoryRole.global_admin.value not in principal.roles:
-            blocked = _(
-                "Only your organization's global admin can accept a reseller relationship. "
-                "Send this link to them."
-            )
-        else:
-            mine = await session.get(Tenant, principal.tenant_id)
-            my_company = mine.display_name if mine else None
-    return render(
-        request,
-        "customer_invitation.html",
-        {
-            "reseller": reseller,
-            "provider": provider,
-            "grants": view.grants,
-            "consent_text": view.consent_text,
-            "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
-            "here": here,
-            "blocked": blocked,
-            "my_company": my_company,
-            "error": error,
-        },
-        principal=principal,
-        status_code=status_code,
-    )
-
-
-@router.get("/invitations/{token}")
-async def invitation_page(
-    request: Request,
-    token: str,
-    principal: Principal | None = Depends(optional_principal),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    return await _invitation_page(request, session, principal, token)
-
-
-@router.post("/invitations/{token}", dependencies=[Depends(check_csrf)])
-async def accept_invitation(
-    request: Request,
-    token: str,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-) -> Response:
-    form = await request.form()
-    invitation = await service.invitation_by_token(session, token, lock=True)
-    if invitation.effective_status(utcnow()) != InvitationStatus.pending:
-        return await _invitation_page(request, session, principal, token)
-    if form.get("authorize") != "true":
-        return await _invitation_page(
-            request,
-            session,
-            principal,
-            token,
-            error=_("Tick the box to authorize. Nothing was changed."),
-            status_code=422,
-        )
-    try:
-        if invitation.kind == InvitationKind.customer:
-            await customers.accept_customer_invitation(session, settings, principal, invitation)
-        else:
-            await service.accept_reseller_invitation(session, settings, principal, invitation)
-    except AppError as exc:
-        return await _invitation_page(
-            request, session, principal, token, error=exc.detail, status_code=exc.status
-        )
-    if invitation.kind == InvitationKind.customer:
-        return RedirectResponse("/partners?notice=accepted", status_code=303)
-    return RedirectResponse("/indirect-providers?notice=authorized", status_code=303)
-
-
-@router.get("/partners")
-async def my_partners_page(
-    request: Request,
-    notice: str | None = Query(None),
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    partners = await every_page(lambda page: customers.my_partners(session, principal, page))
-    activity = await audit.partner_actions_in(session, principal.tenant_id)
-    return render(
-        request,
-        "partners.html",
-        {
-            "partners": partners,
-            "activity": activity,
-            "partner_names": {p.partner.partner_id: p.partner.company_name for p in partners},
-            "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
-            "flashes": flashes(notice, NOTICES),
-        },
-        principal=principal,
-        section="partners",
-    )
-
-
-@router.post("/partners/grants/{grant_id}/extension/{decision}", dependencies=[Depends(check_csrf)])
-async def decide_extension(
-    grant_id: uuid.UUID,
-    decision: str,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    if decision not in ("approve", "decline"):
-        raise NotFound()
-    await access.decide_extension(session, principal, grant_id, approve=decision == "approve")
-    return RedirectResponse(f"/partners?notice=extension_{decision}d", status_code=303)
-
-
-@router.post("/partners/{partner_account_id}/remove", dependencies=[Depends(check_csrf)])
-async def remove_partner(
-    partner_account_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-) -> Response:
-    await customers.revoke_partner(session, settings, principal, partner_account_id)
-    return RedirectResponse("/partners?notice=removed", status_code=303)
+invitation_pages.register(
+    InvitationKind.reseller,
+    invitation_pages.InvitationPage(
+        render=reseller_invitation_page, accepted="/indirect-providers?notice=authorized"
+    ),
+)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.access import service as access
-from twotier.channel.schemas import SendIn, SendOut
+from twotier.channel import service as channel
 from twotier.config import Settings
 from twotier.customers import service
 from twotier.customers.schemas import (
@@ -22,8 +22,10 @@ from twotier.directory import passwords
 from twotier.directory import service as directory
 from twotier.directory.access import user_in_tenant
 from twotier.directory.auth import CurrentPrincipal
+from twotier.directory.principal import Principal
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.schemas import PasswordResetOut, UserCreate, UserOut, UserUpdate
+from twotier.invitations.schemas import SendIn, SendOut
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.idempotency import create_once
@@ -334,3 +336,48 @@ async def reset_customer_password(
         session, settings, principal, user_id, delegation=delegation
     )
     return PasswordResetOut(user_id=user_id, temporary_password=temporary, expires_at=expires_at)
+
+
+# "View customers" on the Indirect resellers / Indirect providers pages: the customers both
+# sides of a link share (documented with the channel's operations).
+channel_router = APIRouter(prefix="/api/v1", tags=["channel"], route_class=TransactionalRoute)
+
+
+async def _shared_customers(
+    session: AsyncSession, principal: Principal, side: str, other_id: uuid.UUID, params: PageParams
+) -> Page[CustomerOut]:
+    await channel.access_link(session, principal, side, other_id)
+    items, cursor = await service.list_customers(
+        session, principal, None, params, other_tier=other_id
+    )
+    return Page[CustomerOut](items=items, next_cursor=cursor)
+
+
+@channel_router.get(
+    "/indirect-resellers/{reseller_id}/customers",
+    response_model=Page[CustomerOut],
+    responses=problems(403, 404),
+    summary="The customers both sides share",
+)
+async def indirect_resellers_customers(
+    reseller_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[CustomerOut]:
+    return await _shared_customers(session, principal, "provider", reseller_id, params)
+
+
+@channel_router.get(
+    "/indirect-providers/{provider_id}/customers",
+    response_model=Page[CustomerOut],
+    responses=problems(403, 404),
+    summary="The customers both sides share",
+)
+async def indirect_providers_customers(
+    provider_id: uuid.UUID,
+    principal: CurrentPrincipal,
+    params: PageParams = Depends(page_params),
+    session: AsyncSession = Depends(get_session),
+) -> Page[CustomerOut]:
+    return await _shared_customers(session, principal, "reseller", provider_id, params)

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from twotier.channel.schemas import DraftEmail, Message
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.schemas import Email
+from twotier.invitations.schemas import DraftEmail, Message
 from twotier.partners.schemas import PartnerRef
 
 DEFAULT_ROLES = (

@@ -22,8 +22,7 @@ from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.audit import service as audit
 from twotier.channel import service as channel
-from twotier.channel.models import Invitation, InvitationKind, LinkStatus, ResellerLink
-from twotier.channel.schemas import DraftEmail, InvitationView
+from twotier.channel.models import LinkStatus, ResellerLink
 from twotier.config import Settings
 from twotier.customers import emails
 from twotier.customers.models import (
@@ -43,6 +42,9 @@ from twotier.customers.schemas import (
 from twotier.directory.models import PartnerAccount, Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
+from twotier.invitations import service as invitations
+from twotier.invitations.models import Invitation, InvitationKind, InvitationStatus
+from twotier.invitations.schemas import DraftEmail, InvitationView
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
@@ -69,8 +71,8 @@ async def customer_invitation_out(
     provider = await _provider_of(session, invitation)
     access = _access_of(invitation)
     status = invitation.effective_status(utcnow())
-    pending = status == "pending"
-    url = channel.invite_url(settings, invitation)
+    pending = status == InvitationStatus.pending
+    url = invitations.invite_url(settings, invitation)
     draft = None
     if pending:
         subject, body = emails.customer_invitation_draft(
@@ -111,9 +113,9 @@ async def create_customer_invitation(
     reseller_id = channel.require_reseller(principal, Permission.request_customer_relationship)
     if provider_account_id is not None:
         await channel.access_link(session, principal, "reseller", provider_account_id)
-    invitation = channel.new_invitation(
+    invitation = invitations.new_invitation(
         settings,
-        kind=InvitationKind.customer,
+        InvitationKind.customer,
         from_partner_account_id=reseller_id,
         email=data.email,
         message=data.message or None,
@@ -296,6 +298,12 @@ async def _active_relationship(
 async def accept_customer_invitation(
     session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
 ) -> list[dict[str, Any]]:
+    if invitation.kind != InvitationKind.customer:
+        raise Invalid(
+            "This is not an invitation to a reseller relationship.",
+            code="invitation_kind_mismatch",
+        )
+    invitations.check_usable(invitation)
     if not principal.can(Permission.manage_partner_access):
         raise Forbidden(
             "Only your organization's global admin can accept a reseller relationship. "
@@ -384,10 +392,7 @@ async def accept_customer_invitation(
                 "expires_at": (now + timedelta(days=access_request.duration_days)).isoformat(),
             }
         )
-    invitation.status = "accepted"
-    invitation.accepted_at = now
-    invitation.accepted_by_user_id = principal.user_id
-    invitation.accepted_by_tenant_id = customer.id
+    invitations.mark_accepted(invitation, principal)
     await session.flush()
     audit.record(
         session,
@@ -698,3 +703,23 @@ async def revoke_partner(
         resource_id=partner_account_id,
         detail={"by": "customer"},
     )
+
+
+class CustomerInvitations:
+    """The acceptor of customer invitations: accepting one creates the relationships."""
+
+    async def view(self, session: AsyncSession, invitation: Invitation) -> InvitationView:
+        return await view_customer_invitation(session, invitation)
+
+    async def accept(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        principal: Principal,
+        invitation: Invitation,
+    ) -> dict[str, Any]:
+        created = await accept_customer_invitation(session, settings, principal, invitation)
+        return {"relationships": created}
+
+
+invitations.register(InvitationKind.customer, CustomerInvitations())

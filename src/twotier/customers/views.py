@@ -16,8 +16,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.access import service as access
+from twotier.audit import service as audit
 from twotier.channel import service as channel
-from twotier.channel.models import INVITATION_STATUS_LABELS
 from twotier.config import Settings
 from twotier.customers import service
 from twotier.customers.schemas import (
@@ -29,16 +29,18 @@ from twotier.customers.schemas import (
 from twotier.directory import passwords
 from twotier.directory import service as directory
 from twotier.directory.access import user_in_tenant
-from twotier.directory.models import PartnerAccount, Program
+from twotier.directory.models import PartnerAccount, Program, Tenant
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.directory.schemas import UserCreate
+from twotier.invitations import views as invitation_pages
+from twotier.invitations.drafts import render_draft
+from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation, InvitationKind
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import AppError, Conflict, Forbidden, Invalid
+from twotier.kit.errors import AppError, Conflict, Forbidden, Invalid, NotFound
 from twotier.kit.i18n import _
-from twotier.kit.pagination import PageParams
+from twotier.kit.pagination import PageParams, every_page
 from twotier.kit.passwords import PasswordTooWeak
-from twotier.portal.drafts import render_draft
 from twotier.web.forms import drop_blank, form_values, parse
 from twotier.web.render import check_csrf, flashes, render, signed_in, translated
 
@@ -600,3 +602,148 @@ async def request_extension(
         raise Invalid(_("Enter a number of days from 1 to 730."), code="validation_error")
     await access.request_extension(session, settings, principal, customer_id, grant_id, days)
     return RedirectResponse(f"/customers/{customer_id}?notice=extension_requested", status_code=303)
+
+
+# The invitation link, as a customer reads it.
+
+
+async def customer_invitation_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal | None,
+    invitation: Invitation,
+    here: str,
+    *,
+    error: str | None,
+    status_code: int,
+) -> Response:
+    """A customer's view: who asks, which roles, until when; only its global admin accepts."""
+    view = await service.view_customer_invitation(session, invitation)
+    reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
+    provider_ref = view.from_.get("indirect_provider")
+    provider = (
+        await session.get(PartnerAccount, uuid.UUID(provider_ref["id"])) if provider_ref else None
+    )
+    blocked = None
+    my_company = None
+    if principal is not None:
+        if not principal.can(Permission.manage_partner_access):
+            blocked = _(
+                "Only your organization's global admin can accept a reseller relationship. "
+                "Send this link to them."
+            )
+        else:
+            mine = await session.get(Tenant, principal.tenant_id)
+            my_company = mine.display_name if mine else None
+    return render(
+        request,
+        "customer_invitation.html",
+        {
+            "reseller": reseller,
+            "provider": provider,
+            "grants": view.grants,
+            "consent_text": view.consent_text,
+            "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
+            "here": here,
+            "blocked": blocked,
+            "my_company": my_company,
+            "error": error,
+        },
+        principal=principal,
+        status_code=status_code,
+    )
+
+
+invitation_pages.register(
+    InvitationKind.customer,
+    invitation_pages.InvitationPage(
+        render=customer_invitation_page, accepted="/partners?notice=accepted"
+    ),
+)
+
+
+# The customer's side: its Partners page.
+
+PARTNER_NOTICES = {
+    "accepted": "The reseller relationship is accepted. Your partners are listed below.",
+    "removed": "The partner was removed; its access to your tenant has ended.",
+    "extension_approved": "The extension is approved.",
+    "extension_declined": "The extension was declined; the access ends as planned.",
+}
+
+
+@router.get("/partners")
+async def my_partners_page(
+    request: Request,
+    notice: str | None = Query(None),
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    partners = await every_page(lambda page: service.my_partners(session, principal, page))
+    activity = await audit.partner_actions_in(session, principal.tenant_id)
+    return render(
+        request,
+        "partners.html",
+        {
+            "partners": partners,
+            "activity": activity,
+            "partner_names": {p.partner.partner_id: p.partner.company_name for p in partners},
+            "role_labels": {r.value: label for r, label in ROLE_LABELS.items()},
+            "flashes": flashes(notice, PARTNER_NOTICES),
+        },
+        principal=principal,
+        section="partners",
+    )
+
+
+@router.post("/partners/grants/{grant_id}/extension/{decision}", dependencies=[Depends(check_csrf)])
+async def decide_extension(
+    grant_id: uuid.UUID,
+    decision: str,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    if decision not in ("approve", "decline"):
+        raise NotFound()
+    await access.decide_extension(session, principal, grant_id, approve=decision == "approve")
+    return RedirectResponse(f"/partners?notice=extension_{decision}d", status_code=303)
+
+
+@router.post("/partners/{partner_account_id}/remove", dependencies=[Depends(check_csrf)])
+async def remove_partner(
+    partner_account_id: uuid.UUID,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    await service.revoke_partner(session, settings, principal, partner_account_id)
+    return RedirectResponse("/partners?notice=removed", status_code=303)
+
+
+# "View customers" from the Indirect resellers / Indirect providers pages.
+
+
+def _shared_pages(page: str, side: str, label: str) -> None:
+    @router.get(f"/{page}/{{other_id}}/customers", name=f"{side}_shared_customers_page")
+    async def shared_customers_page(
+        request: Request,
+        other_id: uuid.UUID,
+        principal: Principal = Depends(signed_in),
+        session: AsyncSession = Depends(get_session),
+    ) -> Response:
+        await channel.access_link(session, principal, side, other_id)
+        other = await session.get_one(PartnerAccount, other_id)
+        shared, _cursor = await service.list_customers(
+            session, principal, None, PageParams(limit=200, cursor=None), other_tier=other_id
+        )
+        return render(
+            request,
+            "shared_customers.html",
+            {"other": other, "customers": shared, "back_href": f"/{page}", "back_label": _(label)},
+            principal=principal,
+            section="indirect",
+        )
+
+
+_shared_pages("indirect-resellers", "provider", "Indirect resellers")
+_shared_pages("indirect-providers", "reseller", "Indirect providers")

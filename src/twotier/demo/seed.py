@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel import service as channel
-from twotier.channel.models import Invitation, InvitationStatus, ResellerLink
+from twotier.channel.models import ResellerLink
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.commerce import catalog, licenses
 from twotier.commerce import service as commerce
@@ -45,6 +45,8 @@ from twotier.directory.schemas import AdminIn, PartnerRolesIn, TenantCreate, Use
 from twotier.enrollment import service as enrollment_service
 from twotier.enrollment.models import Enrollment, EnrollmentStatus
 from twotier.enrollment.schemas import EnrollmentCreate
+from twotier.invitations import service as invitations
+from twotier.invitations.models import Invitation, InvitationStatus
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 from twotier.kit.email import EMAIL
@@ -385,7 +387,8 @@ async def ensure_channel(session: AsyncSession, settings: Settings, report: Seed
                     ),
                 )
                 invitation = await session.get_one(Invitation, sent.id)
-                await channel.accept_reseller_invitation(session, settings, reseller, invitation)
+                token = invitations.invite_token(settings, invitation.token_nonce)
+                await invitations.accept(session, settings, reseller, token, consent=True)
                 report.created.append("Fabrikam authorized Contoso as its indirect provider")
             pending = await session.scalar(
                 select(Invitation).where(
@@ -406,7 +409,7 @@ async def ensure_channel(session: AsyncSession, settings: Settings, report: Seed
                 report.created.append("a pending reseller invitation from Contoso")
                 pending = await session.get_one(Invitation, out.id)
             if pending.effective_status(utcnow()) == InvitationStatus.pending:
-                report.pending_invitation_url = channel.invite_url(settings, pending)
+                report.pending_invitation_url = invitations.invite_url(settings, pending)
     except AppError as exc:
         report.notes.append(f"Channel demo skipped: {exc.detail}")
 
@@ -447,9 +450,9 @@ async def ensure_customers(session: AsyncSession, settings: Settings, report: Se
                     provider_id,
                 )
                 invitation = await session.get_one(Invitation, out.id)
-                await customers.accept_customer_invitation(
-                    session, settings, await _principal(session, admin), invitation
-                )
+                token = invitations.invite_token(settings, invitation.token_nonce)
+                customer = await _principal(session, admin)
+                await invitations.accept(session, settings, customer, token, consent=True)
         except AppError as exc:
             report.notes.append(f"{org.display_name} not connected: {exc.detail}")
             continue

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import jinja2
@@ -207,7 +207,10 @@ def flashes(notice: str | None, notices: Mapping[str, str]) -> list[str]:
     return [_(notices[notice])] if notice is not None and notice in notices else []
 
 
-def translated(labels: Mapping[str, str]) -> dict[str, str]:
+Key = TypeVar("Key", bound=str)
+
+
+def translated(labels: Mapping[Key, str]) -> dict[Key, str]:
     """Labels (by value) in the reader's language, for a template."""
     return {key: _(label) for key, label in labels.items()}
 

@@ -7,8 +7,8 @@ from typing import Any, Protocol
 from fastapi import Request
 from fastapi.responses import Response
 
-from twotier.channel.schemas import DraftEmail
 from twotier.directory.principal import Principal
+from twotier.invitations.schemas import DraftEmail
 from twotier.kit.errors import Gone
 from twotier.kit.i18n import _
 from twotier.web.render import render

@@ -1,0 +1,1 @@
+"""The invitation object and its one accept path; each kind registers its acceptor."""

@@ -1,0 +1,134 @@
+"""The invitation link's page, for every kind: what it asks, the consent, and accepting.
+
+Each kind's package registers how its invitation reads (``register``) and where an accepted
+one leads; accepting goes through ``invitations.service.accept``, as the API does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Protocol
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.config import Settings
+from twotier.directory.auth import optional_principal
+from twotier.directory.principal import Principal
+from twotier.invitations import service as invitations
+from twotier.invitations.models import Invitation, InvitationKind, InvitationStatus
+from twotier.kit.clock import utcnow
+from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.errors import AppError, Gone
+from twotier.kit.i18n import _
+from twotier.web.render import check_csrf, render, signed_in
+
+router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+
+class RenderInvitation(Protocol):
+    def __call__(
+        self,
+        request: Request,
+        session: AsyncSession,
+        principal: Principal | None,
+        invitation: Invitation,
+        here: str,
+        *,
+        error: str | None,
+        status_code: int,
+    ) -> Awaitable[Response]: ...
+
+
+@dataclass(frozen=True)
+class InvitationPage:
+    render: RenderInvitation
+    accepted: str  # where the browser goes once accepted
+
+
+_pages: dict[InvitationKind, InvitationPage] = {}
+
+
+def register(kind: InvitationKind, page: InvitationPage) -> None:
+    _pages[kind] = page
+
+
+async def _invitation_page(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal | None,
+    token: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    invitation = await invitations.by_token(session, token)
+    here = f"/invitations/{token}"
+    status = invitation.effective_status(utcnow())
+    if status != InvitationStatus.pending:
+        titles = {
+            InvitationStatus.accepted: (
+                _("This invitation was already used"),
+                _(
+                    "Each invitation link works once. If you need to "
+                    "connect again, ask the sender for a new one."
+                ),
+            ),
+            InvitationStatus.revoked: (
+                _("This invitation was withdrawn"),
+                _("The sender revoked it. Contact them if you expected to connect."),
+            ),
+            InvitationStatus.expired: (
+                _("This invitation has expired"),
+                _("Ask the sender for a new invitation link."),
+            ),
+        }
+        title, message = titles[status]
+        return render(
+            request,
+            "invitation.html",
+            {"state": status, "title": title, "message": message},
+            principal=principal,
+            status_code=410,
+        )
+    return await _pages[invitation.kind].render(
+        request, session, principal, invitation, here, error=error, status_code=status_code
+    )
+
+
+@router.get("/invitations/{token}")
+async def invitation_page(
+    request: Request,
+    token: str,
+    principal: Principal | None = Depends(optional_principal),
+    session: AsyncSession = Depends(get_session),
+) -> Response:
+    return await _invitation_page(request, session, principal, token)
+
+
+@router.post("/invitations/{token}", dependencies=[Depends(check_csrf)])
+async def accept_invitation(
+    request: Request,
+    token: str,
+    principal: Principal = Depends(signed_in),
+    session: AsyncSession = Depends(get_session),
+    settings: Settings = Depends(get_settings),
+) -> Response:
+    form = await request.form()
+    consent = form.get("authorize") == "true"
+    try:
+        accepted = await invitations.accept(session, settings, principal, token, consent=consent)
+    except Gone:  # used, revoked or expired meanwhile: the page says which
+        return await _invitation_page(request, session, principal, token)
+    except AppError as exc:
+        error = (
+            _("Tick the box to authorize. Nothing was changed.")
+            if exc.code == "authorization_required"
+            else exc.detail
+        )
+        return await _invitation_page(
+            request, session, principal, token, error=error, status_code=exc.status
+        )
+    return RedirectResponse(_pages[accepted.invitation.kind].accepted, status_code=303)
