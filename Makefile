@@ -41,6 +41,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python scripts/no_local_imports.py
 
 fmt: install
 	$(BIN)/ruff check --fix .

@@ -54,6 +54,7 @@ from twotier.operator import routes as operator_routes
 from twotier.operator import views as operator_views
 from twotier.partners import routes as partner_routes
 from twotier.partners import views as partner_views
+from twotier.portal import customer_record
 from twotier.portal import views as portal_views
 from twotier.web.render import STATIC_DIR, error_page
 from twotier.webhooks import routes as webhook_routes
@@ -198,6 +199,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(invitation_views.router)
     app.include_router(customer_views.router)
     app.include_router(commerce_views.router)
+    # After the pages above: its /customers/{customer_id} must not shadow /customers/request.
+    app.include_router(customer_record.router)
     app.include_router(enrollment_views.router)
     app.include_router(membership_views.router)
     app.include_router(partner_views.router)

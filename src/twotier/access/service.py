@@ -22,7 +22,7 @@ from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Tenant, User
 from twotier.directory.principal import Permission, Principal
-from twotier.directory.roles import DirectoryRole
+from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.directory.service import Delegation
 from twotier.events import service as events
 from twotier.kit.clock import utcnow
@@ -214,6 +214,16 @@ def delegation_for(
             code="delegated_access_missing",
         )
     return Delegation(customer_tenant_id=customer_id, granted_roles=held)
+
+
+def refusal_text(exc: Forbidden, role: DirectoryRole, customer: str) -> str:
+    """Why a delegated task is not offered, in words for the portal."""
+    if exc.code == "delegated_access_missing":
+        return _(
+            "%(customer)s has not granted you %(role)s, or the grant has expired. Ask its "
+            "global admin to accept a new relationship that includes it."
+        ) % {"customer": customer, "role": _(ROLE_LABELS[role])}
+    return _("Your partner roles do not allow this. Ask an admin agent.")
 
 
 async def act_for_customer(

@@ -15,7 +15,7 @@ from twotier.config import Settings
 from twotier.directory.models import PartnerAccount
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS
-from twotier.invitations import views as invitation_pages
+from twotier.invitations import pages as invitation_pages
 from twotier.invitations.drafts import render_draft
 from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation, InvitationKind
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings

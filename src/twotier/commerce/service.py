@@ -631,6 +631,14 @@ def _matches(if_match: str, current: str) -> bool:
     return "*" in tags or any(t.removeprefix("W/") == current for t in tags)
 
 
+def in_cancellation_window(
+    status: str, cancellable_until: datetime, now: datetime | None = None
+) -> bool:
+    """Whether a subscription may still be cancelled or lowered: not cancelled, and within
+    the cancellation window its offer gave it."""
+    return status != SubscriptionStatus.cancelled and (now or utcnow()) <= cancellable_until
+
+
 async def update_subscription(
     session: AsyncSession,
     principal: Principal,
@@ -666,7 +674,7 @@ async def update_subscription(
         raise Conflict("This subscription is cancelled.", code="subscription_cancelled")
     offer = await session.get_one(Offer, sub.offer_id)
     now = utcnow()
-    in_window = now <= sub.cancellable_until
+    in_window = in_cancellation_window(sub.status, sub.cancellable_until, now)
     before = {"quantity": sub.quantity, "status": sub.status, "auto_renew": sub.auto_renew}
     counts = sub.status == SubscriptionStatus.active  # its seats are in the pool now
 

@@ -22,25 +22,18 @@ from twotier.commerce.schemas import (
     CountryOfferOut,
     LicenseUpdate,
     OfferCreate,
-    OrderCreate,
     ProductCreate,
-    SubscriptionOut,
     SubscriptionPatch,
 )
-from twotier.config import Settings
-from twotier.customers import service as customers
-from twotier.customers import views as customer_views
 from twotier.customers.schemas import CustomerOut
 from twotier.directory import service as directory
 from twotier.directory.models import Program, User
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
-from twotier.kit.clock import utcnow
 from twotier.kit.countries import country_names
-from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import AppError, Forbidden, Invalid
 from twotier.kit.i18n import _
-from twotier.kit.idempotency import MAX_KEY_LENGTH, IdempotencyKey, claim, fingerprint
 from twotier.kit.pagination import PageParams, every_page
 from twotier.web.forms import field_errors, form_values
 from twotier.web.render import (
@@ -369,15 +362,7 @@ def _may_order(principal: Principal) -> bool:
     )
 
 
-def _in_window(sub: SubscriptionOut) -> bool:
-    return sub.status != "cancelled" and utcnow() <= sub.cancellable_until
-
-
-def _license_users_blocked(exc: Forbidden, customer: CustomerOut) -> str:
-    return customer_views._why_not(exc, DirectoryRole.license_admin, customer.company_name)
-
-
-async def record_context(
+async def record_section(
     request: Request,
     session: AsyncSession,
     principal: Principal,
@@ -387,9 +372,10 @@ async def record_context(
     users_cursor: str | None,
     state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What the customer record shows of commerce. ``held_roles`` are the roles the partner
-    holds in the customer's tenant and ``users`` the page of users the record already loaded
-    (None when the partner may not see them); the record has checked the relationship."""
+    """What the customer record shows of commerce (``portal`` composes the page).
+    ``held_roles`` are the roles the partner holds in the customer's tenant and ``users`` the
+    page of users the record already loaded (None when the partner may not see them); the
+    record has checked the relationship."""
     state = state or {}
     subs, subs_next = await service.list_subscriptions(
         session,
@@ -420,7 +406,9 @@ async def record_context(
                 session, customer.id, PageParams(limit=50, cursor=users_cursor)
             )
     except Forbidden as exc:
-        licenses_blocked = _license_users_blocked(exc, customer)
+        licenses_blocked = access.refusal_text(
+            exc, DirectoryRole.license_admin, customer.company_name
+        )
     return {
         "subscriptions": subs,
         "subs_next": subs_next,
@@ -436,7 +424,9 @@ async def record_context(
             for s in subs
             if may_order and s.indirect_provider.id == principal.partner_account_id
         },
-        "in_window": {s.id for s in subs if _in_window(s)},
+        "in_window": {
+            s.id for s in subs if service.in_cancellation_window(s.status, s.cancellable_until)
+        },
         "offers": offers,
         "resellers": resellers,
         "order_form": state.get("order_form") or {"quantity": "1"},
@@ -452,127 +442,8 @@ async def record_context(
     }
 
 
-async def _record(
-    request: Request,
-    session: AsyncSession,
-    principal: Principal,
-    customer_id: uuid.UUID,
-    status_code: int,
-    **state: Any,
-) -> Response:
-    return await customer_views._record_page(
-        request, session, principal, customer_id, commerce=state, status_code=status_code
-    )
-
-
-async def _claim_form_key(
-    session: AsyncSession,
-    request: Request,
-    settings: Settings,
-    scope: str,
-    key: str,
-    body: dict[str, Any],
-) -> IdempotencyKey | str:
-    """Claim the one-time key of a rendered order form. Returns the new key row, or, when
-    this form was submitted already, "same" (the same order: answer as the first did) or
-    "other" (the form was reused for a different order)."""
-    request_hash = fingerprint(request, body)
-    row, fresh = await claim(
-        session,
-        scope=scope,
-        key=key,
-        request_hash=request_hash,
-        ttl_hours=settings.idempotency_ttl_hours,
-    )
-    if fresh:
-        return row
-    return "same" if row.request_hash == request_hash else "other"
-
-
-ORDER_FIELDS = {
-    "line_items.offer_id": "offer_id",
-    "line_items.quantity": "quantity",
-    "line_items.partner_id_on_record": "partner_id_on_record",
-}
-
-
-@router.post("/customers/{customer_id}/orders", dependencies=[Depends(check_csrf)])
-async def add_subscription(
-    request: Request,
-    customer_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-) -> Response:
-    await customers.access_customer(session, principal, customer_id)
-    service.require_ordering_provider(principal)
-    form = form_values(await request.form())
-    key = str(form.get("order_key", ""))
-    order_form = {
-        "offer_id": form.get("offer_id", ""),
-        "quantity": form.get("quantity", ""),
-        "partner_id_on_record": form.get("partner_id_on_record", ""),
-    }
-
-    async def again(status_code: int, **state: Any) -> Response:
-        kept = {"order_form": order_form, "order_key": key} | state
-        return await _record(request, session, principal, customer_id, status_code, **kept)
-
-    errors: dict[str, str] = {}
-    data = None
-    try:
-        data = OrderCreate.model_validate(
-            {"line_items": [order_form], "attestation_accepted": form.get("attestation") == "yes"}
-        )
-    except ValidationError as exc:
-        for name, message in field_errors(exc).items():
-            errors[ORDER_FIELDS.get(name, name)] = message
-    if "offer_id" in errors:
-        errors["offer_id"] = _("Choose an offer.")
-    if "partner_id_on_record" in errors:
-        errors["partner_id_on_record"] = _("Choose the reseller of record.")
-    if "quantity" in errors and order_form["quantity"].strip():
-        errors["quantity"] = _("Enter a whole number of at least 1.")
-    if form.get("attestation") != "yes":
-        errors["attestation"] = _("Tick the box to confirm the attestation.")
-    if errors or data is None:
-        return await again(422, order_errors=errors)
-    if not key or len(key) > MAX_KEY_LENGTH:
-        return await again(
-            422, order_error=_("This form has expired. Reload the page and try again.")
-        )
-    claimed = await _claim_form_key(
-        session,
-        request,
-        settings,
-        f"portal-orders:{principal.partner_account_id}",
-        key,
-        {"customer_id": str(customer_id), **data.model_dump(mode="json")},
-    )
-    if claimed == "same":  # submitted twice: one order, the same answer
-        return RedirectResponse(f"/customers/{customer_id}?notice=ordered", status_code=303)
-    if isinstance(claimed, str):
-        return await again(
-            409,
-            order_error=_(
-                "This form was submitted already. Reload the page to add another subscription."
-            ),
-            order_key=uuid.uuid4().hex,
-        )
-    try:
-        async with session.begin_nested():
-            out = await service.create_order(session, principal, customer_id, data)
-    except AppError as exc:
-        if exc.status in (403, 404):
-            raise
-        return await again(exc.status, order_error=exc.detail)
-    claimed.status_code = 303
-    claimed.response_body = {"order_id": str(out.id)}
-    await session.flush()
-    return RedirectResponse(f"/customers/{customer_id}?notice=ordered", status_code=303)
-
-
-def _patch(form: dict[str, Any]) -> SubscriptionPatch:
+def subscription_patch(form: dict[str, Any]) -> SubscriptionPatch:
+    """The change a subscription form asks for."""
     action = form.get("action")
     try:
         if action == "quantity":
@@ -589,46 +460,6 @@ def _patch(form: dict[str, Any]) -> SubscriptionPatch:
     raise Invalid(_("Choose what to change."), code="validation_error")
 
 
-@router.post(
-    "/customers/{customer_id}/subscriptions/{subscription_id}",
-    dependencies=[Depends(check_csrf)],
-)
-async def change_subscription(
-    request: Request,
-    customer_id: uuid.UUID,
-    subscription_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    form = form_values(await request.form())
-    try:
-        async with session.begin_nested():
-            patch = _patch(form)
-            await service.update_subscription(
-                session,
-                principal,
-                customer_id,
-                subscription_id,
-                patch,
-                str(form.get("etag") or "") or None,
-            )
-    except AppError as exc:
-        if exc.status == 404:
-            raise
-        message = exc.detail
-        if exc.status in (412, 428):
-            message = _(
-                "This subscription changed since you loaded the page, so nothing was changed. "
-                "Here it is as it is now: check it and try again."
-            )
-        return await _record(
-            request, session, principal, customer_id, exc.status, sub_error=message
-        )
-    return RedirectResponse(
-        f"/customers/{customer_id}?notice=subscription_updated", status_code=303
-    )
-
-
 def _license_update(form: dict[str, Any]) -> tuple[LicenseUpdate, str]:
     action = form.get("action")
     try:
@@ -642,7 +473,7 @@ def _license_update(form: dict[str, Any]) -> tuple[LicenseUpdate, str]:
     raise Invalid(_("Choose assign or unassign."), code="validation_error")
 
 
-async def _change_licenses(
+async def change_licenses_from_form(
     session: AsyncSession,
     principal: Principal,
     customer_id: uuid.UUID,
@@ -654,26 +485,6 @@ async def _change_licenses(
         data, notice = _license_update(form)
         await licenses.update_user_licenses(session, principal, customer_id, user_id, data)
     return notice
-
-
-@router.post("/customers/{customer_id}/licenses/{user_id}", dependencies=[Depends(check_csrf)])
-async def change_licenses(
-    request: Request,
-    customer_id: uuid.UUID,
-    user_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    form = form_values(await request.form())
-    try:
-        notice = await _change_licenses(session, principal, customer_id, user_id, form)
-    except AppError as exc:
-        if exc.status == 404:
-            raise
-        return await _record(
-            request, session, principal, customer_id, exc.status, license_error=exc.detail
-        )
-    return RedirectResponse(f"/customers/{customer_id}?notice={notice}#licenses", status_code=303)
 
 
 # The customer's own Subscriptions page.
@@ -754,7 +565,9 @@ async def change_my_licenses(
 ) -> Response:
     form = form_values(await request.form())
     try:
-        notice = await _change_licenses(session, principal, principal.tenant_id, user_id, form)
+        notice = await change_licenses_from_form(
+            session, principal, principal.tenant_id, user_id, form
+        )
     except AppError as exc:
         if exc.status == 404:
             raise

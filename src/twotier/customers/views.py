@@ -8,6 +8,7 @@ through ``act_for_customer`` and the directory service, exactly as the API does.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.access import service as access
+from twotier.access.models import GRANT_STATUS_LABELS, GrantStatus
 from twotier.audit import service as audit
 from twotier.channel import service as channel
 from twotier.config import Settings
@@ -25,22 +27,20 @@ from twotier.customers.schemas import (
     DEFAULT_ROLES,
     MAX_DAYS,
     CustomerInvitationCreate,
+    CustomerOut,
 )
 from twotier.directory import passwords
 from twotier.directory import service as directory
-from twotier.directory.access import user_in_tenant
-from twotier.directory.models import PartnerAccount, Program, Tenant
+from twotier.directory.models import PartnerAccount, Program, Tenant, User
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
-from twotier.directory.schemas import UserCreate
-from twotier.invitations import views as invitation_pages
+from twotier.invitations import pages as invitation_pages
 from twotier.invitations.drafts import render_draft
 from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation, InvitationKind
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
-from twotier.kit.errors import AppError, Conflict, Forbidden, Invalid, NotFound
+from twotier.kit.errors import AppError, Forbidden, NotFound
 from twotier.kit.i18n import _
 from twotier.kit.pagination import PageParams, every_page
-from twotier.kit.passwords import PasswordTooWeak
 from twotier.web.forms import drop_blank, form_values, parse
 from twotier.web.render import check_csrf, flashes, render, signed_in, translated
 
@@ -50,19 +50,10 @@ PAGE_SIZE = 25
 USER_ADMIN = DirectoryRole.user_admin
 HELPDESK = DirectoryRole.helpdesk_admin
 
-GRANT_STATUS_LABELS = {"active": "Active", "expired": "Expired", "revoked": "Revoked"}
 NOTICES = {
     "sent": "The invitation email is on its way.",
     "revoked": "The invitation was revoked; its link no longer works.",
     "ended": "The relationship has ended. The customer's access for you is revoked.",
-    "user_added": "The user was added to the customer's directory.",
-    "user_removed": "The user was removed from the customer's directory.",
-    "roles_dropped": "The roles were given back to the customer.",
-    "extension_requested": "Extension requested. The customer's global admin decides.",
-    "ordered": "The subscription was added.",
-    "subscription_updated": "The subscription was changed.",
-    "license_assigned": "The license was assigned.",
-    "license_unassigned": "The license was unassigned.",
 }
 
 
@@ -369,18 +360,17 @@ async def revoke(
 # A customer's record.
 
 
-def _why_not(exc: Forbidden, role: DirectoryRole, customer: str) -> str:
-    """Why a delegated task is not offered, in words."""
-    if exc.code == "delegated_access_missing":
-        return _(
-            "%(customer)s has not granted you %(role)s, or the grant has expired. Ask its "
-            "global admin to accept a new relationship that includes it."
-        ) % {"customer": customer, "role": _(ROLE_LABELS[role])}
-    return _("Your partner roles do not allow this. Ask an admin agent.")
+@dataclass(frozen=True)
+class RecordSection:
+    """The customer record's own part: the customer, its delegated access and users."""
+
+    customer: CustomerOut
+    held_roles: frozenset[str]  # the partner's roles in the customer's tenant right now
+    users: list[User] | None  # the page of users shown, or None when they may not be seen
+    context: dict[str, Any]
 
 
-async def _record_page(
-    request: Request,
+async def record_section(
     session: AsyncSession,
     principal: Principal,
     customer_id: uuid.UUID,
@@ -390,14 +380,10 @@ async def _record_page(
     error: str | None = None,
     user_error: str | None = None,
     temporary: tuple[str, str, datetime] | None = None,
-    flashes: list[str] | None = None,
     users_cursor: str | None = None,
-    commerce: dict[str, Any] | None = None,
-    status_code: int = 200,
-) -> Response:
-    # Imported here: commerce.views imports this module to render the record.
-    from twotier.commerce.views import record_context
-
+) -> RecordSection:
+    """The account, delegated access and users of the customer record (``portal``
+    composes the page)."""
     customer, grants = await service.customer_detail(session, principal, customer_id)
     users: list[Any] = []
     users_next = None
@@ -411,197 +397,36 @@ async def _record_page(
             PageParams(limit=50, cursor=users_cursor),
         )
     except Forbidden as exc:
-        users_blocked = _why_not(exc, HELPDESK, customer.company_name)
+        users_blocked = access.refusal_text(exc, HELPDESK, customer.company_name)
     try:
         access.delegation_for(principal, customer_id, held, USER_ADMIN)
     except Forbidden as exc:
-        manage_blocked = _why_not(exc, USER_ADMIN, customer.company_name)
-    shown = None if users_blocked else users
+        manage_blocked = access.refusal_text(exc, USER_ADMIN, customer.company_name)
     acting = directory.Delegation(customer_id, held)
     resettable = {u.id for u in users if passwords.may_reset(principal, u.roles, acting)}
-    commerce_context = await record_context(
-        request, session, principal, customer, held, shown, users_cursor, commerce
-    )
-    return render(
-        request,
-        "customer_record.html",
-        {
-            "customer": customer,
-            "grants": sorted(grants, key=lambda g: g.created_at, reverse=True),
-            "grant_labels": translated(GRANT_STATUS_LABELS),
-            "users": users,
-            "users_next": users_next,
-            "users_blocked": users_blocked,
-            "resettable": resettable,
-            "manage_blocked": manage_blocked,
-            "can_end": principal.can(Permission.manage_customers),
-            # Only a global-admin grant reaches the customer's global admins.
-            "admin_ok": any(
-                g.status == "active" and DirectoryRole.global_admin.value in g.roles for g in grants
-            ),
-            "role_labels": _role_labels(),
-            "form": form or {"roles": []},
-            "errors": errors or {},
-            "error": error,
-            "user_error": user_error,
-            "temporary": temporary,
-            "flashes": flashes or [],
-            **commerce_context,
-        },
-        principal=principal,
-        section="customers",
-        status_code=status_code,
-    )
-
-
-@router.get("/customers/{customer_id}")
-async def record_page(
-    request: Request,
-    customer_id: uuid.UUID,
-    users_cursor: str | None = Query(None),
-    notice: str | None = Query(None),
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    return await _record_page(
-        request,
-        session,
-        principal,
-        customer_id,
-        users_cursor=users_cursor,
-        flashes=flashes(notice, NOTICES),
-    )
-
-
-@router.post("/customers/{customer_id}/users", dependencies=[Depends(check_csrf)])
-async def add_user(
-    request: Request,
-    customer_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-) -> Response:
-    delegation = await access.act_for_customer(session, principal, customer_id, USER_ADMIN)
-    form = form_values(await request.form(), lists=("roles",))
-    data, errors = parse(UserCreate, form)
-    if data is None:
-        return await _record_page(
-            request, session, principal, customer_id, form=form, errors=errors, status_code=422
-        )
-    try:
-        await directory.create_user(session, settings, principal, data, delegation=delegation)
-    except (PasswordTooWeak, Conflict) as exc:
-        field = "password" if isinstance(exc, PasswordTooWeak) else "email"
-        return await _record_page(
-            request,
-            session,
-            principal,
-            customer_id,
-            form=form,
-            errors={field: exc.detail},
-            status_code=exc.status,
-        )
-    except Forbidden as exc:
-        return await _record_page(
-            request, session, principal, customer_id, form=form, error=exc.detail, status_code=403
-        )
-    return RedirectResponse(f"/customers/{customer_id}?notice=user_added", status_code=303)
-
-
-@router.post(
-    "/customers/{customer_id}/users/{user_id}/reset-password", dependencies=[Depends(check_csrf)]
-)
-async def reset_password(
-    request: Request,
-    customer_id: uuid.UUID,
-    user_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-) -> Response:
-    delegation = await access.act_for_password_reset(session, principal, customer_id)
-    user = await user_in_tenant(session, customer_id, user_id)
-    try:
-        temporary, expires_at = await passwords.reset_password(
-            session, settings, principal, user_id, delegation=delegation
-        )
-    except Forbidden as exc:
-        return await _record_page(
-            request, session, principal, customer_id, user_error=exc.detail, status_code=403
-        )
-    # Shown once, on this answer only: never stored, never in a URL.
-    return await _record_page(
-        request, session, principal, customer_id, temporary=(user.email, temporary, expires_at)
-    )
-
-
-@router.post("/customers/{customer_id}/users/{user_id}/remove", dependencies=[Depends(check_csrf)])
-async def remove_user(
-    request: Request,
-    customer_id: uuid.UUID,
-    user_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    delegation = await access.act_for_customer(session, principal, customer_id, USER_ADMIN)
-    try:
-        await directory.delete_user(session, principal, user_id, delegation=delegation)
-    except (Forbidden, Conflict) as exc:
-        return await _record_page(
-            request, session, principal, customer_id, user_error=exc.detail, status_code=exc.status
-        )
-    return RedirectResponse(f"/customers/{customer_id}?notice=user_removed", status_code=303)
-
-
-@router.post("/customers/{customer_id}/end", dependencies=[Depends(check_csrf)])
-async def end_relationship(
-    customer_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-) -> Response:
-    await service.end_relationship(session, settings, principal, customer_id)
-    return RedirectResponse("/customers?notice=ended", status_code=303)
-
-
-@router.post(
-    "/customers/{customer_id}/grants/{grant_id}/drop-roles", dependencies=[Depends(check_csrf)]
-)
-async def drop_roles(
-    request: Request,
-    customer_id: uuid.UUID,
-    grant_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-) -> Response:
-    form = await request.form()
-    roles = [
-        DirectoryRole(str(r)) for r in form.getlist("drop_roles") if r in DirectoryRole.__members__
-    ]
-    if not roles:
-        return RedirectResponse(f"/customers/{customer_id}", status_code=303)
-    await access.drop_roles(session, principal, customer_id, grant_id, roles)
-    return RedirectResponse(f"/customers/{customer_id}?notice=roles_dropped", status_code=303)
-
-
-@router.post(
-    "/customers/{customer_id}/grants/{grant_id}/extend", dependencies=[Depends(check_csrf)]
-)
-async def request_extension(
-    request: Request,
-    customer_id: uuid.UUID,
-    grant_id: uuid.UUID,
-    principal: Principal = Depends(signed_in),
-    session: AsyncSession = Depends(get_session),
-    settings: Settings = Depends(get_settings),
-) -> Response:
-    form = await request.form()
-    raw = str(form.get("duration_days") or "")
-    days = int(raw) if raw.isdigit() else 0
-    if not 1 <= days <= MAX_DAYS:
-        raise Invalid(_("Enter a number of days from 1 to 730."), code="validation_error")
-    await access.request_extension(session, settings, principal, customer_id, grant_id, days)
-    return RedirectResponse(f"/customers/{customer_id}?notice=extension_requested", status_code=303)
+    context = {
+        "customer": customer,
+        "grants": sorted(grants, key=lambda g: g.created_at, reverse=True),
+        "grant_labels": translated(GRANT_STATUS_LABELS),
+        "users": users,
+        "users_next": users_next,
+        "users_blocked": users_blocked,
+        "resettable": resettable,
+        "manage_blocked": manage_blocked,
+        "can_end": principal.can(Permission.manage_customers),
+        # Only a global-admin grant reaches the customer's global admins.
+        "admin_ok": any(
+            g.status == GrantStatus.active and DirectoryRole.global_admin.value in g.roles
+            for g in grants
+        ),
+        "role_labels": _role_labels(),
+        "form": form or {"roles": []},
+        "errors": errors or {},
+        "error": error,
+        "user_error": user_error,
+        "temporary": temporary,
+    }
+    return RecordSection(customer, held, None if users_blocked else users, context)
 
 
 # The invitation link, as a customer reads it.

@@ -1,14 +1,10 @@
 """The invitation link's page, for every kind: what it asks, the consent, and accepting.
 
-Each kind's package registers how its invitation reads (``register``) and where an accepted
-one leads; accepting goes through ``invitations.service.accept``, as the API does.
+Each kind's package registers how its invitation reads and where an accepted one leads
+(``invitations.pages``); accepting goes through ``invitations.service.accept``, as the API does.
 """
 
 from __future__ import annotations
-
-from collections.abc import Awaitable
-from dataclasses import dataclass
-from typing import Protocol
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
@@ -17,8 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.config import Settings
 from twotier.directory.auth import optional_principal
 from twotier.directory.principal import Principal
+from twotier.invitations import pages
 from twotier.invitations import service as invitations
-from twotier.invitations.models import Invitation, InvitationKind, InvitationStatus
+from twotier.invitations.models import InvitationStatus
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Gone
@@ -26,33 +23,6 @@ from twotier.kit.i18n import _
 from twotier.web.render import check_csrf, render, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
-
-
-class RenderInvitation(Protocol):
-    def __call__(
-        self,
-        request: Request,
-        session: AsyncSession,
-        principal: Principal | None,
-        invitation: Invitation,
-        here: str,
-        *,
-        error: str | None,
-        status_code: int,
-    ) -> Awaitable[Response]: ...
-
-
-@dataclass(frozen=True)
-class InvitationPage:
-    render: RenderInvitation
-    accepted: str  # where the browser goes once accepted
-
-
-_pages: dict[InvitationKind, InvitationPage] = {}
-
-
-def register(kind: InvitationKind, page: InvitationPage) -> None:
-    _pages[kind] = page
 
 
 async def _invitation_page(
@@ -93,7 +63,7 @@ async def _invitation_page(
             principal=principal,
             status_code=410,
         )
-    return await _pages[invitation.kind].render(
+    return await pages.page_for(invitation.kind).render(
         request, session, principal, invitation, here, error=error, status_code=status_code
     )
 
@@ -131,4 +101,4 @@ async def accept_invitation(
         return await _invitation_page(
             request, session, principal, token, error=error, status_code=exc.status
         )
-    return RedirectResponse(_pages[accepted.invitation.kind].accepted, status_code=303)
+    return RedirectResponse(pages.page_for(accepted.invitation.kind).accepted, status_code=303)

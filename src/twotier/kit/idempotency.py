@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -102,6 +103,41 @@ async def claim(
             raise
         return winner, False
     return row, True
+
+
+@dataclass
+class FormSubmission:
+    """A portal form's one-time key, claimed: ``first`` for the first submission of the
+    form; otherwise ``same`` says whether it repeated the same request (answer as the first
+    did) or reused the form for another (refuse)."""
+
+    first: bool
+    same: bool
+    _row: IdempotencyKey
+
+    async def done(self, session: AsyncSession, status_code: int, body: Any) -> None:
+        """Remember what the first submission answered (in its transaction)."""
+        self._row.status_code = status_code
+        self._row.response_body = body
+        await session.flush()
+
+
+async def submit_form_once(
+    session: AsyncSession,
+    request: Request,
+    *,
+    scope: str,
+    key: str,
+    body: Any,
+    ttl_hours: int,
+) -> FormSubmission:
+    """Claim the one-time key a rendered form carries, so a double-click or a resubmitted
+    page cannot do the work twice (the portal's counterpart of ``Idempotency-Key``)."""
+    request_hash = fingerprint(request, body)
+    row, fresh = await claim(
+        session, scope=scope, key=key, request_hash=request_hash, ttl_hours=ttl_hours
+    )
+    return FormSubmission(first=fresh, same=row.request_hash == request_hash, _row=row)
 
 
 async def idempotent(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from alembic import command
@@ -57,8 +58,6 @@ def upgrade_sync_from_async_context(database_url: str) -> None:
     except RuntimeError:
         upgrade(database_url)
         return
-    import threading
-
     errors: list[BaseException] = []
 
     def run() -> None:
