@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Base, IdMixin, str_enum
+from twotier.kit.states import Machine
 
 
 class GrantStatus(StrEnum):
@@ -16,6 +17,10 @@ class GrantStatus(StrEnum):
     revoked = "revoked"
     expired = "expired"  # never stored: an active grant past expires_at
 
+
+# Revoked by the customer, the partner (dropping every role) or the end of its source;
+# "expired" is read from the clock, never stored.
+GRANT = Machine("delegated-access grant", {GrantStatus.active: {GrantStatus.revoked}})
 
 GRANT_STATUS_LABELS: dict[GrantStatus, str] = {
     GrantStatus.active: "Active",

@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.access.models import DelegatedAccessGrant, GrantSource, GrantStatus
+from twotier.access.models import GRANT, DelegatedAccessGrant, GrantSource, GrantStatus
 from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Tenant, User
@@ -116,7 +116,7 @@ async def revoke_grants(
     now = utcnow()
     revoked = list(await session.scalars(stmt))
     for grant in revoked:
-        grant.status = GrantStatus.revoked
+        GRANT.move(grant, GrantStatus.revoked)
         grant.revoked_at = now
     return revoked
 
@@ -296,7 +296,7 @@ async def drop_roles(
         raise Invalid("The grant does not hold some of these roles.", code="role_not_granted")
     grant.roles = [r for r in grant.roles if r not in dropping]
     if not grant.roles:
-        grant.status = GrantStatus.revoked
+        GRANT.move(grant, GrantStatus.revoked)
         grant.revoked_at = utcnow()
     await session.flush()
     audit.record(

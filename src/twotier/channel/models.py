@@ -2,17 +2,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base, IdMixin
+from twotier.kit.db import Base, IdMixin, str_enum
+from twotier.kit.states import Machine
 
 
-class LinkStatus:
+class LinkStatus(StrEnum):
     active = "active"
     terminated = "terminated"
+
+
+# Re-inviting creates a new link; a terminated one stays terminated.
+LINK = Machine("reseller link", {LinkStatus.active: {LinkStatus.terminated}})
 
 
 class ResellerLink(IdMixin, Base):
@@ -30,7 +36,9 @@ class ResellerLink(IdMixin, Base):
     reseller_account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("partner_accounts.id", ondelete="CASCADE"), nullable=False
     )
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default=LinkStatus.active)
+    status: Mapped[LinkStatus] = mapped_column(
+        str_enum(LinkStatus, 20), nullable=False, default=LinkStatus.active
+    )
     # "provider:reseller" while active, NULL once terminated: at most one active link per pair,
     # enforced by a plain unique index on every backend.
     active_pair: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)

@@ -20,14 +20,14 @@ from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.audit import service as audit
 from twotier.channel import emails
-from twotier.channel.models import LinkStatus, ResellerLink
+from twotier.channel.models import LINK, LinkStatus, ResellerLink
 from twotier.channel.schemas import GrantOut, InvitationOut, LinkOut, ResellerInvitationCreate
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Program
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
 from twotier.invitations import service as invitations
-from twotier.invitations.models import Invitation, InvitationKind, InvitationStatus
+from twotier.invitations.models import INVITATION, Invitation, InvitationKind, InvitationStatus
 from twotier.invitations.schemas import DraftEmail, InvitationView
 from twotier.kit.clock import utcnow
 from twotier.kit.email import queue_email
@@ -289,7 +289,7 @@ async def revoke_invitation(
     session: AsyncSession, principal: Principal, invitation: Invitation
 ) -> None:
     _require_pending(invitation)
-    invitation.status = InvitationStatus.revoked
+    INVITATION.move(invitation, InvitationStatus.revoked)
     invitation.revoked_at = utcnow()
     await session.flush()
     audit.record(
@@ -530,7 +530,7 @@ async def terminate_link(
         require_reseller(principal, Permission.authorize_provider)
     link = await access_link(session, principal, side, other_account_id, lock=True)
     now = utcnow()
-    link.status = LinkStatus.terminated
+    LINK.move(link, LinkStatus.terminated)
     link.active_pair = None
     link.terminated_at = now
     link.terminated_by_account_id = principal.partner_account_id

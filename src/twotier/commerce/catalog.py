@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
-from twotier.commerce.models import Offer, OfferPrice, OfferStatus, Product, Sku
+from twotier.commerce.models import OFFER, Offer, OfferPrice, OfferStatus, Product, Sku
 from twotier.commerce.schemas import (
     CountryOfferOut,
     OfferCreate,
@@ -229,7 +229,7 @@ async def retire_offer(
     if offer is None:
         raise NotFound("No such offer.", code="offer_not_found")
     if offer.status != OfferStatus.retired:
-        offer.status = OfferStatus.retired
+        OFFER.move(offer, OfferStatus.retired)
         await session.flush()
         audit.record(
             session,

@@ -6,12 +6,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base, IdMixin, Money, TimestampMixin
+from twotier.kit.db import Base, IdMixin, Money, TimestampMixin, str_enum
+from twotier.kit.states import Machine
 
 
 class Product(IdMixin, Base):
@@ -34,9 +36,13 @@ class Sku(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
 
 
-class OfferStatus:
+class OfferStatus(StrEnum):
     active = "active"
     retired = "retired"
+
+
+# Retiring an offer is final: existing subscriptions keep it, nobody buys it again.
+OFFER = Machine("offer", {OfferStatus.active: {OfferStatus.retired}})
 
 
 class Offer(IdMixin, Base):
@@ -54,7 +60,9 @@ class Offer(IdMixin, Base):
     cancellation_window_days: Mapped[int] = mapped_column(nullable=False, default=7)
     min_quantity: Mapped[int] = mapped_column(nullable=False, default=1)
     max_quantity: Mapped[int] = mapped_column(nullable=False, default=10000)
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default=OfferStatus.active)
+    status: Mapped[OfferStatus] = mapped_column(
+        str_enum(OfferStatus, 20), nullable=False, default=OfferStatus.active
+    )
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
 
 
@@ -73,6 +81,10 @@ class OfferPrice(IdMixin, Base):
     unit_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)
 
 
+class OrderStatus(StrEnum):
+    completed = "completed"  # every line became a subscription
+
+
 class Order(IdMixin, Base):
     """Submitted by a provider on behalf of a customer; one subscription per line."""
 
@@ -85,7 +97,9 @@ class Order(IdMixin, Base):
     provider_account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("partner_accounts.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default="completed")
+    status: Mapped[OrderStatus] = mapped_column(
+        str_enum(OrderStatus, 20), nullable=False, default=OrderStatus.completed
+    )
     created_by_user_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     attestation_accepted_at: Mapped[datetime] = mapped_column(nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
@@ -110,12 +124,21 @@ class OrderLine(IdMixin, Base):
     subscription_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
 
 
-class SubscriptionStatus:
+class SubscriptionStatus(StrEnum):
     active = "active"
     suspended = "suspended"
     cancelled = "cancelled"
 
-    ALL = (active, suspended, cancelled)
+
+# active ⇄ suspended → cancelled (within the cancellation window, or at the end of a term
+# without auto-renew); quantity changes keep the state.
+SUBSCRIPTION = Machine(
+    "subscription",
+    {
+        SubscriptionStatus.active: {SubscriptionStatus.suspended, SubscriptionStatus.cancelled},
+        SubscriptionStatus.suspended: {SubscriptionStatus.active, SubscriptionStatus.cancelled},
+    },
+)
 
 
 class Subscription(IdMixin, TimestampMixin, Base):
@@ -146,8 +169,8 @@ class Subscription(IdMixin, TimestampMixin, Base):
         ForeignKey("partner_accounts.id"), nullable=False
     )
     quantity: Mapped[int] = mapped_column(nullable=False)
-    status: Mapped[str] = mapped_column(
-        String(20), nullable=False, default=SubscriptionStatus.active
+    status: Mapped[SubscriptionStatus] = mapped_column(
+        str_enum(SubscriptionStatus, 20), nullable=False, default=SubscriptionStatus.active
     )
     auto_renew: Mapped[bool] = mapped_column(nullable=False, default=True)
     unit_price: Mapped[Decimal] = mapped_column(Money(), nullable=False)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
-from twotier.commerce.models import Offer, Subscription, SubscriptionStatus
+from twotier.commerce.models import SUBSCRIPTION, Offer, Subscription, SubscriptionStatus
 from twotier.commerce.service import add_term, change_seats
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount
@@ -53,7 +53,7 @@ async def _end_of_term(session: AsyncSession, sub: Subscription) -> None:
             await change_seats(
                 session, sub.customer_tenant_id, sub.sku_id, -sub.quantity, keep_assigned=False
             )
-        sub.status = SubscriptionStatus.cancelled
+        SUBSCRIPTION.move(sub, SubscriptionStatus.cancelled)
         sub.cancelled_at = ended_at
     sub.version += 1
     sub.updated_at = now

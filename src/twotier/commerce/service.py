@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from twotier.audit import service as audit
 from twotier.channel.models import LinkStatus, ResellerLink
 from twotier.commerce.models import (
+    SUBSCRIPTION,
     Offer,
     OfferPrice,
     OfferStatus,
     Order,
     OrderLine,
+    OrderStatus,
     Product,
     SeatPool,
     Sku,
@@ -360,7 +362,7 @@ async def create_order(
         id=uuid.uuid4(),
         customer_tenant_id=customer_id,
         provider_account_id=provider_id,
-        status="completed",
+        status=OrderStatus.completed,
         created_by_user_id=principal.user_id,
         attestation_accepted_at=now,
         created_at=now,
@@ -711,7 +713,7 @@ async def update_subscription(
             await change_seats(session, customer_id, sub.sku_id, -sub.quantity, keep_assigned=False)
         elif data.status == SubscriptionStatus.active:
             await change_seats(session, customer_id, sub.sku_id, sub.quantity, keep_assigned=False)
-        sub.status = data.status
+        SUBSCRIPTION.move(sub, SubscriptionStatus(data.status))
         if data.status == SubscriptionStatus.suspended:
             sub.suspended_at = now
         elif data.status == SubscriptionStatus.active:

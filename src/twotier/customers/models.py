@@ -2,22 +2,40 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base, IdMixin
+from twotier.kit.db import Base, IdMixin, str_enum
+from twotier.kit.states import Machine
 
 
-class RelationshipKind:
+class RelationshipKind(StrEnum):
     direct = "direct"  # the reseller alone ("Request a reseller relationship")
     two_tier = "two_tier"  # the reseller and its provider ("Invite new customer")
 
 
-class RelationshipStatus:
+class Tier(StrEnum):
+    reseller = "reseller"
+    provider = "provider"
+
+
+class RelationshipStatus(StrEnum):
     active = "active"
     terminated = "terminated"
+
+
+class EndedBy(StrEnum):
+    customer = "customer"  # the customer removed the partner
+    partner = "partner"  # the partner ended the relationship
+
+
+# Either side ends a relationship; a new acceptance creates a new one.
+RELATIONSHIP = Machine(
+    "customer relationship", {RelationshipStatus.active: {RelationshipStatus.terminated}}
+)
 
 
 class CustomerRelationship(IdMixin, Base):
@@ -40,14 +58,14 @@ class CustomerRelationship(IdMixin, Base):
     partner_account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("partner_accounts.id", ondelete="CASCADE"), nullable=False
     )
-    kind: Mapped[str] = mapped_column(String(20), nullable=False)
-    tier: Mapped[str] = mapped_column(String(20), nullable=False)  # "reseller" | "provider"
+    kind: Mapped[RelationshipKind] = mapped_column(str_enum(RelationshipKind, 20), nullable=False)
+    tier: Mapped[Tier] = mapped_column(str_enum(Tier, 20), nullable=False)
     # Two-tier: the provider (on the reseller's row) or the reseller (on the provider's row).
     other_tier_account_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("partner_accounts.id", ondelete="SET NULL"), nullable=True
     )
-    status: Mapped[str] = mapped_column(
-        String(20), nullable=False, default=RelationshipStatus.active
+    status: Mapped[RelationshipStatus] = mapped_column(
+        str_enum(RelationshipStatus, 20), nullable=False, default=RelationshipStatus.active
     )
     # "partner:customer" while active, NULL once ended: one active relationship per pair.
     active_pair: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)
@@ -57,5 +75,5 @@ class CustomerRelationship(IdMixin, Base):
     accepted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     terminated_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    terminated_by: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    terminated_by: Mapped[EndedBy | None] = mapped_column(str_enum(EndedBy, 20), nullable=True)
     terminated_by_user_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)

@@ -26,9 +26,12 @@ from twotier.channel.models import LinkStatus, ResellerLink
 from twotier.config import Settings
 from twotier.customers import emails
 from twotier.customers.models import (
+    RELATIONSHIP,
     CustomerRelationship,
+    EndedBy,
     RelationshipKind,
     RelationshipStatus,
+    Tier,
 )
 from twotier.customers.schemas import (
     AccessRequest,
@@ -335,11 +338,11 @@ async def accept_customer_invitation(
     now = utcnow()
     kind = RelationshipKind.two_tier if provider else RelationshipKind.direct
     customer = await session.get_one(Tenant, principal.tenant_id)
-    tiers: list[tuple[PartnerAccount, str, PartnerAccount | None]] = [
-        (reseller, "reseller", provider)
+    tiers: list[tuple[PartnerAccount, Tier, PartnerAccount | None]] = [
+        (reseller, Tier.reseller, provider)
     ]
     if provider is not None:
-        tiers.append((provider, "provider", reseller))
+        tiers.append((provider, Tier.provider, reseller))
     created: list[dict[str, Any]] = []
     new_relationships: list[tuple[CustomerRelationship, PartnerAccount, PartnerAccount | None]] = []
     new_grants: list[tuple[DelegatedAccessGrant, PartnerAccount]] = []
@@ -488,8 +491,8 @@ def _relationship_out(rel: CustomerRelationship, other: PartnerAccount | None) -
     return RelationshipOut(
         since=rel.created_at,
         kind=kind,
-        indirect_provider=PartnerRef.of(other) if rel.tier == "reseller" and other else None,
-        indirect_reseller=PartnerRef.of(other) if rel.tier == "provider" and other else None,
+        indirect_provider=PartnerRef.of(other) if rel.tier == Tier.reseller and other else None,
+        indirect_reseller=PartnerRef.of(other) if rel.tier == Tier.provider and other else None,
     )
 
 
@@ -587,10 +590,10 @@ async def _end(
 ) -> None:
     user_id = actor.user_id
     now = utcnow()
-    rel.status = RelationshipStatus.terminated
+    RELATIONSHIP.move(rel, RelationshipStatus.terminated)
     rel.active_pair = None
     rel.terminated_at = now
-    rel.terminated_by = "customer" if by_customer else "partner"
+    rel.terminated_by = EndedBy.customer if by_customer else EndedBy.partner
     rel.terminated_by_user_id = user_id
     revoked = await access.revoke_grants(
         session, tenant_id=rel.customer_tenant_id, partner_account_id=rel.partner_account_id
@@ -604,7 +607,7 @@ async def _end(
         if rel.other_tier_account_id
         else None
     )
-    by = {"by": "customer" if by_customer else "partner"}
+    by = {"by": rel.terminated_by.value}
     await _emit_relationship(session, "relationship_ended", rel, partner, other, actor, by)
     for grant in revoked:
         await access.grant_event(
@@ -631,7 +634,7 @@ async def end_relationship(
         resource_type="customer",
         resource_id=customer_id,
         subject_tenant_id=customer_id,
-        detail={"by": "partner"},
+        detail={"by": EndedBy.partner.value},
     )
 
 
@@ -701,7 +704,7 @@ async def revoke_partner(
         actor=principal,
         resource_type="partner_account",
         resource_id=partner_account_id,
-        detail={"by": "customer"},
+        detail={"by": EndedBy.customer.value},
     )
 
 

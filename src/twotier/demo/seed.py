@@ -43,7 +43,7 @@ from twotier.directory.models import PartnerAccount, Program, Tenant, User
 from twotier.directory.principal import PartnerRole, Principal
 from twotier.directory.schemas import AdminIn, PartnerRolesIn, TenantCreate, UserCreate
 from twotier.enrollment import service as enrollment_service
-from twotier.enrollment.models import Enrollment, EnrollmentStatus
+from twotier.enrollment.models import OPEN_ENROLLMENT, Enrollment, EnrollmentStatus
 from twotier.enrollment.schemas import EnrollmentCreate
 from twotier.invitations import service as invitations
 from twotier.invitations.models import Invitation, InvitationStatus
@@ -305,7 +305,7 @@ async def ensure_partner(
         return
     started = await session.scalar(
         select(Enrollment.id).where(
-            Enrollment.tenant_id == admin.tenant_id, Enrollment.status.in_(EnrollmentStatus.OPEN)
+            Enrollment.tenant_id == admin.tenant_id, Enrollment.status.in_(OPEN_ENROLLMENT)
         )
     )
     if started is not None:

@@ -2,16 +2,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base, IdMixin, TimestampMixin
+from twotier.kit.db import Base, IdMixin, TimestampMixin, str_enum
 
 
-class TenantKind:
+class TenantKind(StrEnum):
     organization = "organization"
     operator = "operator"
 
@@ -25,7 +26,9 @@ class Tenant(IdMixin, TimestampMixin, Base):
     display_name: Mapped[str] = mapped_column(String(200), nullable=False)
     domain: Mapped[str] = mapped_column(String(253), nullable=False, unique=True)
     country: Mapped[str] = mapped_column(String(2), nullable=False)
-    kind: Mapped[str] = mapped_column(String(20), nullable=False, default=TenantKind.organization)
+    kind: Mapped[TenantKind] = mapped_column(
+        str_enum(TenantKind, 20), nullable=False, default=TenantKind.organization
+    )
 
     users: Mapped[list[User]] = relationship(back_populates="tenant", lazy="raise")
 
@@ -54,7 +57,7 @@ class User(IdMixin, TimestampMixin, Base):
     tenant: Mapped[Tenant] = relationship(back_populates="users", lazy="raise")
 
 
-class TokenKind:
+class TokenKind(StrEnum):
     api = "api"
     session = "session"
 
@@ -68,7 +71,7 @@ class AccessToken(IdMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    kind: Mapped[TokenKind] = mapped_column(str_enum(TokenKind, 10), nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -77,6 +80,10 @@ class AccessToken(IdMixin, Base):
 # A tenant's partner identity (its partner account and programs) is read with every
 # principal, so it lives here; the partner business (profiles, programs, the provider
 # list) is ``twotier.partners``.
+
+
+class PartnerStatus(StrEnum):
+    active = "active"
 
 
 class PartnerAccount(IdMixin, TimestampMixin, Base):
@@ -96,18 +103,18 @@ class PartnerAccount(IdMixin, TimestampMixin, Base):
     # Lower-cased copy for case-insensitive prefix search on an index, on every backend.
     company_name_lower: Mapped[str] = mapped_column(String(200), nullable=False)
     country: Mapped[str] = mapped_column(String(2), nullable=False)
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default="active")
+    status: Mapped[PartnerStatus] = mapped_column(
+        str_enum(PartnerStatus, 20), nullable=False, default=PartnerStatus.active
+    )
     legal_profile: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     primary_contact: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     support_profile: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     approved_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
-class Program:
+class Program(StrEnum):
     indirect_reseller = "indirect_reseller"
     indirect_provider = "indirect_provider"
-
-    ALL = (indirect_reseller, indirect_provider)
 
 
 PROGRAM_LABELS: dict[str, str] = {
@@ -125,5 +132,5 @@ class PartnerProgram(Base):
     partner_account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("partner_accounts.id", ondelete="CASCADE"), primary_key=True
     )
-    program: Mapped[str] = mapped_column(String(40), primary_key=True)
+    program: Mapped[Program] = mapped_column(str_enum(Program, 40), primary_key=True)
     approved_at: Mapped[datetime] = mapped_column(nullable=False)

@@ -2,26 +2,41 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base, IdMixin, TimestampMixin
+from twotier.kit.db import Base, IdMixin, TimestampMixin, str_enum
+from twotier.kit.states import Machine
 
 
-class EnrollmentStatus:
+class EnrollmentStatus(StrEnum):
     pending_email_verification = "pending_email_verification"
     in_review = "in_review"
     approved = "approved"
     rejected = "rejected"
 
-    OPEN = (pending_email_verification, in_review)
-    ALL = (pending_email_verification, in_review, approved, rejected)
+
+OPEN_ENROLLMENT = (EnrollmentStatus.pending_email_verification, EnrollmentStatus.in_review)
+
+# The primary contact confirms the email, then the operator approves or rejects (final);
+# an enrollment still waiting for the confirmation can be rejected too.
+ENROLLMENT = Machine(
+    "enrollment",
+    {
+        EnrollmentStatus.pending_email_verification: {
+            EnrollmentStatus.in_review,
+            EnrollmentStatus.rejected,
+        },
+        EnrollmentStatus.in_review: {EnrollmentStatus.approved, EnrollmentStatus.rejected},
+    },
+)
 
 
-STATUS_LABELS: dict[str, str] = {
+STATUS_LABELS: dict[EnrollmentStatus, str] = {
     EnrollmentStatus.pending_email_verification: "Waiting for email confirmation",
     EnrollmentStatus.in_review: "In review",
     EnrollmentStatus.approved: "Approved",
@@ -41,7 +56,7 @@ class Enrollment(IdMixin, TimestampMixin, Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False
     )
     program: Mapped[str] = mapped_column(String(40), nullable=False)
-    status: Mapped[str] = mapped_column(String(40), nullable=False)
+    status: Mapped[EnrollmentStatus] = mapped_column(str_enum(EnrollmentStatus, 40), nullable=False)
     partner_id: Mapped[str] = mapped_column(String(20), nullable=False)
     company_name: Mapped[str] = mapped_column(String(200), nullable=False)
     country: Mapped[str] = mapped_column(String(2), nullable=False)

@@ -18,7 +18,13 @@ from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
 from twotier.enrollment import emails
-from twotier.enrollment.models import Enrollment, EnrollmentStatus, EnrollmentVerification
+from twotier.enrollment.models import (
+    ENROLLMENT,
+    OPEN_ENROLLMENT,
+    Enrollment,
+    EnrollmentStatus,
+    EnrollmentVerification,
+)
 from twotier.enrollment.schemas import EnrollmentCreate
 from twotier.events import service as events
 from twotier.kit.clock import utcnow
@@ -80,7 +86,7 @@ async def _partner_id_holders(
     pending = await session.scalars(
         select(Enrollment.partner_id).where(
             Enrollment.partner_id.in_(partner_ids),
-            Enrollment.status.in_(S.OPEN),
+            Enrollment.status.in_(OPEN_ENROLLMENT),
             Enrollment.tenant_id != tenant_id,
         )
     )
@@ -195,7 +201,7 @@ async def create(
         select(Enrollment.id).where(
             Enrollment.tenant_id == tenant.id,
             Enrollment.program == data.program,
-            Enrollment.status.in_(S.OPEN),
+            Enrollment.status.in_(OPEN_ENROLLMENT),
         )
     )
     if open_one is not None:
@@ -398,7 +404,7 @@ async def verify_email(session: AsyncSession, settings: Settings, token: str) ->
     )
     now = utcnow()
     verification.used_at = now
-    enrollment.status = S.in_review
+    ENROLLMENT.move(enrollment, S.in_review)
     enrollment.verified_at = now
     await session.flush()
     emails.in_review(session, settings, enrollment)
@@ -438,8 +444,9 @@ async def get_for_operator(
     return enrollment
 
 
-def _require_in_review(enrollment: Enrollment, allowed: tuple[str, ...]) -> None:
-    if enrollment.status not in allowed:
+def _may_decide(enrollment: Enrollment, decision: EnrollmentStatus) -> None:
+    """Refuse unless the enrollment may be decided that way now (``ENROLLMENT``)."""
+    if not ENROLLMENT.allows(enrollment.status, decision):
         raise Conflict(
             f"The enrollment is {enrollment.status.replace('_', ' ')}; it cannot be decided now.",
             code="enrollment_not_in_review",
@@ -450,13 +457,13 @@ async def approve(
     session: AsyncSession, settings: Settings, operator: Principal, enrollment_id: uuid.UUID
 ) -> Enrollment:
     enrollment = await get_for_operator(session, enrollment_id, lock=True)
-    _require_in_review(enrollment, (S.in_review,))
+    _may_decide(enrollment, S.approved)
     held = await _partner_id_holder(session, enrollment.partner_id, enrollment.tenant_id)
     if held is not None:
         raise Conflict(held, code="partner_id_taken")
     now = utcnow()
     partner = await partners.upsert_from_enrollment(session, enrollment, now)
-    enrollment.status = S.approved
+    ENROLLMENT.move(enrollment, S.approved)
     enrollment.decided_at = now
     enrollment.decided_by_user_id = operator.user_id
     await session.flush()
@@ -482,8 +489,8 @@ async def reject(
     reason: str,
 ) -> Enrollment:
     enrollment = await get_for_operator(session, enrollment_id, lock=True)
-    _require_in_review(enrollment, S.OPEN)
-    enrollment.status = S.rejected
+    _may_decide(enrollment, S.rejected)
+    ENROLLMENT.move(enrollment, S.rejected)
     enrollment.rejection_reason = reason
     enrollment.decided_at = utcnow()
     enrollment.decided_by_user_id = operator.user_id

@@ -29,7 +29,7 @@ from twotier.directory.auth import optional_principal
 from twotier.directory.models import Program, Tenant
 from twotier.directory.principal import Permission, Principal
 from twotier.enrollment import service
-from twotier.enrollment.models import STATUS_LABELS, Enrollment, EnrollmentStatus
+from twotier.enrollment.models import OPEN_ENROLLMENT, STATUS_LABELS, Enrollment, EnrollmentStatus
 from twotier.enrollment.schemas import EnrollmentCreate, RejectIn
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, client_address, get_session, get_settings
@@ -67,7 +67,7 @@ FLASHES = {
 
 
 def _program(value: str | None) -> str | None:
-    return value if value in Program.ALL else None
+    return value if value in tuple(Program) else None
 
 
 def _private(response: Response) -> Response:
@@ -115,7 +115,7 @@ async def _latest(session: AsyncSession, principal: Principal) -> Enrollment | N
 
 
 def _open_program(enrollment: Enrollment | None) -> str | None:
-    if enrollment is not None and enrollment.status in S.OPEN:
+    if enrollment is not None and enrollment.status in OPEN_ENROLLMENT:
         return enrollment.program
     return None
 
@@ -133,12 +133,12 @@ def _welcome(
     status_code: int = 200,
 ) -> Response:
     open_program = _open_program(latest)
-    choice = program or next(p for p in Program.ALL if p != open_program)
+    choice = program or next(p for p in tuple(Program) if p != open_program)
     return _page(
         request,
         "enroll_welcome.html",
         {
-            "programs": Program.ALL,
+            "programs": tuple(Program),
             "choice": choice,
             "open_enrollment": latest if open_program else None,
             "error": error,
@@ -677,7 +677,7 @@ async def _shortcut_page(
 ) -> Response:
     partner = await partners.require_partner(session, principal)
     held = sorted(principal.partner_programs)
-    missing = [p for p in Program.ALL if p not in held]
+    missing = [p for p in tuple(Program) if p not in held]
     if form is None:
         support = partner.support_profile
         form = {

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Base, IdMixin, str_enum
+from twotier.kit.states import Machine
 
 
 class InvitationKind(StrEnum):
@@ -25,6 +26,13 @@ class InvitationStatus(StrEnum):
     revoked = "revoked"
     expired = "expired"  # never stored: a pending invitation past expires_at
 
+
+# A pending invitation is accepted once or revoked by its sender; "expired" is read from the
+# clock, never stored.
+INVITATION = Machine(
+    "invitation",
+    {InvitationStatus.pending: {InvitationStatus.accepted, InvitationStatus.revoked}},
+)
 
 INVITATION_STATUS_LABELS: dict[InvitationStatus, str] = {
     InvitationStatus.pending: "Pending",

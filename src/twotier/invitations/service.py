@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
 from twotier.directory.principal import Principal
-from twotier.invitations.models import Invitation, InvitationKind, InvitationStatus
+from twotier.invitations.models import INVITATION, Invitation, InvitationKind, InvitationStatus
 from twotier.invitations.schemas import InvitationView
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Gone, Invalid, NotFound
@@ -80,7 +80,7 @@ def check_usable(invitation: Invitation) -> None:
 
 def mark_accepted(invitation: Invitation, principal: Principal) -> None:
     """The one transition out of pending by acceptance (the acceptor calls it)."""
-    invitation.status = InvitationStatus.accepted
+    INVITATION.move(invitation, InvitationStatus.accepted)
     invitation.accepted_at = utcnow()
     invitation.accepted_by_user_id = principal.user_id
     invitation.accepted_by_tenant_id = principal.tenant_id

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
-from twotier.directory.models import PartnerAccount, PartnerProgram, Program, User
+from twotier.directory.models import PartnerAccount, PartnerProgram, PartnerStatus, Program, User
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.errors import Forbidden, NotFound
 from twotier.kit.pagination import PageParams, paginate
@@ -55,7 +55,7 @@ async def upsert_from_enrollment(
             company_name=enrollment.company_name,
             company_name_lower=enrollment.company_name.lower(),
             country=enrollment.country,
-            status="active",
+            status=PartnerStatus.active,
             legal_profile=dict(enrollment.legal_profile),
             primary_contact=dict(enrollment.primary_contact),
             support_profile=dict(enrollment.support_profile),
@@ -167,7 +167,8 @@ async def list_providers(
         select(PartnerAccount)
         .join(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
         .where(
-            PartnerProgram.program == Program.indirect_provider, PartnerAccount.status == "active"
+            PartnerProgram.program == Program.indirect_provider,
+            PartnerAccount.status == PartnerStatus.active,
         )
     )
     if country:

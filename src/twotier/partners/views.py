@@ -58,7 +58,7 @@ async def _profile_page(
         {
             "partner": partner,
             "programs": programs,
-            "missing_programs": [p for p in Program.ALL if p not in programs],
+            "missing_programs": [p for p in tuple(Program) if p not in programs],
             "can_edit": principal.can(Permission.manage_partner_profile),
             "can_enroll": principal.can(Permission.enroll_partner),
             "support_form": support_form or flatten(partner.support_profile, "support_profile"),

@@ -12,7 +12,7 @@ from twotier.directory.models import Program
 from twotier.directory.principal import PARTNER_ROLE_LABELS, PartnerRole, Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.enrollment import service as enrollment
-from twotier.enrollment.models import EnrollmentStatus
+from twotier.enrollment.models import OPEN_ENROLLMENT, EnrollmentStatus
 from twotier.kit.countries import country_names
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import NotFound
@@ -60,7 +60,7 @@ async def dashboard(
     # The enrollment worth showing: one still open, or a refusal not yet followed by approval.
     shown = None
     if latest is not None and (
-        latest.status in EnrollmentStatus.OPEN
+        latest.status in OPEN_ENROLLMENT
         or (latest.status == EnrollmentStatus.rejected and partner is None)
     ):
         shown = latest
@@ -74,7 +74,7 @@ async def dashboard(
             "partner_roles": partner_roles,
             "partner": partner,
             "programs": sorted(principal.partner_programs),
-            "missing_programs": [p for p in Program.ALL if p not in principal.partner_programs],
+            "missing_programs": [p for p in tuple(Program) if p not in principal.partner_programs],
             "enrollment": shown,
             "can_enroll": principal.can(Permission.enroll_partner),
         },

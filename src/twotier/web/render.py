@@ -72,15 +72,20 @@ templates.env.filters["country"] = country_label
 templates.env.filters["when"] = when
 
 
-def label_filter(name: str, labels: Mapping[str, str]) -> None:
+Key = TypeVar("Key", bound=str)
+
+
+def label_filter(name: str, labels: Mapping[Key, str]) -> None:
     """A template filter ``|name`` showing a value's label in the reader's language.
 
     Domains register their own labels (``program``, ``enrollment_status``) so that this
     toolkit knows no domain.
     """
 
+    table = {str(key): text for key, text in labels.items()}
+
     def label(value: str) -> str:
-        return _(labels.get(value, value))
+        return _(table.get(value, value))
 
     templates.env.filters[name] = label
 
@@ -205,9 +210,6 @@ async def signed_in(principal: Principal | None = Depends(optional_principal)) -
 def flashes(notice: str | None, notices: Mapping[str, str]) -> list[str]:
     """The translated message a redirect named with ``?notice=``, if ``notices`` has it."""
     return [_(notices[notice])] if notice is not None and notice in notices else []
-
-
-Key = TypeVar("Key", bound=str)
 
 
 def translated(labels: Mapping[Key, str]) -> dict[Key, str]:

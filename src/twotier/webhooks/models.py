@@ -2,20 +2,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base, IdMixin
+from twotier.kit.db import Base, IdMixin, str_enum
 
 
-class EndpointStatus:
+class EndpointStatus(StrEnum):
     active = "active"
     disabled = "disabled"
 
 
-class DisabledReason:
+class DisabledReason(StrEnum):
     by_user = "by_user"
     gone = "gone"  # the receiver answered 410
     retries_exhausted = "retries_exhausted"
@@ -41,8 +42,12 @@ class WebhookEndpoint(IdMixin, Base):
     url: Mapped[str] = mapped_column(String(2000), nullable=False)
     description: Mapped[str | None] = mapped_column(String(200), nullable=True)
     events: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default=EndpointStatus.active)
-    disabled_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    status: Mapped[EndpointStatus] = mapped_column(
+        str_enum(EndpointStatus, 20), nullable=False, default=EndpointStatus.active
+    )
+    disabled_reason: Mapped[DisabledReason | None] = mapped_column(
+        str_enum(DisabledReason, 40), nullable=True
+    )
     disabled_at: Mapped[datetime | None] = mapped_column(nullable=True)
     secret_nonce: Mapped[str] = mapped_column(String(64), nullable=False)
     previous_secret_nonce: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -52,14 +57,14 @@ class WebhookEndpoint(IdMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow, onupdate=utcnow)
 
 
-class DeliveryStatus:
+class DeliveryStatus(StrEnum):
     pending = "pending"
     succeeded = "succeeded"
     failed = "failed"  # given up: 410, or retries exhausted
     skipped = "skipped"  # the endpoint was disabled or deleted before its turn
 
 
-class DeliveryKind:
+class DeliveryKind(StrEnum):
     event = "event"
     test = "test"
     replay = "replay"
@@ -80,11 +85,15 @@ class WebhookDelivery(IdMixin, Base):
         ForeignKey("events.id", ondelete="CASCADE"), nullable=False, index=True
     )
     event_type: Mapped[str] = mapped_column(String(80), nullable=False)
-    kind: Mapped[str] = mapped_column(String(20), nullable=False, default=DeliveryKind.event)
+    kind: Mapped[DeliveryKind] = mapped_column(
+        str_enum(DeliveryKind, 20), nullable=False, default=DeliveryKind.event
+    )
     replay_of_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     # "endpoint:event" for fan-out deliveries: a repeated fan-out adds nothing.
     dedupe_key: Mapped[str | None] = mapped_column(String(80), nullable=True, unique=True)
-    status: Mapped[str] = mapped_column(String(20), nullable=False, default=DeliveryStatus.pending)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        str_enum(DeliveryStatus, 20), nullable=False, default=DeliveryStatus.pending
+    )
     attempts: Mapped[int] = mapped_column(nullable=False, default=0)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     first_attempt_at: Mapped[datetime | None] = mapped_column(nullable=True)

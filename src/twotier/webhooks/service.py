@@ -390,7 +390,7 @@ async def fan_out_stored(session: AsyncSession, event_id: uuid.UUID) -> int:
     return len(missing)
 
 
-def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
+def _disable(endpoint: WebhookEndpoint, reason: DisabledReason) -> None:
     endpoint.status = EndpointStatus.disabled
     endpoint.disabled_reason = reason
     endpoint.disabled_at = utcnow()
@@ -398,7 +398,7 @@ def _disable(endpoint: WebhookEndpoint, reason: str) -> None:
 
 
 async def disable_for_failure(
-    session: AsyncSession, settings: Settings, endpoint: WebhookEndpoint, reason: str
+    session: AsyncSession, settings: Settings, endpoint: WebhookEndpoint, reason: DisabledReason
 ) -> None:
     """Turn the endpoint off, tell its owner by email, and audit it (the system's act)."""
     if endpoint.status != EndpointStatus.active:
