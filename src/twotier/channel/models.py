@@ -12,6 +12,13 @@ from twotier.kit.db import Base, IdMixin, str_enum
 from twotier.kit.states import Machine
 
 
+class Side(StrEnum):
+    """Which end of a link a partner is on."""
+
+    provider = "provider"
+    reseller = "reseller"
+
+
 class LinkStatus(StrEnum):
     active = "active"
     terminated = "terminated"

@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel import service
+from twotier.channel.models import Side
 from twotier.channel.schemas import (
     AcceptOut,
     InvitationOut,
@@ -163,7 +164,7 @@ async def accept_invitation(
     return AcceptOut(kind=invitation.kind, status=invitation.status, **accepted.created)
 
 
-def _side_routes(side: str, path: str, other: str) -> None:
+def _side_routes(side: Side, path: str, other: str) -> None:
     @router.get(
         f"/{path}",
         response_model=Page[LinkOut],
@@ -177,7 +178,7 @@ def _side_routes(side: str, path: str, other: str) -> None:
         params: PageParams = Depends(page_params),
         session: AsyncSession = Depends(get_session),
     ) -> Page[LinkOut]:
-        if side == "provider":
+        if side == Side.provider:
             service.require_provider(principal, Permission.view_partner)
         else:
             service.require_reseller(principal, Permission.view_partner)
@@ -185,8 +186,8 @@ def _side_routes(side: str, path: str, other: str) -> None:
         return Page[LinkOut](items=items, next_cursor=cursor)
 
 
-_side_routes("provider", "indirect-resellers", "reseller")
-_side_routes("reseller", "indirect-providers", "provider")
+_side_routes(Side.provider, "indirect-resellers", "reseller")
+_side_routes(Side.reseller, "indirect-providers", "provider")
 
 
 @router.delete(
@@ -201,7 +202,7 @@ async def end_indirect_resellers(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    await service.terminate_link(session, settings, principal, "provider", reseller_id)
+    await service.terminate_link(session, settings, principal, Side.provider, reseller_id)
     return Response(status_code=204)
 
 
@@ -217,5 +218,5 @@ async def end_indirect_providers(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    await service.terminate_link(session, settings, principal, "reseller", provider_id)
+    await service.terminate_link(session, settings, principal, Side.reseller, provider_id)
     return Response(status_code=204)

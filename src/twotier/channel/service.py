@@ -20,7 +20,7 @@ from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.audit import service as audit
 from twotier.channel import emails
-from twotier.channel.models import LINK, LinkStatus, ResellerLink
+from twotier.channel.models import LINK, LinkStatus, ResellerLink, Side
 from twotier.channel.schemas import GrantOut, InvitationOut, LinkOut, ResellerInvitationCreate
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Program
@@ -38,7 +38,6 @@ from twotier.partners.schemas import PartnerRef
 
 PROVIDER_GRANT_ROLES = ("user_admin", "license_admin", "helpdesk_admin")
 PROVIDER_GRANT_DAYS = 365
-SIDES = ("provider", "reseller")
 
 
 def consent_text(provider: PartnerAccount, until: datetime) -> str:
@@ -459,9 +458,9 @@ def _link_out(
     )
 
 
-def _sides(side: str) -> tuple[Any, Any]:
+def _sides(side: Side) -> tuple[Any, Any]:
     """(my column, the other side's column) on ResellerLink for ``side``."""
-    if side == "provider":
+    if side == Side.provider:
         return ResellerLink.provider_account_id, ResellerLink.reseller_account_id
     return ResellerLink.reseller_account_id, ResellerLink.provider_account_id
 
@@ -469,7 +468,7 @@ def _sides(side: str) -> tuple[Any, Any]:
 async def list_links(
     session: AsyncSession,
     principal: Principal,
-    side: str,
+    side: Side,
     status: str | None,
     params: PageParams,
 ) -> tuple[list[LinkOut], str | None]:
@@ -497,7 +496,7 @@ async def list_links(
 async def access_link(
     session: AsyncSession,
     principal: Principal,
-    side: str,
+    side: Side,
     other_account_id: uuid.UUID,
     *,
     lock: bool = False,
@@ -521,10 +520,10 @@ async def terminate_link(
     session: AsyncSession,
     settings: Settings,
     principal: Principal,
-    side: str,
+    side: Side,
     other_account_id: uuid.UUID,
 ) -> None:
-    if side == "provider":
+    if side == Side.provider:
         require_provider(principal, Permission.manage_customers)
     else:
         require_reseller(principal, Permission.authorize_provider)
@@ -539,7 +538,7 @@ async def terminate_link(
     await session.flush()
     provider = await _partner(session, link.provider_account_id)
     reseller = await _partner(session, link.reseller_account_id)
-    ended_by = provider if side == "provider" else reseller
+    ended_by = provider if side == Side.provider else reseller
     emails.link_terminated(session, settings, provider, reseller, ended_by)
     audit.record(
         session,

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel import service
+from twotier.channel.models import Side
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount
@@ -55,7 +56,7 @@ async def _resellers_page(
 ) -> Response:
     service.require_provider(principal, Permission.view_partner)
     links, links_next = await service.list_links(
-        session, principal, "provider", None, PageParams(limit=50, cursor=cursor)
+        session, principal, Side.provider, None, PageParams(limit=50, cursor=cursor)
     )
     invitations, inv_next = await service.list_sent_invitations(
         session,
@@ -244,7 +245,7 @@ async def providers_page(
 ) -> Response:
     service.require_reseller(principal, Permission.view_partner)
     links, links_next = await service.list_links(
-        session, principal, "reseller", None, PageParams(limit=50, cursor=cursor)
+        session, principal, Side.reseller, None, PageParams(limit=50, cursor=cursor)
     )
     return render(
         request,
@@ -262,7 +263,7 @@ async def providers_page(
     )
 
 
-def _side_pages(page: str, side: str, label: str) -> None:
+def _side_pages(page: str, side: Side, label: str) -> None:
     @router.post(
         f"/{page}/{{other_id}}/end",
         dependencies=[Depends(check_csrf)],
@@ -278,8 +279,8 @@ def _side_pages(page: str, side: str, label: str) -> None:
         return RedirectResponse(f"/{page}?notice=ended", status_code=303)
 
 
-_side_pages("indirect-resellers", "provider", "Indirect resellers")
-_side_pages("indirect-providers", "reseller", "Indirect providers")
+_side_pages("indirect-resellers", Side.provider, "Indirect resellers")
+_side_pages("indirect-providers", Side.reseller, "Indirect providers")
 
 
 # The link in the email (its page is invitations.views).

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.access import service as access
 from twotier.channel import service as channel
+from twotier.channel.models import Side
 from twotier.config import Settings
 from twotier.customers import service
 from twotier.customers.schemas import (
@@ -344,7 +345,7 @@ channel_router = APIRouter(prefix="/api/v1", tags=["channel"], route_class=Trans
 
 
 async def _shared_customers(
-    session: AsyncSession, principal: Principal, side: str, other_id: uuid.UUID, params: PageParams
+    session: AsyncSession, principal: Principal, side: Side, other_id: uuid.UUID, params: PageParams
 ) -> Page[CustomerOut]:
     await channel.access_link(session, principal, side, other_id)
     items, cursor = await service.list_customers(
@@ -365,7 +366,7 @@ async def indirect_resellers_customers(
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[CustomerOut]:
-    return await _shared_customers(session, principal, "provider", reseller_id, params)
+    return await _shared_customers(session, principal, Side.provider, reseller_id, params)
 
 
 @channel_router.get(
@@ -380,4 +381,4 @@ async def indirect_providers_customers(
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[CustomerOut]:
-    return await _shared_customers(session, principal, "reseller", provider_id, params)
+    return await _shared_customers(session, principal, Side.reseller, provider_id, params)

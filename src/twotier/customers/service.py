@@ -22,7 +22,7 @@ from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.audit import service as audit
 from twotier.channel import service as channel
-from twotier.channel.models import LinkStatus, ResellerLink
+from twotier.channel.models import LinkStatus, ResellerLink, Side
 from twotier.config import Settings
 from twotier.customers import emails
 from twotier.customers.models import (
@@ -115,7 +115,7 @@ async def create_customer_invitation(
 ) -> CustomerInvitationOut:
     reseller_id = channel.require_reseller(principal, Permission.request_customer_relationship)
     if provider_account_id is not None:
-        await channel.access_link(session, principal, "reseller", provider_account_id)
+        await channel.access_link(session, principal, Side.reseller, provider_account_id)
     invitation = invitations.new_invitation(
         settings,
         InvitationKind.customer,

@@ -20,6 +20,7 @@ from twotier.access import service as access
 from twotier.access.models import GRANT_STATUS_LABELS, GrantStatus
 from twotier.audit import service as audit
 from twotier.channel import service as channel
+from twotier.channel.models import Side
 from twotier.config import Settings
 from twotier.customers import service
 from twotier.customers.schemas import (
@@ -138,7 +139,7 @@ async def _invite_form(
     channel.require_reseller(principal, Permission.request_customer_relationship)
     provider = None
     if provider_id is not None:
-        await channel.access_link(session, principal, "reseller", provider_id)
+        await channel.access_link(session, principal, Side.reseller, provider_id)
         provider = await session.get_one(PartnerAccount, provider_id)
     return render(
         request,
@@ -548,7 +549,7 @@ async def remove_partner(
 # "View customers" from the Indirect resellers / Indirect providers pages.
 
 
-def _shared_pages(page: str, side: str, label: str) -> None:
+def _shared_pages(page: str, side: Side, label: str) -> None:
     @router.get(f"/{page}/{{other_id}}/customers", name=f"{side}_shared_customers_page")
     async def shared_customers_page(
         request: Request,
@@ -570,5 +571,5 @@ def _shared_pages(page: str, side: str, label: str) -> None:
         )
 
 
-_shared_pages("indirect-resellers", "provider", "Indirect resellers")
-_shared_pages("indirect-providers", "reseller", "Indirect providers")
+_shared_pages("indirect-resellers", Side.provider, "Indirect resellers")
+_shared_pages("indirect-providers", Side.reseller, "Indirect providers")
