@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.access.models import GRANT, DelegatedAccessGrant, GrantSource, GrantStatus
-from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Tenant, User
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.directory.service import Delegation
 from twotier.events import service as events
+from twotier.events.catalog import EventType
 from twotier.kit.clock import utcnow
 from twotier.kit.email import queue_email
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
@@ -121,16 +121,12 @@ async def revoke_grants(
     return revoked
 
 
-async def grant_event(
-    session: AsyncSession,
-    type_: str,
+def grant_told(
+    type_: EventType,
     grant: DelegatedAccessGrant,
-    actor: Principal | None,
     partner: PartnerAccount,
     audience: list[uuid.UUID],
-    *,
-    on_behalf_of_customer_id: uuid.UUID | None = None,
-) -> None:
+) -> events.Tell:
     """A delegated-access event: the grant's roles and expiry, for the partner and the
     tenant that granted them."""
     uri = (
@@ -138,15 +134,12 @@ async def grant_event(
         if grant.source is GrantSource.reseller_link
         else f"/api/v1/customers/{grant.tenant_id}/delegated-access"
     )
-    await events.emit(
-        session,
+    return events.Tell(
         type_,
         resource_type="delegated_access_grant",
         resource_id=grant.id,
         resource_uri=uri,
-        actor=actor,
         audience=audience,
-        on_behalf_of_customer_id=on_behalf_of_customer_id,
         data={
             "tenant_id": str(grant.tenant_id),
             "partner_id": partner.partner_id,
@@ -299,24 +292,19 @@ async def drop_roles(
         GRANT.move(grant, GrantStatus.revoked)
         grant.revoked_at = utcnow()
     await session.flush()
-    audit.record(
+    partner = await session.get_one(PartnerAccount, grant.partner_account_id)
+    changed = (
+        EventType.delegated_access_updated if grant.roles else EventType.delegated_access_revoked
+    )
+    await events.announce(
         session,
-        operation="delegated_access_roles_dropped",
-        actor=principal,
+        principal,
+        "delegated_access_roles_dropped",
         resource_type="delegated_access_grant",
         resource_id=grant.id,
         on_behalf_of_customer_id=customer_id,
         detail={"dropped": sorted(dropping), "remaining": grant.roles},
-    )
-    partner = await session.get_one(PartnerAccount, grant.partner_account_id)
-    await grant_event(
-        session,
-        "delegated_access_revoked" if not grant.roles else "delegated_access_updated",
-        grant,
-        principal,
-        partner,
-        [partner.tenant_id, customer_id],
-        on_behalf_of_customer_id=customer_id,
+        tell=[grant_told(changed, grant, partner, [partner.tenant_id, customer_id])],
     )
     return grant
 
@@ -359,10 +347,10 @@ async def request_extension(
                     "url": settings.base_url,
                 },
             )
-    audit.record(
+    await events.announce(
         session,
-        operation="delegated_access_extension_requested",
-        actor=principal,
+        principal,
+        "delegated_access_extension_requested",
         resource_type="delegated_access_grant",
         resource_id=grant.id,
         on_behalf_of_customer_id=customer_id,
@@ -397,24 +385,18 @@ async def decide_extension(
     grant.extension_days = None
     grant.extension_requested_at = None
     await session.flush()
-    audit.record(
+    told = []
+    if approve:
+        partner = await session.get_one(PartnerAccount, grant.partner_account_id)
+        audience = [partner.tenant_id, grant.tenant_id]
+        told.append(grant_told(EventType.delegated_access_extended, grant, partner, audience))
+    await events.announce(
         session,
-        operation=(
-            "delegated_access_extended" if approve else "delegated_access_extension_declined"
-        ),
-        actor=principal,
+        principal,
+        "delegated_access_extended" if approve else "delegated_access_extension_declined",
         resource_type="delegated_access_grant",
         resource_id=grant.id,
         detail={"days": days, "expires_at": grant.expires_at.isoformat()},
+        tell=told,
     )
-    if approve:
-        partner = await session.get_one(PartnerAccount, grant.partner_account_id)
-        await grant_event(
-            session,
-            "delegated_access_extended",
-            grant,
-            principal,
-            partner,
-            [partner.tenant_id, grant.tenant_id],
-        )
     return grant

@@ -8,6 +8,7 @@ the sender can see its link again while the invitation is pending.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,6 @@ from sqlalchemy.orm import aliased
 
 from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
-from twotier.audit import service as audit
 from twotier.channel import emails
 from twotier.channel.models import LINK, LinkStatus, ResellerLink, Side
 from twotier.channel.schemas import GrantOut, InvitationOut, LinkOut, ResellerInvitationCreate
@@ -26,6 +26,7 @@ from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Program
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
+from twotier.events.catalog import EventType
 from twotier.invitations import service as invitations
 from twotier.invitations.models import INVITATION, Invitation, InvitationKind, InvitationStatus
 from twotier.invitations.schemas import DraftEmail, InvitationView
@@ -152,23 +153,23 @@ async def create_reseller_invitation(
     )
     session.add(invitation)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="reseller_invitation_created",
-        actor=principal,
-        resource_type="invitation",
-        resource_id=invitation.id,
-        detail={"email": data.email, "partner_id": data.partner_id},
-    )
-    await events.emit(
-        session,
+        principal,
         "reseller_invitation_created",
         resource_type="invitation",
         resource_id=invitation.id,
-        resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
-        actor=principal,
-        audience=[provider.tenant_id],
-        data={"email": data.email, "partner_id": data.partner_id},
+        detail={"email": data.email, "partner_id": data.partner_id},
+        tell=[
+            events.Tell(
+                EventType.reseller_invitation_created,
+                resource_type="invitation",
+                resource_id=invitation.id,
+                resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
+                audience=[provider.tenant_id],
+                data={"email": data.email, "partner_id": data.partner_id},
+            ),
+        ],
     )
     return invitation_out(settings, invitation, provider)
 
@@ -273,10 +274,10 @@ async def send_invitation(
     queue_email(session, settings, to=invitation.email, subject=subject, body=body)
     invitation.sent_at = utcnow()
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="invitation_sent",
-        actor=principal,
+        principal,
+        "invitation_sent",
         resource_type="invitation",
         resource_id=invitation.id,
         detail={"to": invitation.email, "kind": invitation.kind},
@@ -285,30 +286,40 @@ async def send_invitation(
 
 
 async def revoke_invitation(
-    session: AsyncSession, principal: Principal, invitation: Invitation
+    session: AsyncSession,
+    principal: Principal,
+    invitation: Invitation,
+    *,
+    tell: Sequence[events.Tell] = (),
 ) -> None:
+    """Revoke a pending invitation of any kind; ``tell`` is what its kind tells of it
+    (a reseller invitation's event is told here)."""
     _require_pending(invitation)
     INVITATION.move(invitation, InvitationStatus.revoked)
     invitation.revoked_at = utcnow()
     await session.flush()
-    audit.record(
+    told = [*tell] + (
+        [
+            events.Tell(
+                EventType.reseller_invitation_revoked,
+                resource_type="invitation",
+                resource_id=invitation.id,
+                resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
+                audience=[principal.tenant_id],
+            )
+        ]
+        if invitation.kind == InvitationKind.reseller
+        else []
+    )
+    await events.announce(
         session,
-        operation="invitation_revoked",
-        actor=principal,
+        principal,
+        "invitation_revoked",
         resource_type="invitation",
         resource_id=invitation.id,
         detail={"kind": invitation.kind},
+        tell=told,
     )
-    if invitation.kind == InvitationKind.reseller:
-        await events.emit(
-            session,
-            "reseller_invitation_revoked",
-            resource_type="invitation",
-            resource_id=invitation.id,
-            resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
-            actor=principal,
-            audience=[principal.tenant_id],
-        )
 
 
 # Anyone holding the link.
@@ -393,42 +404,39 @@ async def accept_reseller_invitation(
     invitations.mark_accepted(invitation, principal)
     await session.flush()
     emails.link_authorized(session, settings, provider, reseller)
-    audit.record(
+    both = [provider.tenant_id, reseller.tenant_id]
+    pair = {"provider_partner_id": provider.partner_id, "reseller_partner_id": reseller.partner_id}
+    await events.announce(
         session,
-        operation="indirect_provider_authorized",
-        actor=principal,
+        principal,
+        "indirect_provider_authorized",
         resource_type="reseller_link",
         resource_id=link.id,
-        detail={
-            "provider_partner_id": provider.partner_id,
-            "reseller_partner_id": reseller.partner_id,
+        detail=pair
+        | {
             "invitation_id": str(invitation.id),
             "grant": {"roles": grant.roles, "expires_at": grant.expires_at.isoformat()},
         },
+        tell=[
+            events.Tell(
+                EventType.reseller_invitation_accepted,
+                resource_type="invitation",
+                resource_id=invitation.id,
+                resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
+                audience=both,
+                data=pair | {"link_id": str(link.id)},
+            ),
+            events.Tell(
+                EventType.link_created,
+                resource_type="reseller_link",
+                resource_id=link.id,
+                resource_uri=f"/api/v1/indirect-resellers/{reseller.id}",
+                audience=both,
+                data=pair,
+            ),
+            access.grant_told(EventType.delegated_access_granted, grant, provider, both),
+        ],
     )
-    both = [provider.tenant_id, reseller.tenant_id]
-    pair = {"provider_partner_id": provider.partner_id, "reseller_partner_id": reseller.partner_id}
-    await events.emit(
-        session,
-        "reseller_invitation_accepted",
-        resource_type="invitation",
-        resource_id=invitation.id,
-        resource_uri=f"/api/v1/reseller-invitations/{invitation.id}",
-        actor=principal,
-        audience=both,
-        data=pair | {"link_id": str(link.id)},
-    )
-    await events.emit(
-        session,
-        "link_created",
-        resource_type="reseller_link",
-        resource_id=link.id,
-        resource_uri=f"/api/v1/indirect-resellers/{reseller.id}",
-        actor=principal,
-        audience=both,
-        data=pair,
-    )
-    await access.grant_event(session, "delegated_access_granted", grant, principal, provider, both)
     return _link_out(link, provider, grant)
 
 
@@ -540,37 +548,34 @@ async def terminate_link(
     reseller = await _partner(session, link.reseller_account_id)
     ended_by = provider if side == Side.provider else reseller
     emails.link_terminated(session, settings, provider, reseller, ended_by)
-    audit.record(
-        session,
-        operation="indirect_link_terminated",
-        actor=principal,
-        resource_type="reseller_link",
-        resource_id=link.id,
-        detail={
-            "provider_partner_id": provider.partner_id,
-            "reseller_partner_id": reseller.partner_id,
-            "ended_by": side,
-        },
-    )
     both = [provider.tenant_id, reseller.tenant_id]
-    await events.emit(
+    ended = {
+        "provider_partner_id": provider.partner_id,
+        "reseller_partner_id": reseller.partner_id,
+        "ended_by": side,
+    }
+    await events.announce(
         session,
-        "link_terminated",
+        principal,
+        "indirect_link_terminated",
         resource_type="reseller_link",
         resource_id=link.id,
-        resource_uri=f"/api/v1/indirect-resellers/{reseller.id}",
-        actor=principal,
-        audience=both,
-        data={
-            "provider_partner_id": provider.partner_id,
-            "reseller_partner_id": reseller.partner_id,
-            "ended_by": side,
-        },
+        detail=ended,
+        tell=[
+            events.Tell(
+                EventType.link_terminated,
+                resource_type="reseller_link",
+                resource_id=link.id,
+                resource_uri=f"/api/v1/indirect-resellers/{reseller.id}",
+                audience=both,
+                data=ended,
+            ),
+            *(
+                access.grant_told(EventType.delegated_access_revoked, grant, provider, both)
+                for grant in revoked
+            ),
+        ],
     )
-    for grant in revoked:
-        await access.grant_event(
-            session, "delegated_access_revoked", grant, principal, provider, both
-        )
 
 
 class ResellerInvitations:

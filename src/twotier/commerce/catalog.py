@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.commerce.models import OFFER, Offer, OfferPrice, OfferStatus, Product, Sku
 from twotier.commerce.schemas import (
     CountryOfferOut,
@@ -20,6 +19,7 @@ from twotier.commerce.schemas import (
     SkuOut,
 )
 from twotier.directory.principal import Permission, Principal
+from twotier.events import service as events
 from twotier.kit.errors import Forbidden, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
 
@@ -52,10 +52,10 @@ async def create_product(
     await session.flush()
     session.add_all(skus)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="product_created",
-        actor=principal,
+        principal,
+        "product_created",
         resource_type="product",
         resource_id=product.id,
         detail={"name": product.name, "skus": [s.name for s in skus]},
@@ -142,10 +142,10 @@ async def create_offer(session: AsyncSession, principal: Principal, data: OfferC
     ]
     session.add_all(prices)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="offer_created",
-        actor=principal,
+        principal,
+        "offer_created",
         resource_type="offer",
         resource_id=offer.id,
         detail={
@@ -231,10 +231,10 @@ async def retire_offer(
     if offer.status != OfferStatus.retired:
         OFFER.move(offer, OfferStatus.retired)
         await session.flush()
-        audit.record(
+        await events.announce(
             session,
-            operation="offer_retired",
-            actor=principal,
+            principal,
+            "offer_retired",
             resource_type="offer",
             resource_id=offer.id,
             detail={"name": offer.name},

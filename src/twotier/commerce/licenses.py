@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.access.service import act_for_customer
-from twotier.audit import service as audit
 from twotier.commerce.models import LicenseAssignment, Product, SeatPool, Sku, Subscription
 from twotier.commerce.schemas import AssignedLicense, LicenseOut, LicenseUpdate, UserLicensesOut
 from twotier.commerce.service import customer_scope
@@ -25,6 +24,7 @@ from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.service import before_user_removed
 from twotier.events import service as events
+from twotier.events.catalog import EventType
 from twotier.kit.errors import Conflict, Forbidden, Invalid, NotFound
 
 
@@ -172,25 +172,37 @@ async def update_user_licenses(
             await _release(session, customer_id, [sku_id])
             removed.append(skus[sku_id])
 
-    if added or removed:
-        await _record(session, principal, customer_id, user.id, user.email, added, removed)
-        for kind, changed in (("license_assigned", added), ("license_unassigned", removed)):
-            if changed:
-                audience = await _audience(session, customer_id, [s.id for s in changed])
-                await events.emit(
-                    session,
-                    kind,
-                    resource_type="license",
-                    resource_id=user.id,
-                    resource_uri=f"/api/v1/customers/{customer_id}/users/{user.id}/licenses",
-                    actor=principal,
-                    audience=audience,
-                    on_behalf_of_customer_id=on_behalf_of,
-                    data={
-                        "user_id": str(user.id),
-                        "skus": [{"id": str(s.id), "name": s.name} for s in changed],
-                    },
-                )
+    delegated = principal.tenant_id != customer_id
+    for kind, changed in (
+        (EventType.license_assigned, added),
+        (EventType.license_unassigned, removed),
+    ):
+        if changed:
+            audience = await _audience(session, customer_id, [s.id for s in changed])
+            await events.announce(
+                session,
+                principal,
+                kind.value,
+                resource_type="user",
+                resource_id=user.id,
+                subject_tenant_id=customer_id,
+                on_behalf_of_customer_id=customer_id if delegated else None,
+                detail={"email": user.email, "skus": [s.name for s in changed]},
+                tell=[
+                    events.Tell(
+                        kind,
+                        resource_type="license",
+                        resource_id=user.id,
+                        resource_uri=f"/api/v1/customers/{customer_id}/users/{user.id}/licenses",
+                        audience=audience,
+                        data={
+                            "user_id": str(user.id),
+                            "skus": [{"id": str(s.id), "name": s.name} for s in changed],
+                        },
+                        on_behalf_of_customer_id=on_behalf_of,
+                    )
+                ],
+            )
     await session.flush()
     return await _user_licenses(session, user.id)
 
@@ -235,30 +247,6 @@ async def _audience(
         .order_by(PartnerAccount.tenant_id)
     )
     return [customer_id, *partner_tenants]
-
-
-async def _record(
-    session: AsyncSession,
-    principal: Principal,
-    customer_id: uuid.UUID,
-    user_id: uuid.UUID,
-    email: str,
-    added: Sequence[Sku],
-    removed: Sequence[Sku],
-) -> None:
-    delegated = principal.tenant_id != customer_id
-    for operation, changed in (("license_assigned", added), ("license_unassigned", removed)):
-        if changed:
-            audit.record(
-                session,
-                operation=operation,
-                actor=principal,
-                resource_type="user",
-                resource_id=user_id,
-                subject_tenant_id=customer_id,
-                on_behalf_of_customer_id=customer_id if delegated else None,
-                detail={"email": email, "skus": [s.name for s in changed]},
-            )
 
 
 @before_user_removed

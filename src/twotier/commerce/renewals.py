@@ -10,12 +10,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.commerce.models import SUBSCRIPTION, Offer, Subscription, SubscriptionStatus
 from twotier.commerce.service import add_term, change_seats
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount
 from twotier.events import service as events
+from twotier.events.catalog import EventType
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 from twotier.kit.outbox import periodic
@@ -59,28 +59,29 @@ async def _end_of_term(session: AsyncSession, sub: Subscription) -> None:
     sub.updated_at = now
     after = {"status": sub.status, "term_ends_at": sub.term_ends_at.isoformat()}
     changes = {k: {"from": before[k], "to": after[k]} for k in after if after[k] != before[k]}
-    audit.record(
-        session,
-        operation="subscription_renewed" if sub.auto_renew else "subscription_ended",
-        resource_type="subscription",
-        resource_id=sub.id,
-        subject_tenant_id=sub.customer_tenant_id,
-        detail={"changes": changes, "reason": reason},
-    )
     partners = await session.scalars(
         select(PartnerAccount.tenant_id).where(
             PartnerAccount.id.in_([sub.provider_account_id, sub.reseller_account_id])
         )
     )
-    await events.emit(
+    await events.announce(
         session,
-        "subscription_updated",
+        None,
+        "subscription_renewed" if sub.auto_renew else "subscription_ended",
         resource_type="subscription",
         resource_id=sub.id,
-        resource_uri=f"/api/v1/customers/{sub.customer_tenant_id}/subscriptions/{sub.id}",
-        actor=None,
-        audience=[sub.customer_tenant_id, *partners],
-        data={"changes": changes, "reason": reason},
+        subject_tenant_id=sub.customer_tenant_id,
+        detail={"changes": changes, "reason": reason},
+        tell=[
+            events.Tell(
+                EventType.subscription_updated,
+                resource_type="subscription",
+                resource_id=sub.id,
+                resource_uri=f"/api/v1/customers/{sub.customer_tenant_id}/subscriptions/{sub.id}",
+                audience=[sub.customer_tenant_id, *partners],
+                data={"changes": changes, "reason": reason},
+            )
+        ],
     )
 
 

@@ -20,7 +20,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.channel.models import LinkStatus, ResellerLink
 from twotier.commerce.models import (
     SUBSCRIPTION,
@@ -48,6 +47,7 @@ from twotier.customers.service import access_customer
 from twotier.directory.models import PartnerAccount, PartnerProgram, Program, Tenant
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
+from twotier.events.catalog import EventType
 from twotier.kit.clock import utcnow
 from twotier.kit.db import canonical_money
 from twotier.kit.errors import (
@@ -417,10 +417,10 @@ async def create_order(
     out = await order_out(session, order)
     provider = await session.get_one(PartnerAccount, provider_id)
     audience = [customer_id, provider.tenant_id, *(r.tenant_id for r in resellers.values())]
-    audit.record(
+    await events.announce(
         session,
-        operation="order_created",
-        actor=principal,
+        principal,
+        "order_created",
         resource_type="order",
         resource_id=order.id,
         on_behalf_of_customer_id=customer_id,
@@ -436,34 +436,32 @@ async def create_order(
                 for line in out.line_items
             ]
         },
+        tell=[
+            events.Tell(
+                EventType.order_created,
+                resource_type="order",
+                resource_id=order.id,
+                resource_uri=f"/api/v1/customers/{customer_id}/orders/{order.id}",
+                audience=audience,
+                data=out.model_dump(mode="json", include={"id", "status", "line_items"}),
+            ),
+            *(
+                events.Tell(
+                    EventType.subscription_created,
+                    resource_type="subscription",
+                    resource_id=sub_out.id,
+                    resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub_out.id}",
+                    audience=[
+                        customer_id,
+                        provider.tenant_id,
+                        resellers[sub_out.partner_id_on_record].tenant_id,
+                    ],
+                    data=sub_out.model_dump(mode="json"),
+                )
+                for sub_out in out.subscriptions
+            ),
+        ],
     )
-    await events.emit(
-        session,
-        "order_created",
-        resource_type="order",
-        resource_id=order.id,
-        resource_uri=f"/api/v1/customers/{customer_id}/orders/{order.id}",
-        actor=principal,
-        audience=audience,
-        on_behalf_of_customer_id=customer_id,
-        data=out.model_dump(mode="json", include={"id", "status", "line_items"}),
-    )
-    for sub_out in out.subscriptions:
-        await events.emit(
-            session,
-            "subscription_created",
-            resource_type="subscription",
-            resource_id=sub_out.id,
-            resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub_out.id}",
-            actor=principal,
-            audience=[
-                customer_id,
-                provider.tenant_id,
-                resellers[sub_out.partner_id_on_record].tenant_id,
-            ],
-            on_behalf_of_customer_id=customer_id,
-            data=sub_out.model_dump(mode="json"),
-        )
     return out
 
 
@@ -731,28 +729,27 @@ async def update_subscription(
         sub.updated_at = now
         await session.flush()
         changes = {k: {"from": before[k], "to": after[k]} for k in after if after[k] != before[k]}
-        audit.record(
+        out = await _subscription_in(session, scope, sub.id)
+        reseller = await session.get_one(PartnerAccount, sub.reseller_account_id)
+        provider = await session.get_one(PartnerAccount, sub.provider_account_id)
+        await events.announce(
             session,
-            operation="subscription_updated",
-            actor=principal,
+            principal,
+            "subscription_updated",
             resource_type="subscription",
             resource_id=sub.id,
             on_behalf_of_customer_id=customer_id,
             detail={"changes": changes},
-        )
-        out = await _subscription_in(session, scope, sub.id)
-        reseller = await session.get_one(PartnerAccount, sub.reseller_account_id)
-        provider = await session.get_one(PartnerAccount, sub.provider_account_id)
-        await events.emit(
-            session,
-            "subscription_updated",
-            resource_type="subscription",
-            resource_id=sub.id,
-            resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub.id}",
-            actor=principal,
-            audience=[customer_id, provider.tenant_id, reseller.tenant_id],
-            on_behalf_of_customer_id=customer_id,
-            data={"changes": changes, "subscription": out.model_dump(mode="json")},
+            tell=[
+                events.Tell(
+                    EventType.subscription_updated,
+                    resource_type="subscription",
+                    resource_id=sub.id,
+                    resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub.id}",
+                    audience=[customer_id, provider.tenant_id, reseller.tenant_id],
+                    data={"changes": changes, "subscription": out.model_dump(mode="json")},
+                )
+            ],
         )
         return out
     return await _subscription_in(session, scope, sub.id)

@@ -20,7 +20,6 @@ from sqlalchemy.orm import aliased
 
 from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
-from twotier.audit import service as audit
 from twotier.channel import service as channel
 from twotier.channel.models import LinkStatus, ResellerLink, Side
 from twotier.config import Settings
@@ -45,6 +44,7 @@ from twotier.customers.schemas import (
 from twotier.directory.models import PartnerAccount, Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
+from twotier.events.catalog import EventType
 from twotier.invitations import service as invitations
 from twotier.invitations.models import Invitation, InvitationKind, InvitationStatus
 from twotier.invitations.schemas import DraftEmail, InvitationView
@@ -132,10 +132,10 @@ async def create_customer_invitation(
     )
     session.add(invitation)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="customer_invitation_created",
-        actor=principal,
+        principal,
+        "customer_invitation_created",
         resource_type="invitation",
         resource_id=invitation.id,
         detail={
@@ -144,29 +144,26 @@ async def create_customer_invitation(
             "roles": invitation.details["roles"],
             "days": invitation.details["days"],
         },
+        tell=[await _invitation_told(session, EventType.customer_invitation_created, invitation)],
     )
-    await _emit_invitation(session, "customer_invitation_created", invitation, principal)
     return await customer_invitation_out(session, settings, invitation)
 
 
-async def _emit_invitation(
+async def _invitation_told(
     session: AsyncSession,
-    type_: str,
+    type_: EventType,
     invitation: Invitation,
-    actor: Principal,
     customer_id: uuid.UUID | None = None,
-) -> None:
+) -> events.Tell:
     """A customer-invitation event for the reseller, its provider (two-tier) and, once it
     accepted, the customer."""
     reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
     provider = await _provider_of(session, invitation)
-    await events.emit(
-        session,
+    return events.Tell(
         type_,
         resource_type="invitation",
         resource_id=invitation.id,
         resource_uri=f"/api/v1/customer-invitations/{invitation.id}",
-        actor=actor,
         audience=[reseller.tenant_id, provider.tenant_id if provider else None, customer_id],
         data={
             "reseller_partner_id": reseller.partner_id,
@@ -222,8 +219,8 @@ async def revoke_customer_invitation(
     session: AsyncSession, settings: Settings, principal: Principal, invitation_id: uuid.UUID
 ) -> CustomerInvitationOut:
     invitation = await access_customer_invitation(session, principal, invitation_id, lock=True)
-    await channel.revoke_invitation(session, principal, invitation)
-    await _emit_invitation(session, "customer_invitation_revoked", invitation, principal)
+    told = await _invitation_told(session, EventType.customer_invitation_revoked, invitation)
+    await channel.revoke_invitation(session, principal, invitation, tell=[told])
     return await customer_invitation_out(session, settings, invitation)
 
 
@@ -397,14 +394,10 @@ async def accept_customer_invitation(
         )
     invitations.mark_accepted(invitation, principal)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation=(
-            "indirect_reseller_relationship_accepted"
-            if provider
-            else "reseller_relationship_accepted"
-        ),
-        actor=principal,
+        principal,
+        "indirect_reseller_relationship_accepted" if provider else "reseller_relationship_accepted",
         resource_type="customer",
         resource_id=customer.id,
         detail={
@@ -413,42 +406,40 @@ async def accept_customer_invitation(
             "roles": roles,
             "days": access_request.duration_days,
         },
+        tell=[
+            await _invitation_told(
+                session, EventType.customer_invitation_accepted, invitation, customer.id
+            ),
+            *(
+                _relationship_told(EventType.relationship_created, relationship, partner, other)
+                for relationship, partner, other in new_relationships
+            ),
+            *(
+                access.grant_told(
+                    EventType.delegated_access_granted,
+                    grant,
+                    partner,
+                    [partner.tenant_id, customer.id],
+                )
+                for grant, partner in new_grants
+            ),
+        ],
     )
-    await _emit_invitation(
-        session, "customer_invitation_accepted", invitation, principal, customer.id
-    )
-    for relationship, partner, other in new_relationships:
-        await _emit_relationship(
-            session, "relationship_created", relationship, partner, other, principal
-        )
-    for grant, partner in new_grants:
-        await access.grant_event(
-            session,
-            "delegated_access_granted",
-            grant,
-            principal,
-            partner,
-            [partner.tenant_id, customer.id],
-        )
     return created
 
 
-async def _emit_relationship(
-    session: AsyncSession,
-    type_: str,
+def _relationship_told(
+    type_: EventType,
     rel: CustomerRelationship,
     partner: PartnerAccount,
     other: PartnerAccount | None,
-    actor: Principal,
     data: dict[str, Any] | None = None,
-) -> None:
-    await events.emit(
-        session,
+) -> events.Tell:
+    return events.Tell(
         type_,
         resource_type="customer_relationship",
         resource_id=rel.id,
         resource_uri=f"/api/v1/customers/{rel.customer_tenant_id}",
-        actor=actor,
         audience=[partner.tenant_id, other.tenant_id if other else None, rel.customer_tenant_id],
         data={
             "customer_id": str(rel.customer_tenant_id),
@@ -587,7 +578,8 @@ async def _end(
     *,
     by_customer: bool,
     actor: Principal,
-) -> None:
+) -> list[events.Tell]:
+    """End the relationship and its grants; what to tell of it (the caller announces)."""
     user_id = actor.user_id
     now = utcnow()
     RELATIONSHIP.move(rel, RelationshipStatus.terminated)
@@ -608,16 +600,15 @@ async def _end(
         else None
     )
     by = {"by": rel.terminated_by.value}
-    await _emit_relationship(session, "relationship_ended", rel, partner, other, actor, by)
-    for grant in revoked:
-        await access.grant_event(
-            session,
-            "delegated_access_revoked",
-            grant,
-            actor,
-            partner,
-            [partner.tenant_id, customer.id],
-        )
+    return [
+        _relationship_told(EventType.relationship_ended, rel, partner, other, by),
+        *(
+            access.grant_told(
+                EventType.delegated_access_revoked, grant, partner, [partner.tenant_id, customer.id]
+            )
+            for grant in revoked
+        ),
+    ]
 
 
 async def end_relationship(
@@ -626,15 +617,16 @@ async def end_relationship(
     rel = await access_customer(session, principal, customer_id)
     if not principal.can(Permission.manage_customers):
         raise Forbidden("Only admin agents end customer relationships.", code="insufficient_role")
-    await _end(session, settings, rel, by_customer=False, actor=principal)
-    audit.record(
+    told = await _end(session, settings, rel, by_customer=False, actor=principal)
+    await events.announce(
         session,
-        operation="customer_relationship_ended",
-        actor=principal,
+        principal,
+        "customer_relationship_ended",
         resource_type="customer",
         resource_id=customer_id,
         subject_tenant_id=customer_id,
         detail={"by": EndedBy.partner.value},
+        tell=told,
     )
 
 
@@ -697,14 +689,15 @@ async def revoke_partner(
     rel = await _active_relationship(session, partner_account_id, principal.tenant_id)
     if rel is None:
         raise NotFound("No such partner.", code="partner_not_found")
-    await _end(session, settings, rel, by_customer=True, actor=principal)
-    audit.record(
+    told = await _end(session, settings, rel, by_customer=True, actor=principal)
+    await events.announce(
         session,
-        operation="customer_relationship_ended",
-        actor=principal,
+        principal,
+        "customer_relationship_ended",
         resource_type="partner_account",
         resource_id=partner_account_id,
         detail={"by": EndedBy.customer.value},
+        tell=told,
     )
 
 

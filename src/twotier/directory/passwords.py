@@ -15,7 +15,6 @@ from enum import IntEnum
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory.models import AccessToken, User
 from twotier.directory.principal import Permission, Principal
@@ -28,6 +27,7 @@ from twotier.directory.service import (
     _tenant_of,
     get_tenant,
 )
+from twotier.events import service as events
 from twotier.kit import ratelimit
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Forbidden, Invalid, NotFound, TooManyRequests
@@ -115,10 +115,10 @@ async def reset_password(
     user.temporary_password_expires_at = expires_at
     await _end_sessions(session, user.id)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="user_password_reset",
-        actor=actor,
+        actor,
+        "user_password_reset",
         resource_type="user",
         resource_id=user.id,
         detail={"email": user.email, "expires_at": expires_at.isoformat()},
@@ -182,10 +182,10 @@ async def change_password(
         .values(revoked_at=utcnow())
     )
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="user_password_changed",
-        actor=actor,
+        actor,
+        "user_password_changed",
         resource_type="user",
         resource_id=user.id,
         detail={"email": user.email, "was_temporary": was_temporary},

@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory import emails, throttle
 from twotier.directory.access import access_tenant_user, user_in_tenant
@@ -20,6 +19,7 @@ from twotier.directory.models import AccessToken, Tenant, TenantKind, TokenKind,
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.schemas import PartnerRolesIn, TenantCreate, UserCreate, UserUpdate
+from twotier.events import service as events
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, NotFound, Unauthorized
 from twotier.kit.pagination import PageParams, paginate
@@ -77,9 +77,10 @@ async def create_tenant(
         roles=[DirectoryRole.global_admin.value],
     )
     await _add_unique(session, tenant, admin)
-    audit.record(
+    await events.announce(
         session,
-        operation="tenant_created",
+        None,
+        "tenant_created",
         resource_type="tenant",
         resource_id=tenant.id,
         actor_user_id=admin.id,
@@ -145,10 +146,10 @@ async def create_user(
         roles=sorted({role.value for role in data.roles}),
     )
     await _add_unique(session, user)
-    audit.record(
+    await events.announce(
         session,
-        operation="user_created",
-        actor=actor,
+        actor,
+        "user_created",
         resource_type="user",
         resource_id=user.id,
         detail={"email": user.email, "roles": user.roles},
@@ -235,10 +236,10 @@ async def update_user(
     }
     changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
     if changed:
-        audit.record(
+        await events.announce(
             session,
-            operation="user_updated",
-            actor=actor,
+            actor,
+            "user_updated",
             resource_type="user",
             resource_id=user.id,
             detail={"email": user.email, "changes": changed},
@@ -267,10 +268,10 @@ async def delete_user(
     _guard_global_admin(actor, user.roles, delegation=delegation)
     if DirectoryRole.global_admin.value in user.roles and user.is_active:
         await _keep_a_global_admin(session, user)
-    audit.record(
+    await events.announce(
         session,
-        operation="user_deleted",
-        actor=actor,
+        actor,
+        "user_deleted",
         resource_type="user",
         resource_id=user.id,
         detail={"email": user.email},
@@ -297,10 +298,10 @@ async def set_partner_roles(
     user.partner_roles = sorted({role.value for role in data.partner_roles})
     await session.flush()
     if before != user.partner_roles:
-        audit.record(
+        await events.announce(
             session,
-            operation="partner_roles_updated",
-            actor=principal,
+            principal,
+            "partner_roles_updated",
             resource_type="user",
             resource_id=user.id,
             detail={"email": user.email, "from": before, "to": user.partner_roles},
@@ -356,9 +357,10 @@ async def revoke_token(
     token.revoked_at = utcnow()
     user = await session.get(User, token.user_id)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation=operation,
+        None,
+        operation,
         resource_type="access_token",
         resource_id=token.id,
         actor_user_id=token.user_id,
@@ -431,9 +433,10 @@ async def sign_in(
     if user is None or not ok:
         await throttle.failed(session, attempt)
         # Kept with the counters (SignInFailed keeps changes): the user's tenant sees it.
-        audit.record(
+        await events.announce(
             session,
-            operation="sign_in_failed",
+            None,
+            "sign_in_failed",
             resource_type="user",
             resource_id=user.id if user else None,
             actor_user_id=user.id if user else None,
@@ -453,9 +456,10 @@ async def sign_in(
     token_id = await session.scalar(
         select(AccessToken.id).where(AccessToken.token_hash == token_hash(token))
     )
-    audit.record(
+    await events.announce(
         session,
-        operation="signed_in",
+        None,
+        "signed_in",
         resource_type="user",
         resource_id=user.id,
         actor_user_id=user.id,

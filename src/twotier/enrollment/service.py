@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount, Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal
@@ -27,6 +26,7 @@ from twotier.enrollment.models import (
 )
 from twotier.enrollment.schemas import EnrollmentCreate
 from twotier.events import service as events
+from twotier.events.catalog import EventType
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from twotier.kit.pagination import PageParams, paginate
@@ -40,28 +40,25 @@ VERIFICATION_TTL = timedelta(days=7)
 S = EnrollmentStatus
 
 
-async def _emit(
+async def _told(
     session: AsyncSession,
-    type_: str,
+    type_: EventType,
     enrollment: Enrollment,
-    actor: Principal | None,
     *,
     operator_too: bool = True,
     data: dict[str, Any] | None = None,
-) -> None:
+) -> events.Tell:
     """An enrollment event for the enrolling tenant (and the operator, who reviews it)."""
     audience = [enrollment.tenant_id]
     if operator_too:
         audience += list(
             await session.scalars(select(Tenant.id).where(Tenant.kind == TenantKind.operator))
         )
-    await events.emit(
-        session,
+    return events.Tell(
         type_,
         resource_type="enrollment",
         resource_id=enrollment.id,
         resource_uri=f"/api/v1/operator/enrollments/{enrollment.id}",
-        actor=actor,
         audience=audience,
         data={"program": enrollment.program, "partner_id": enrollment.partner_id} | (data or {}),
     )
@@ -271,15 +268,15 @@ async def create(
     session.add(enrollment)
     await session.flush()
     await _issue_verification(session, settings, enrollment)
-    audit.record(
+    await events.announce(
         session,
-        operation="enrollment_submitted",
-        actor=principal,
+        principal,
+        "enrollment_submitted",
         resource_type="enrollment",
         resource_id=enrollment.id,
         detail={"program": data.program, "partner_id": org.partner_id},
+        tell=[await _told(session, EventType.enrollment_submitted, enrollment, operator_too=False)],
     )
-    await _emit(session, "enrollment_submitted", enrollment, principal, operator_too=False)
     return enrollment
 
 
@@ -312,15 +309,17 @@ async def _add_program(
     await partners.add_program(session, partner, data.program, now)
     await session.flush()
     emails.approved(session, settings, enrollment)
-    audit.record(
+    await events.announce(
         session,
-        operation="partner_program_added",
-        actor=principal,
+        principal,
+        "partner_program_added",
         resource_type="partner_account",
         resource_id=partner.id,
         detail={"program": data.program, "enrollment_id": str(enrollment.id)},
+        tell=[
+            await _told(session, EventType.enrollment_approved, enrollment, data={"shortcut": True})
+        ],
     )
-    await _emit(session, "enrollment_approved", enrollment, principal, data={"shortcut": True})
     return enrollment
 
 
@@ -344,10 +343,10 @@ async def resend_verification(
     if enrollment.status != S.pending_email_verification:
         raise Conflict("The primary contact's email is already confirmed.", code="already_verified")
     await _issue_verification(session, settings, enrollment)
-    audit.record(
+    await events.announce(
         session,
-        operation="enrollment_verification_resent",
-        actor=principal,
+        principal,
+        "enrollment_verification_resent",
         resource_type="enrollment",
         resource_id=enrollment.id,
     )
@@ -408,15 +407,16 @@ async def verify_email(session: AsyncSession, settings: Settings, token: str) ->
     enrollment.verified_at = now
     await session.flush()
     emails.in_review(session, settings, enrollment)
-    audit.record(
+    await events.announce(
         session,
-        operation="enrollment_email_verified",
+        None,
+        "enrollment_email_verified",
         resource_type="enrollment",
         resource_id=enrollment.id,
         subject_tenant_id=enrollment.tenant_id,
         detail={"email": enrollment.primary_contact.get("email")},
+        tell=[await _told(session, EventType.enrollment_verified, enrollment)],
     )
-    await _emit(session, "enrollment_verified", enrollment, None)
     return enrollment
 
 
@@ -468,16 +468,16 @@ async def approve(
     enrollment.decided_by_user_id = operator.user_id
     await session.flush()
     emails.approved(session, settings, enrollment)
-    audit.record(
+    await events.announce(
         session,
-        operation="enrollment_approved",
-        actor=operator,
+        operator,
+        "enrollment_approved",
         resource_type="enrollment",
         resource_id=enrollment.id,
         subject_tenant_id=enrollment.tenant_id,
         detail={"program": enrollment.program, "partner_account_id": str(partner.id)},
+        tell=[await _told(session, EventType.enrollment_approved, enrollment)],
     )
-    await _emit(session, "enrollment_approved", enrollment, operator)
     return enrollment
 
 
@@ -504,14 +504,16 @@ async def reject(
     )
     await session.flush()
     emails.rejected(session, settings, enrollment)
-    audit.record(
+    await events.announce(
         session,
-        operation="enrollment_rejected",
-        actor=operator,
+        operator,
+        "enrollment_rejected",
         resource_type="enrollment",
         resource_id=enrollment.id,
         subject_tenant_id=enrollment.tenant_id,
         detail={"reason": reason},
+        tell=[
+            await _told(session, EventType.enrollment_rejected, enrollment, data={"reason": reason})
+        ],
     )
-    await _emit(session, "enrollment_rejected", enrollment, operator, data={"reason": reason})
     return enrollment

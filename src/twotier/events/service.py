@@ -1,13 +1,22 @@
-"""Emitting events: one row per change, in the change's transaction, for its audience."""
+"""Announcing what happened: ``announce`` writes a change's audit record and the events
+other tenants are told of, together, in the change's transaction.
+
+Every state change in a service ends with one ``announce`` (Zulip's ``do_*`` actions are the
+model: check, change, announce). ``emit`` is the event writer it uses.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.audit import service as audit
+from twotier.audit.models import AuditRecord
+from twotier.events.catalog import EventType
 from twotier.events.models import Event
 from twotier.kit.clock import utcnow
 from twotier.webhooks import fanout
@@ -30,7 +39,7 @@ def actor_of(principal: Principal | None) -> dict[str, Any] | None:
 # emitting transaction under its endpoint's ordering key (callers: ``await events.emit``).
 async def emit(
     session: AsyncSession,
-    type_: str,
+    type_: EventType,
     *,
     resource_type: str,
     resource_id: uuid.UUID | str,
@@ -67,3 +76,62 @@ async def emit(
     if fan_out:
         await fanout.fan_out(session, event)
     return event
+
+
+@dataclass(frozen=True)
+class Tell:
+    """An event to announce: its type, the resource it is about, and who is told."""
+
+    type: EventType
+    resource_type: str
+    resource_id: uuid.UUID | str
+    resource_uri: str | None
+    audience: Sequence[uuid.UUID | None]
+    data: dict[str, Any] = field(default_factory=dict)
+    # Defaults to the audit record's on_behalf_of_customer_id.
+    on_behalf_of_customer_id: uuid.UUID | None = None
+
+
+async def announce(
+    session: AsyncSession,
+    actor: Principal | None,
+    operation: str,
+    *,
+    resource_type: str,
+    resource_id: uuid.UUID | str | None,
+    detail: dict[str, Any] | None = None,
+    subject_tenant_id: uuid.UUID | None = None,
+    on_behalf_of_customer_id: uuid.UUID | None = None,
+    tell: Sequence[Tell] = (),
+    actor_user_id: uuid.UUID | None = None,
+    actor_tenant_id: uuid.UUID | None = None,
+    request_id: str | None = None,
+) -> AuditRecord:
+    """Record that ``actor`` did ``operation`` (the audit record) and tell the tenants
+    concerned (each ``Tell`` an event, with its webhook deliveries), in that order."""
+    entry = audit.record(
+        session,
+        operation=operation,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        actor=actor,
+        subject_tenant_id=subject_tenant_id,
+        on_behalf_of_customer_id=on_behalf_of_customer_id,
+        detail=detail,
+        actor_user_id=actor_user_id,
+        actor_tenant_id=actor_tenant_id,
+        request_id=request_id,
+    )
+    for event in tell:
+        await emit(
+            session,
+            event.type,
+            resource_type=event.resource_type,
+            resource_id=event.resource_id,
+            resource_uri=event.resource_uri,
+            actor=actor,
+            audience=event.audience,
+            on_behalf_of_customer_id=event.on_behalf_of_customer_id or on_behalf_of_customer_id,
+            data=event.data,
+        )
+    return entry

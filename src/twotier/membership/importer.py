@@ -32,7 +32,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
+from twotier.events import service as events
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 from twotier.kit.passwords import personal_words, weakness
@@ -423,9 +423,10 @@ async def write(
             await session.execute(insert(model), list(chunk))
             progress.advance(len(chunk))
     summary = ImportSummary(len(account_rows), imported)
-    audit.record(
+    await events.announce(
         session,
-        operation="memberships_imported",
+        None,
+        "memberships_imported",
         resource_type="membership",
         resource_id=None,
         detail={

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory.principal import Principal
+from twotier.events import service as events
 from twotier.kit import ratelimit
 from twotier.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
 from twotier.kit.pagination import PageParams, paginate
@@ -90,10 +90,10 @@ async def create_membership(
             )
         )
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="membership_created",
-        actor=actor,
+        actor,
+        "membership_created",
         resource_type="membership",
         resource_id=account.id,
         detail={"username": account.username, "organizations": len(data.organizations)},

@@ -8,10 +8,10 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.directory.models import Tenant, TenantKind, User
 from twotier.directory.roles import DirectoryRole
 from twotier.directory.schemas import AdminIn
+from twotier.events import service as events
 from twotier.kit.passwords import PasswordTooWeak, ensure_strong, personal_words
 from twotier.kit.security import hash_password
 
@@ -63,9 +63,10 @@ async def create_operator(session: AsyncSession, *, email: str, password: str, n
     )
     session.add(user)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="operator_created",
+        None,
+        "operator_created",
         resource_type="user",
         resource_id=user.id,
         actor_user_id=user.id,

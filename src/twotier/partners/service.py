@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.directory.models import PartnerAccount, PartnerProgram, PartnerStatus, Program, User
 from twotier.directory.principal import Permission, Principal
+from twotier.events import service as events
 from twotier.kit.errors import Forbidden, NotFound
 from twotier.kit.pagination import PageParams, paginate
 from twotier.partners.schemas import LegalProfile, PartnerOut, SupportProfile
@@ -110,10 +110,10 @@ async def update_support_profile(
     before = dict(partner.support_profile)
     partner.support_profile = data.model_dump(mode="json")
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="partner_support_profile_updated",
-        actor=principal,
+        principal,
+        "partner_support_profile_updated",
         resource_type="partner_account",
         resource_id=partner.id,
         detail={"from": before, "to": partner.support_profile},
@@ -135,10 +135,10 @@ async def update_legal_profile(
     partner.company_name = data.company_name
     partner.company_name_lower = data.company_name.lower()
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="partner_legal_profile_updated",
-        actor=principal,
+        principal,
+        "partner_legal_profile_updated",
         resource_type="partner_account",
         resource_id=partner.id,
         detail={"from": before, "to": partner.legal_profile},

@@ -14,7 +14,6 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit import service as audit
 from twotier.config import Settings
 from twotier.directory.models import User
 from twotier.directory.principal import Permission, Principal
@@ -109,10 +108,10 @@ async def create(
     )
     session.add(endpoint)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="webhook_created",
-        actor=principal,
+        principal,
+        "webhook_created",
         resource_type="webhook_endpoint",
         resource_id=endpoint.id,
         detail={"url": endpoint.url, "events": types},
@@ -169,10 +168,10 @@ async def update(
     if changes:
         endpoint.updated_at = utcnow()
         await session.flush()
-        audit.record(
+        await events.announce(
             session,
-            operation="webhook_updated",
-            actor=principal,
+            principal,
+            "webhook_updated",
             resource_type="webhook_endpoint",
             resource_id=endpoint.id,
             detail={"changes": changes},
@@ -182,10 +181,10 @@ async def update(
 
 async def delete(session: AsyncSession, principal: Principal, endpoint_id: uuid.UUID) -> None:
     endpoint = await access_endpoint(session, principal, endpoint_id, lock=True)
-    audit.record(
+    await events.announce(
         session,
-        operation="webhook_deleted",
-        actor=principal,
+        principal,
+        "webhook_deleted",
         resource_type="webhook_endpoint",
         resource_id=endpoint.id,
         detail={"url": endpoint.url},
@@ -207,10 +206,10 @@ async def rotate_secret(
     endpoint.secret_nonce = new_token()
     endpoint.updated_at = now
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="webhook_secret_rotated",
-        actor=principal,
+        principal,
+        "webhook_secret_rotated",
         resource_type="webhook_endpoint",
         resource_id=endpoint.id,
         detail={"previous_secret_expires_at": endpoint.previous_secret_expires_at.isoformat()},
@@ -242,10 +241,10 @@ async def send_test(
     await session.flush()
     delivery = fanout.new_delivery(session, endpoint.id, event, kind=DeliveryKind.test)
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="webhook_test_sent",
-        actor=principal,
+        principal,
+        "webhook_test_sent",
         resource_type="webhook_endpoint",
         resource_id=endpoint.id,
         detail={"delivery_id": str(delivery.id)},
@@ -265,10 +264,10 @@ async def replay(
         session, endpoint.id, event, kind=DeliveryKind.replay, replay_of=original.id
     )
     await session.flush()
-    audit.record(
+    await events.announce(
         session,
-        operation="webhook_delivery_replayed",
-        actor=principal,
+        principal,
+        "webhook_delivery_replayed",
         resource_type="webhook_endpoint",
         resource_id=endpoint.id,
         detail={"delivery_id": str(delivery.id), "replay_of": str(original.id)},
@@ -430,9 +429,10 @@ async def disable_for_failure(
                 "id": endpoint.id,
             },
         )
-    audit.record(
+    await events.announce(
         session,
-        operation="webhook_disabled",
+        None,
+        "webhook_disabled",
         resource_type="webhook_endpoint",
         resource_id=endpoint.id,
         subject_tenant_id=endpoint.tenant_id,

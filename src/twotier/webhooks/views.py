@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
 from twotier.directory.principal import Principal
-from twotier.events.catalog import CATALOG, EventType
+from twotier.events.catalog import CATALOG, EventSpec
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError
 from twotier.kit.i18n import _
@@ -34,8 +34,8 @@ FLASHES = {
 }
 
 
-def _grouped() -> tuple[tuple[str, tuple[EventType, ...]], ...]:
-    out: dict[str, list[EventType]] = {}
+def _grouped() -> tuple[tuple[str, tuple[EventSpec, ...]], ...]:
+    out: dict[str, list[EventSpec]] = {}
     for event in CATALOG:
         out.setdefault(event.group, []).append(event)
     return tuple((group, tuple(events)) for group, events in out.items())
