@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit.chain import KEYED, content_of, hash_content, write_key
 from twotier.audit.models import AuditRecord
+from twotier.directory.principal import Permission, Principal
 from twotier.kit.clock import utcnow
-
-if TYPE_CHECKING:
-    from twotier.directory.principal import Principal
 
 
 def record(
@@ -61,9 +59,12 @@ def record(
 
 
 async def partner_actions_in(
-    session: AsyncSession, tenant_id: uuid.UUID, limit: int = 50
+    session: AsyncSession, principal: Principal, limit: int = 50
 ) -> list[AuditRecord]:
-    """The latest things partners did in ``tenant_id`` on its behalf, newest first."""
+    """The latest things partners did in the caller's tenant on its behalf, newest first
+    (for whoever decides on its partners)."""
+    principal.demand(Permission.manage_partner_access)
+    tenant_id = principal.tenant_id
     rows = await session.scalars(
         select(AuditRecord)
         .where(AuditRecord.on_behalf_of_customer_id == tenant_id, AuditRecord.refused_at.is_(None))

@@ -400,10 +400,12 @@ async def record_section(
         resellers = await service.resellers_of_record(session, principal, customer.id)
     licenses_blocked = None
     try:
-        access.delegation_for(principal, customer.id, held_roles, DirectoryRole.license_admin)
+        acting = access.delegation_for(
+            principal, customer.id, held_roles, DirectoryRole.license_admin
+        )
         if users is None:
             users, _next = await directory.list_users(
-                session, customer.id, PageParams(limit=50, cursor=users_cursor)
+                session, principal, PageParams(limit=50, cursor=users_cursor), delegation=acting
             )
     except Forbidden as exc:
         licenses_blocked = access.refusal_text(
@@ -512,7 +514,7 @@ async def _my_page(
     users_next = None
     if may_assign:
         users, users_next = await directory.list_users(
-            session, customer_id, PageParams(limit=PAGE_SIZE, cursor=users_cursor)
+            session, principal, PageParams(limit=PAGE_SIZE, cursor=users_cursor)
         )
     return render(
         request,

@@ -263,7 +263,7 @@ async def list_customer_users(
     session: AsyncSession = Depends(get_session),
 ) -> Page[UserOut]:
     delegation = await access.act_for_customer(session, principal, customer_id, HELPDESK)
-    users, cursor = await directory.list_users(session, delegation.customer_tenant_id, params)
+    users, cursor = await directory.list_users(session, principal, params, delegation=delegation)
     return Page[UserOut](items=[UserOut.model_validate(u) for u in users], next_cursor=cursor)
 
 

@@ -393,9 +393,7 @@ async def record_section(
     try:
         delegation = access.delegation_for(principal, customer_id, held, HELPDESK)
         users, users_next = await directory.list_users(
-            session,
-            delegation.customer_tenant_id,
-            PageParams(limit=50, cursor=users_cursor),
+            session, principal, PageParams(limit=50, cursor=users_cursor), delegation=delegation
         )
     except Forbidden as exc:
         users_blocked = access.refusal_text(exc, HELPDESK, customer.company_name)
@@ -506,7 +504,7 @@ async def my_partners_page(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     partners = await every_page(lambda page: service.my_partners(session, principal, page))
-    activity = await audit.partner_actions_in(session, principal.tenant_id)
+    activity = await audit.partner_actions_in(session, principal)
     return render(
         request,
         "partners.html",

@@ -120,7 +120,7 @@ async def list_users(
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[UserOut]:
-    users, cursor = await service.list_users(session, principal.tenant_id, params)
+    users, cursor = await service.list_users(session, principal, params)
     return Page[UserOut](items=[UserOut.model_validate(u) for u in users], next_cursor=cursor)
 
 

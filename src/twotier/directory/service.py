@@ -310,11 +310,18 @@ async def set_partner_roles(
 
 
 async def list_users(
-    session: AsyncSession, tenant_id: uuid.UUID, params: PageParams
+    session: AsyncSession,
+    principal: Principal,
+    params: PageParams,
+    *,
+    delegation: Delegation | None = None,
 ) -> tuple[list[User], str | None]:
+    """The users of the caller's tenant, or of the customer ``delegation`` acts for."""
+    if delegation is None:
+        principal.demand(Permission.view_tenant_users)
     return await paginate(
         session,
-        select(User).where(User.tenant_id == tenant_id),
+        select(User).where(User.tenant_id == _tenant_of(principal, delegation)),
         keys=[User.created_at, User.id],
         params=params,
     )

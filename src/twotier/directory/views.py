@@ -214,7 +214,7 @@ async def _users_page(
 ) -> Response:
     if not principal.can(Permission.view_tenant_users):
         raise Forbidden("Only the tenant's admins see its users.", code="insufficient_role")
-    users, next_cursor = await service.list_users(session, principal.tenant_id, params)
+    users, next_cursor = await service.list_users(session, principal, params)
     return render(
         request,
         "users.html",

@@ -123,11 +123,11 @@ async def verify_email(
 )
 async def list_enrollments(
     status: StatusFilter | None = Query(None),
-    _principal: Principal = require(Permission.operate_platform),
+    principal: Principal = require(Permission.operate_platform),
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[EnrollmentOut]:
-    rows, cursor = await service.list_for_review(session, status, params)
+    rows, cursor = await service.list_for_review(session, principal, status, params)
     return Page[EnrollmentOut](
         items=[EnrollmentOut.model_validate(e) for e in rows], next_cursor=cursor
     )
@@ -136,10 +136,12 @@ async def list_enrollments(
 @operator_router.get("/{enrollment_id}", response_model=EnrollmentOut, responses=problems(404))
 async def get_enrollment(
     enrollment_id: uuid.UUID,
-    _principal: Principal = require(Permission.operate_platform),
+    principal: Principal = require(Permission.operate_platform),
     session: AsyncSession = Depends(get_session),
 ) -> EnrollmentOut:
-    return EnrollmentOut.model_validate(await service.get_for_operator(session, enrollment_id))
+    return EnrollmentOut.model_validate(
+        await service.get_for_operator(session, principal, enrollment_id)
+    )
 
 
 @operator_router.post(

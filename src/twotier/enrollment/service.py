@@ -424,8 +424,9 @@ async def verify_email(session: AsyncSession, settings: Settings, token: str) ->
 
 
 async def list_for_review(
-    session: AsyncSession, status: str | None, params: PageParams
+    session: AsyncSession, operator: Principal, status: str | None, params: PageParams
 ) -> tuple[list[Enrollment], str | None]:
+    operator.demand(Permission.operate_platform, "Only the operator reviews enrollments.")
     stmt = select(Enrollment)
     if status:
         stmt = stmt.where(Enrollment.status == status)
@@ -433,8 +434,9 @@ async def list_for_review(
 
 
 async def get_for_operator(
-    session: AsyncSession, enrollment_id: uuid.UUID, *, lock: bool = False
+    session: AsyncSession, operator: Principal, enrollment_id: uuid.UUID, *, lock: bool = False
 ) -> Enrollment:
+    operator.demand(Permission.operate_platform, "Only the operator reviews enrollments.")
     stmt = select(Enrollment).where(Enrollment.id == enrollment_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -456,7 +458,7 @@ def _may_decide(enrollment: Enrollment, decision: EnrollmentStatus) -> None:
 async def approve(
     session: AsyncSession, settings: Settings, operator: Principal, enrollment_id: uuid.UUID
 ) -> Enrollment:
-    enrollment = await get_for_operator(session, enrollment_id, lock=True)
+    enrollment = await get_for_operator(session, operator, enrollment_id, lock=True)
     _may_decide(enrollment, S.approved)
     held = await _partner_id_holder(session, enrollment.partner_id, enrollment.tenant_id)
     if held is not None:
@@ -488,7 +490,7 @@ async def reject(
     enrollment_id: uuid.UUID,
     reason: str,
 ) -> Enrollment:
-    enrollment = await get_for_operator(session, enrollment_id, lock=True)
+    enrollment = await get_for_operator(session, operator, enrollment_id, lock=True)
     _may_decide(enrollment, S.rejected)
     ENROLLMENT.move(enrollment, S.rejected)
     enrollment.rejection_reason = reason

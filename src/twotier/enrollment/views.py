@@ -754,7 +754,7 @@ async def review_queue(
     if status not in STATUS_FILTERS:
         status = "in_review"
     rows, next_cursor = await service.list_for_review(
-        session, None if status == "all" else status, params
+        session, principal, None if status == "all" else status, params
     )
     more = urlencode({"status": status, "cursor": next_cursor}) if next_cursor else None
     return render(
@@ -809,7 +809,7 @@ async def review_page(
     session: AsyncSession = Depends(get_session),
 ) -> Response:
     require_operator_page(principal)
-    enrollment = await service.get_for_operator(session, enrollment_id)
+    enrollment = await service.get_for_operator(session, principal, enrollment_id)
     review = {k: FLASHES[k] for k in ("approved", "rejected")}
     return await _review_page(
         request, session, principal, enrollment, flashes=flashes(notice, review)
@@ -828,7 +828,7 @@ async def approve(
     try:
         await service.approve(session, settings, principal, enrollment_id)
     except Conflict as exc:
-        enrollment = await service.get_for_operator(session, enrollment_id)
+        enrollment = await service.get_for_operator(session, principal, enrollment_id)
         return await _review_page(
             request, session, principal, enrollment, error=exc.detail, status_code=exc.status
         )
@@ -850,7 +850,7 @@ async def reject(
     reason = form.get("reason", "")
     data, errors = parse(RejectIn, {"reason": reason})
     if data is None:
-        enrollment = await service.get_for_operator(session, enrollment_id)
+        enrollment = await service.get_for_operator(session, principal, enrollment_id)
         if not reason.strip():
             errors = {"reason": _("Give the reason: the organization reads it in the email.")}
         return await _review_page(
@@ -859,7 +859,7 @@ async def reject(
     try:
         await service.reject(session, settings, principal, enrollment_id, data.reason)
     except Conflict as exc:
-        enrollment = await service.get_for_operator(session, enrollment_id)
+        enrollment = await service.get_for_operator(session, principal, enrollment_id)
         return await _review_page(
             request,
             session,

@@ -55,11 +55,11 @@ async def create_membership(
 @router.get("", response_model=Page[MembershipOut], summary="Search the membership registry")
 async def list_memberships(
     q: str | None = Query(None, description="Username prefix, legal-name prefix or partner ID"),
-    _principal: Principal = require(Permission.operate_platform),
+    principal: Principal = require(Permission.operate_platform),
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[MembershipOut]:
-    accounts, cursor = await service.list_memberships(session, q, params)
+    accounts, cursor = await service.list_memberships(session, principal, q, params)
     orgs = await service.organizations_of(session, [a.id for a in accounts])
     return Page[MembershipOut](
         items=[membership_out(a, orgs[a.id]) for a in accounts], next_cursor=cursor

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.directory.principal import Principal
+from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
 from twotier.kit import ratelimit
 from twotier.kit.errors import Conflict, Invalid, NotFound, TooManyRequests, Unauthorized
@@ -119,8 +119,9 @@ async def organizations_of(
 
 
 async def list_memberships(
-    session: AsyncSession, q: str | None, params: PageParams
+    session: AsyncSession, operator: Principal, q: str | None, params: PageParams
 ) -> tuple[list[MembershipAccount], str | None]:
+    operator.demand(Permission.operate_platform, "Only the operator keeps the registry.")
     stmt = select(MembershipAccount)
     if q:
         term = q.strip().lower()

@@ -52,7 +52,7 @@ async def _page(
     flashes: list[str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    accounts, next_cursor = await service.list_memberships(session, q, params)
+    accounts, next_cursor = await service.list_memberships(session, principal, q, params)
     orgs = await service.organizations_of(session, [a.id for a in accounts])
     more = None
     if next_cursor:

@@ -115,7 +115,7 @@ def navigation(request: Request, principal: Principal | None) -> list[NavItem]:
         items.append(NavItem(_("Customers"), "/customers", "customers"))
     if principal.can(Permission.enroll_partner):
         items.append(NavItem(_("Enrollment"), "/enroll", "enroll"))
-    if "global_admin" in principal.roles and not principal.is_operator:
+    if principal.can(Permission.manage_partner_access) and not principal.is_operator:
         items.append(NavItem(_("Partners"), "/partners", "partners"))
     if not (principal.is_partner or principal.is_operator) and principal.can(
         Permission.view_subscriptions
