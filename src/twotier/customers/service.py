@@ -13,7 +13,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -23,7 +23,7 @@ from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.channel import service as channel
 from twotier.channel.models import LinkStatus, ResellerLink, Side
 from twotier.config import Settings
-from twotier.customers import emails
+from twotier.customers import emails, queries
 from twotier.customers.models import (
     RELATIONSHIP,
     CustomerRelationship,
@@ -508,34 +508,10 @@ async def list_customers(
     other_tier: uuid.UUID | None = None,
 ) -> tuple[list[CustomerOut], str | None]:
     _require_view(principal)
-    other = aliased(PartnerAccount)
-    stmt = (
-        select(CustomerRelationship, Tenant, other)
-        .join(Tenant, Tenant.id == CustomerRelationship.customer_tenant_id)
-        .outerjoin(other, other.id == CustomerRelationship.other_tier_account_id)
-        .where(
-            CustomerRelationship.partner_account_id == principal.partner_account_id,
-            CustomerRelationship.status == RelationshipStatus.active,
-        )
+    assert principal.partner_account_id is not None  # noqa: S101 — _require_view checked
+    return await queries.customer_page(
+        session, principal.partner_account_id, q, params, other_tier=other_tier
     )
-    if other_tier is not None:
-        stmt = stmt.where(CustomerRelationship.other_tier_account_id == other_tier)
-    if q:
-        prefix = q.strip().lower()
-        stmt = stmt.where(
-            or_(
-                func.lower(Tenant.display_name).startswith(prefix, autoescape=True),
-                Tenant.domain.startswith(prefix, autoescape=True),
-            )
-        )
-    rows, cursor = await paginate(
-        session,
-        stmt,
-        keys=[CustomerRelationship.created_at, CustomerRelationship.id],
-        params=params,
-        scalars=False,
-    )
-    return [_customer_out(rel, tenant, o) for rel, tenant, o in rows], cursor
 
 
 def _grant_out(grant: DelegatedAccessGrant, partner: PartnerAccount) -> GrantOut:
@@ -558,17 +534,14 @@ async def grant_out(session: AsyncSession, grant: DelegatedAccessGrant) -> Grant
 async def customer_detail(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID
 ) -> tuple[CustomerOut, list[GrantOut]]:
+    """The customer as the partner sees it, and the partner's grants in its tenant."""
     _require_view(principal)
-    rel = await access_customer(session, principal, customer_id)
-    tenant = await session.get_one(Tenant, customer_id)
-    other = (
-        await session.get(PartnerAccount, rel.other_tier_account_id)
-        if rel.other_tier_account_id
-        else None
-    )
-    assert principal.partner_account_id is not None  # noqa: S101 — access_customer checked
+    assert principal.partner_account_id is not None  # noqa: S101 — _require_view checked
+    customer = await queries.customer_of(session, principal.partner_account_id, customer_id)
+    if customer is None:
+        raise NotFound("No such customer.", code="customer_not_found")
     grants = await access.grants_of(session, customer_id, [principal.partner_account_id])
-    return _customer_out(rel, tenant, other), [_grant_out(g, p) for g, p in grants]
+    return customer, [_grant_out(g, p) for g, p in grants]
 
 
 async def _end(

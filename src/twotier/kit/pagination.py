@@ -132,10 +132,19 @@ async def paginate(
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
-        last = rows[-1]
-        obj = last if scalars else last[0]
-        next_cursor = _encode([getattr(obj, key.key) for key in keys], binding)
+        next_cursor = _encode(_key_values(rows[-1], keys, scalars), binding)
     return rows, next_cursor
+
+
+def _key_values(last: Any, keys: Sequence[InstrumentedAttribute[Any]], scalars: bool) -> list[Any]:
+    """The sort keys of a page's last row: an entity's attributes, the first entity of a
+    row of entities, or a row of columns that selects the keys under their own names."""
+    if scalars:
+        return [getattr(last, key.key) for key in keys]
+    head = last[0]
+    if all(hasattr(head, key.key) for key in keys):
+        return [getattr(head, key.key) for key in keys]
+    return [last._mapping[key.key] for key in keys]
 
 
 async def every_page(

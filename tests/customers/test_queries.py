@@ -1,0 +1,64 @@
+"""The customer list and record read what they show in one query each, whatever the count."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from tests.customers.helpers import customer_of, linked_pair
+from tests.factories import Org, make_operator
+from tests.statements import statements
+from twotier.config import Settings
+from twotier.kit.db import Database
+
+
+@pytest.fixture
+async def pair(
+    client: httpx.AsyncClient, db: Database, settings: Settings, session: AsyncSession
+) -> tuple[Org, Org, str, str]:
+    return await linked_pair(client, db, settings, await make_operator(client, session))
+
+
+def _reads_of(seen: list[str], table: str) -> int:
+    return sum(1 for s in seen if s.lstrip().upper().startswith("SELECT") and table in s)
+
+
+async def test_the_customer_list_is_one_read_for_one_customer_or_five(
+    client: httpx.AsyncClient, engine: AsyncEngine, pair: tuple[Org, Org, str, str]
+) -> None:
+    _provider, reseller, provider_id, _ = pair
+
+    async def cost() -> tuple[int, int, int]:
+        with statements(engine) as seen:
+            response = await client.get("/api/v1/customers", headers=reseller.auth)
+        assert response.status_code == 200
+        return len(response.json()["items"]), len(seen), _reads_of(seen, "customer_relationships")
+
+    await customer_of(client, reseller, provider_id, name="Northwind Traders")
+    shown, one, relationship_reads = await cost()
+    assert (shown, relationship_reads) == (1, 1)
+    for n in range(4):
+        await customer_of(client, reseller, None, name=f"Customer {n} Ltd")
+    shown, five, relationship_reads = await cost()
+    assert (shown, relationship_reads) == (5, 1)
+    assert five == one == 2  # the principal, then the page
+
+
+async def test_the_customer_record_reads_the_customer_once_and_its_grants_once(
+    client: httpx.AsyncClient, engine: AsyncEngine, pair: tuple[Org, Org, str, str]
+) -> None:
+    _provider, reseller, provider_id, _ = pair
+    customer = await customer_of(client, reseller, provider_id)
+    customer_id = (await client.get("/api/v1/me", headers=customer.auth)).json()["tenant"]["id"]
+    with statements(engine) as seen:
+        response = await client.get(f"/api/v1/customers/{customer_id}", headers=reseller.auth)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["relationship"]["kind"] == "two_tier"
+    assert body["relationship"]["indirect_provider"]["id"] == provider_id
+    assert _reads_of(seen, "customer_relationships") == 1
+    assert _reads_of(seen, "delegated_access_grants") == 1
+    # Besides the principal's lookup: the customer row and the grants, nothing else.
+    answer = [st for st in seen if "access_tokens" not in st]
+    assert len(answer) == 2, answer
