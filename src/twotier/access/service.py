@@ -150,26 +150,7 @@ def grant_told(
     )
 
 
-# Reading grants.
-
-
-async def grants_of(
-    session: AsyncSession, tenant_id: uuid.UUID, partner_ids: Sequence[uuid.UUID]
-) -> list[tuple[DelegatedAccessGrant, PartnerAccount]]:
-    """The relationship grants ``partner_ids`` hold in ``tenant_id``, oldest first."""
-    if not partner_ids:
-        return []
-    rows = await session.execute(
-        select(DelegatedAccessGrant, PartnerAccount)
-        .join(PartnerAccount, PartnerAccount.id == DelegatedAccessGrant.partner_account_id)
-        .where(
-            DelegatedAccessGrant.tenant_id == tenant_id,
-            DelegatedAccessGrant.partner_account_id.in_(partner_ids),
-            DelegatedAccessGrant.source == GrantSource.relationship,
-        )
-        .order_by(DelegatedAccessGrant.created_at, DelegatedAccessGrant.id)
-    )
-    return [(g, p) for g, p in rows.all()]
+# Reading grants (the lists' reads are access.queries).
 
 
 async def delegated_roles(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
-from twotier.channel import emails
+from twotier.channel import emails, queries
 from twotier.channel.models import LINK, LinkStatus, ResellerLink, Side
 from twotier.channel.schemas import GrantOut, InvitationOut, LinkOut, ResellerInvitationCreate
 from twotier.config import Settings
@@ -61,6 +61,13 @@ def require_provider(principal: Principal, permission: Permission) -> uuid.UUID:
     if not principal.can(permission):
         raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
     return principal.partner_account_id
+
+
+def require_side(principal: Principal, side: Side, permission: Permission) -> uuid.UUID:
+    """An approved partner on ``side`` (a provider or a reseller) with ``permission``."""
+    if side == Side.provider:
+        return require_provider(principal, permission)
+    return require_reseller(principal, permission)
 
 
 def require_reseller(principal: Principal, permission: Permission) -> uuid.UUID:
@@ -466,13 +473,6 @@ def _link_out(
     )
 
 
-def _sides(side: Side) -> tuple[Any, Any]:
-    """(my column, the other side's column) on ResellerLink for ``side``."""
-    if side == Side.provider:
-        return ResellerLink.provider_account_id, ResellerLink.reseller_account_id
-    return ResellerLink.reseller_account_id, ResellerLink.provider_account_id
-
-
 async def list_links(
     session: AsyncSession,
     principal: Principal,
@@ -480,25 +480,12 @@ async def list_links(
     status: str | None,
     params: PageParams,
 ) -> tuple[list[LinkOut], str | None]:
-    mine, other = _sides(side)
-    grant = aliased(DelegatedAccessGrant)
-    stmt = (
-        select(ResellerLink, PartnerAccount, grant)
-        .join(PartnerAccount, PartnerAccount.id == other)
-        .outerjoin(grant, grant.reseller_link_id == ResellerLink.id)
-        .where(
-            mine == principal.partner_account_id,
-            ResellerLink.status == (status or LinkStatus.active),
-        )
+    """The caller's indirect resellers (provider side) or providers (reseller side)."""
+    require_side(principal, side, Permission.view_partner)
+    assert principal.partner_account_id is not None  # noqa: S101 — require_side checked
+    return await queries.link_page(
+        session, principal.partner_account_id, side, LinkStatus(status or "active"), params
     )
-    rows, cursor = await paginate(
-        session,
-        stmt,
-        keys=[ResellerLink.created_at, ResellerLink.id],
-        params=params,
-        scalars=False,
-    )
-    return [_link_out(link, acct, g) for link, acct, g in rows], cursor
 
 
 async def access_link(
@@ -510,7 +497,7 @@ async def access_link(
     lock: bool = False,
 ) -> ResellerLink:
     """The caller's active link with ``other_account_id``; otherwise 404."""
-    mine, other = _sides(side)
+    mine, other = queries.sides(side)
     stmt = select(ResellerLink).where(
         mine == principal.partner_account_id,
         other == other_account_id,

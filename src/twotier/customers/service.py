@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from twotier.access import queries as access_queries
 from twotier.access import service as access
 from twotier.access.models import DelegatedAccessGrant, GrantSource
 from twotier.channel import service as channel
@@ -540,7 +541,7 @@ async def customer_detail(
     customer = await queries.customer_of(session, principal.partner_account_id, customer_id)
     if customer is None:
         raise NotFound("No such customer.", code="customer_not_found")
-    grants = await access.grants_of(session, customer_id, [principal.partner_account_id])
+    grants = await access_queries.grants_of(session, customer_id, [principal.partner_account_id])
     return customer, [_grant_out(g, p) for g, p in grants]
 
 
@@ -637,7 +638,9 @@ async def my_partners(
         params=params,
         scalars=False,
     )
-    grants = await access.grants_of(session, principal.tenant_id, [p.id for _r, p, _o in rows])
+    grants = await access_queries.grants_of(
+        session, principal.tenant_id, [p.id for _r, p, _o in rows]
+    )
     out = []
     for rel, partner, o in rows:
         ref = PartnerRef.of(partner)
