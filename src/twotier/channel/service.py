@@ -361,9 +361,11 @@ async def view_invitation(session: AsyncSession, invitation: Invitation) -> Invi
     )
 
 
-async def accept_reseller_invitation(
-    session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
-) -> LinkOut:
+async def _check_authorization(
+    session: AsyncSession, principal: Principal, invitation: Invitation
+) -> tuple[PartnerAccount, PartnerAccount]:
+    """A usable reseller invitation, for this reseller's admin agent, from another partner:
+    (provider, reseller)."""
     if invitation.kind != InvitationKind.reseller:
         raise Invalid(
             "This is not an invitation to authorize a provider.", code="invitation_kind_mismatch"
@@ -378,7 +380,15 @@ async def accept_reseller_invitation(
     provider = await _partner(session, invitation.from_partner_account_id)
     if provider.id == reseller_id:
         raise Invalid("A partner cannot authorize itself.", code="cannot_invite_self")
-    reseller = await _partner(session, reseller_id)
+    return provider, await _partner(session, reseller_id)
+
+
+async def accept_reseller_invitation(
+    session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
+) -> LinkOut:
+    """ "Authorize indirect provider": the link and the provider's grant in the reseller's
+    tenant. Check, write, announce."""
+    provider, reseller = await _check_authorization(session, principal, invitation)
     now = utcnow()
     link = ResellerLink(
         id=uuid.uuid4(),

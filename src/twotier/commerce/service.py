@@ -308,6 +308,27 @@ async def resellers_of_record(
 async def create_order(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID, data: OrderCreate
 ) -> OrderOut:
+    """A provider's order on behalf of a customer: check, write, announce."""
+    plan = await _check_order(session, principal, customer_id, data)
+    order = await _write_order(session, principal, customer_id, data, plan)
+    return await _announce_order(session, principal, customer_id, order, plan)
+
+
+@dataclass(frozen=True)
+class _OrderPlan:
+    """What an order was checked against: every line's offer, price and reseller."""
+
+    provider_id: uuid.UUID
+    offers: dict[uuid.UUID, tuple[Offer, Sku]]
+    prices: dict[uuid.UUID, OfferPrice]
+    resellers: dict[str, PartnerAccount]
+
+
+async def _check_order(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID, data: OrderCreate
+) -> _OrderPlan:
+    """The provider's relationship, the attestation, and each line: a live offer sold in the
+    customer's country, a quantity it allows, a reseller of record that may be named."""
     provider_id = require_ordering_provider(principal)
     await access_customer(session, principal, customer_id)
     if not data.attestation_accepted:
@@ -356,7 +377,23 @@ async def create_order(
         key = line.partner_id_on_record.strip()
         if key not in resellers:
             resellers[key] = await _reseller_of_record(session, provider_id, customer_id, key)
+    return _OrderPlan(provider_id, offers, prices, resellers)
 
+
+async def _write_order(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    data: OrderCreate,
+    plan: _OrderPlan,
+) -> Order:
+    """The order, one subscription and one line per order line, and the seats they add."""
+    provider_id, offers, prices, resellers = (
+        plan.provider_id,
+        plan.offers,
+        plan.prices,
+        plan.resellers,
+    )
     now = utcnow()
     order = Order(
         id=uuid.uuid4(),
@@ -413,7 +450,19 @@ async def create_order(
     await session.flush()
     for sub in subscriptions:
         await change_seats(session, customer_id, sub.sku_id, sub.quantity, keep_assigned=False)
+    return order
 
+
+async def _announce_order(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    order: Order,
+    plan: _OrderPlan,
+) -> OrderOut:
+    """Audit the order (each line's price and reseller) and tell the provider, the resellers
+    of record and the customer of it and of each subscription."""
+    provider_id, resellers = plan.provider_id, plan.resellers
     out = await order_out(session, order)
     provider = await session.get_one(PartnerAccount, provider_id)
     audience = [customer_id, provider.tenant_id, *(r.tenant_id for r in resellers.values())]
@@ -639,16 +688,15 @@ def in_cancellation_window(
     return status != SubscriptionStatus.cancelled and (now or utcnow()) <= cancellable_until
 
 
-async def update_subscription(
+async def _subscription_to_change(
     session: AsyncSession,
     principal: Principal,
-    customer_id: uuid.UUID,
+    scope: CustomerScope,
     subscription_id: uuid.UUID,
-    data: SubscriptionPatch,
     if_match: str | None,
-) -> SubscriptionOut:
-    scope = await customer_scope(session, principal, customer_id)
-    sub = await session.scalar(
+) -> Subscription:
+    """The subscription, locked, if the caller is its provider and read its current ETag."""
+    sub: Subscription | None = await session.scalar(
         scope.subscriptions(select(Subscription))
         .where(Subscription.id == subscription_id)
         .with_for_update()
@@ -672,12 +720,12 @@ async def update_subscription(
         )
     if sub.status == SubscriptionStatus.cancelled:
         raise Conflict("This subscription is cancelled.", code="subscription_cancelled")
-    offer = await session.get_one(Offer, sub.offer_id)
-    now = utcnow()
-    in_window = in_cancellation_window(sub.status, sub.cancellable_until, now)
-    before = {"quantity": sub.quantity, "status": sub.status, "auto_renew": sub.auto_renew}
-    counts = sub.status == SubscriptionStatus.active  # its seats are in the pool now
+    return sub
 
+
+def _check_change(sub: Subscription, offer: Offer, data: SubscriptionPatch, now: datetime) -> None:
+    """The offer's quantity limits, and its cancellation window for going down or cancelling."""
+    in_window = in_cancellation_window(sub.status, sub.cancellable_until, now)
     if data.quantity is not None and data.quantity != sub.quantity:
         if not offer.min_quantity <= data.quantity <= offer.max_quantity:
             raise Invalid(
@@ -691,13 +739,8 @@ async def update_subscription(
                 f"(until {sub.cancellable_until:%Y-%m-%d %H:%M} UTC).",
                 code="cancellation_window_closed",
             )
-        if counts:
-            await change_seats(
-                session, customer_id, sub.sku_id, data.quantity - sub.quantity, keep_assigned=True
-            )
-        sub.quantity = data.quantity
-
     if data.status is not None and data.status != sub.status:
+        SUBSCRIPTION.check(sub.status, SubscriptionStatus(data.status))
         if data.status == SubscriptionStatus.cancelled and not in_window:
             raise Conflict(
                 "A subscription can only be cancelled within its cancellation window "
@@ -705,6 +748,24 @@ async def update_subscription(
                 "ends with its term.",
                 code="cancellation_window_closed",
             )
+
+
+async def _apply_change(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    sub: Subscription,
+    data: SubscriptionPatch,
+    now: datetime,
+) -> None:
+    """Quantity, then status, then auto-renew; the seat pool follows what counts."""
+    counts = sub.status == SubscriptionStatus.active  # its seats are in the pool now
+    if data.quantity is not None and data.quantity != sub.quantity:
+        if counts:
+            await change_seats(
+                session, customer_id, sub.sku_id, data.quantity - sub.quantity, keep_assigned=True
+            )
+        sub.quantity = data.quantity
+    if data.status is not None and data.status != sub.status:
         if counts:
             # Suspending or cancelling takes its seats away; assigned licenses stay assigned
             # (and unusable) until someone unassigns them. No new assignment fits meanwhile.
@@ -719,37 +780,56 @@ async def update_subscription(
         else:
             sub.cancelled_at = now
             sub.auto_renew = False
-
     if data.auto_renew is not None and sub.status != SubscriptionStatus.cancelled:
         sub.auto_renew = data.auto_renew
 
+
+async def update_subscription(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    subscription_id: uuid.UUID,
+    data: SubscriptionPatch,
+    if_match: str | None,
+) -> SubscriptionOut:
+    """The provider changes quantity, status or auto-renew under If-Match: check, write,
+    announce (nothing is announced when nothing changed)."""
+    scope = await customer_scope(session, principal, customer_id)
+    sub = await _subscription_to_change(session, principal, scope, subscription_id, if_match)
+    offer = await session.get_one(Offer, sub.offer_id)
+    now = utcnow()
+    _check_change(sub, offer, data, now)
+
+    before = {"quantity": sub.quantity, "status": sub.status, "auto_renew": sub.auto_renew}
+    await _apply_change(session, customer_id, sub, data, now)
     after = {"quantity": sub.quantity, "status": sub.status, "auto_renew": sub.auto_renew}
-    if after != before:
-        sub.version += 1
-        sub.updated_at = now
-        await session.flush()
-        changes = {k: {"from": before[k], "to": after[k]} for k in after if after[k] != before[k]}
-        out = await _subscription_in(session, scope, sub.id)
-        reseller = await session.get_one(PartnerAccount, sub.reseller_account_id)
-        provider = await session.get_one(PartnerAccount, sub.provider_account_id)
-        await events.announce(
-            session,
-            principal,
-            "subscription_updated",
-            resource_type="subscription",
-            resource_id=sub.id,
-            on_behalf_of_customer_id=customer_id,
-            detail={"changes": changes},
-            tell=[
-                events.Tell(
-                    EventType.subscription_updated,
-                    resource_type="subscription",
-                    resource_id=sub.id,
-                    resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub.id}",
-                    audience=[customer_id, provider.tenant_id, reseller.tenant_id],
-                    data={"changes": changes, "subscription": out.model_dump(mode="json")},
-                )
-            ],
-        )
-        return out
-    return await _subscription_in(session, scope, sub.id)
+    if after == before:
+        return await _subscription_in(session, scope, sub.id)
+    sub.version += 1
+    sub.updated_at = now
+    await session.flush()
+
+    changes = {k: {"from": before[k], "to": after[k]} for k in after if after[k] != before[k]}
+    out = await _subscription_in(session, scope, sub.id)
+    reseller = await session.get_one(PartnerAccount, sub.reseller_account_id)
+    provider = await session.get_one(PartnerAccount, sub.provider_account_id)
+    await events.announce(
+        session,
+        principal,
+        "subscription_updated",
+        resource_type="subscription",
+        resource_id=sub.id,
+        on_behalf_of_customer_id=customer_id,
+        detail={"changes": changes},
+        tell=[
+            events.Tell(
+                EventType.subscription_updated,
+                resource_type="subscription",
+                resource_id=sub.id,
+                resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub.id}",
+                audience=[customer_id, provider.tenant_id, reseller.tenant_id],
+                data={"changes": changes, "subscription": out.model_dump(mode="json")},
+            )
+        ],
+    )
+    return out

@@ -10,7 +10,7 @@ role; expiry is checked at each request, so no background job is needed for safe
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -296,9 +296,11 @@ async def _active_relationship(
     )
 
 
-async def accept_customer_invitation(
-    session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
-) -> list[dict[str, Any]]:
+async def _check_acceptance(
+    session: AsyncSession, principal: Principal, invitation: Invitation
+) -> tuple[PartnerAccount, PartnerAccount | None]:
+    """A usable customer invitation, accepted by a customer's global admin, from a reseller
+    (and its provider, two-tier) still linked: (reseller, provider or None)."""
     if invitation.kind != InvitationKind.customer:
         raise Invalid(
             "This is not an invitation to a reseller relationship.",
@@ -331,6 +333,62 @@ async def accept_customer_invitation(
                 "ask your reseller for a new invitation.",
                 code="indirect_link_inactive",
             )
+    return reseller, provider
+
+
+async def _relationship_for(
+    session: AsyncSession,
+    principal: Principal,
+    invitation: Invitation,
+    partner: PartnerAccount,
+    tier: Tier,
+    other: PartnerAccount | None,
+    kind: RelationshipKind,
+    now: datetime,
+) -> tuple[CustomerRelationship, bool]:
+    """The partner's relationship with the accepting customer — a new one, or the active one
+    (a direct one becomes two-tier when the reseller now brings a provider) — and whether
+    it is new. "Adds, never replaces"."""
+    customer_id = principal.tenant_id
+    kind = (
+        RelationshipKind.two_tier
+        if invitation.details.get("provider_account_id")
+        else (RelationshipKind.direct)
+    )
+    relationship = await _active_relationship(session, partner.id, customer_id)
+    if relationship is not None:
+        if kind == RelationshipKind.two_tier and relationship.kind == RelationshipKind.direct:
+            relationship.kind = RelationshipKind.two_tier
+            relationship.other_tier_account_id = other.id if other else None
+        return relationship, False
+    relationship = CustomerRelationship(
+        id=uuid.uuid4(),
+        customer_tenant_id=customer_id,
+        partner_account_id=partner.id,
+        kind=kind,
+        tier=tier,
+        other_tier_account_id=other.id if other else None,
+        status=RelationshipStatus.active,
+        active_pair=f"{partner.id}:{customer_id}",
+        invitation_id=invitation.id,
+        accepted_by_user_id=principal.user_id,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(relationship)
+    except IntegrityError as exc:
+        raise Conflict("This relationship was accepted just now.", code="invitation_used") from exc
+    return relationship, True
+
+
+async def accept_customer_invitation(
+    session: AsyncSession, settings: Settings, principal: Principal, invitation: Invitation
+) -> list[dict[str, Any]]:
+    """The customer's global admin accepts: a relationship and a grant per tier (the
+    reseller, and its provider two-tier). Check, write, announce."""
+    reseller, provider = await _check_acceptance(session, principal, invitation)
+
     access_request = _access_of(invitation)
     roles = [r.value for r in access_request.roles]
     now = utcnow()
@@ -342,35 +400,16 @@ async def accept_customer_invitation(
     if provider is not None:
         tiers.append((provider, Tier.provider, reseller))
     created: list[dict[str, Any]] = []
-    new_relationships: list[tuple[CustomerRelationship, PartnerAccount, PartnerAccount | None]] = []
-    new_grants: list[tuple[DelegatedAccessGrant, PartnerAccount]] = []
+    told: list[events.Tell] = []
+    granted: list[events.Tell] = []
     for partner, tier, other in tiers:
-        relationship = await _active_relationship(session, partner.id, customer.id)
-        if relationship is None:
-            relationship = CustomerRelationship(
-                id=uuid.uuid4(),
-                customer_tenant_id=customer.id,
-                partner_account_id=partner.id,
-                kind=kind,
-                tier=tier,
-                other_tier_account_id=other.id if other else None,
-                status=RelationshipStatus.active,
-                active_pair=f"{partner.id}:{customer.id}",
-                invitation_id=invitation.id,
-                accepted_by_user_id=principal.user_id,
-                created_at=now,
+        relationship, new = await _relationship_for(
+            session, principal, invitation, partner, tier, other, kind, now
+        )
+        if new:
+            told.append(
+                _relationship_told(EventType.relationship_created, relationship, partner, other)
             )
-            try:
-                async with session.begin_nested():
-                    session.add(relationship)
-            except IntegrityError as exc:
-                raise Conflict(
-                    "This relationship was accepted just now.", code="invitation_used"
-                ) from exc
-            new_relationships.append((relationship, partner, other))
-        elif provider is not None and relationship.kind == RelationshipKind.direct:
-            relationship.kind = RelationshipKind.two_tier  # the reseller now brings a provider
-            relationship.other_tier_account_id = other.id if other else None
         grant = access.new_grant(
             session,
             principal,
@@ -382,19 +421,26 @@ async def accept_customer_invitation(
             source_id=relationship.id,
             now=now,
         )
-        new_grants.append((grant, partner))
+        audience = [partner.tenant_id, customer.id]
+        granted.append(
+            access.grant_told(EventType.delegated_access_granted, grant, partner, audience)
+        )
         emails.relationship_accepted(session, settings, customer, partner, roles)
         created.append(
             {
-                "partner": PartnerRef.of(partner).model_dump(mode="json") if partner else None,
+                "partner": PartnerRef.of(partner).model_dump(mode="json"),
                 "tier": tier,
                 "kind": kind,
                 "roles": roles,
-                "expires_at": (now + timedelta(days=access_request.duration_days)).isoformat(),
+                "expires_at": grant.expires_at.isoformat(),
             }
         )
     invitations.mark_accepted(invitation, principal)
     await session.flush()
+
+    accepted = await _invitation_told(
+        session, EventType.customer_invitation_accepted, invitation, customer.id
+    )
     await events.announce(
         session,
         principal,
@@ -407,24 +453,7 @@ async def accept_customer_invitation(
             "roles": roles,
             "days": access_request.duration_days,
         },
-        tell=[
-            await _invitation_told(
-                session, EventType.customer_invitation_accepted, invitation, customer.id
-            ),
-            *(
-                _relationship_told(EventType.relationship_created, relationship, partner, other)
-                for relationship, partner, other in new_relationships
-            ),
-            *(
-                access.grant_told(
-                    EventType.delegated_access_granted,
-                    grant,
-                    partner,
-                    [partner.tenant_id, customer.id],
-                )
-                for grant, partner in new_grants
-            ),
-        ],
+        tell=[accepted, *told, *granted],
     )
     return created
 

@@ -35,6 +35,7 @@ from twotier.membership import service as membership
 from twotier.membership.models import MembershipOrganization
 from twotier.membership.schemas import LookupOrganization, MembershipCredentials
 from twotier.partners import service as partners
+from twotier.partners.schemas import LegalProfile, PrimaryContact
 
 VERIFICATION_TTL = timedelta(days=7)
 S = EnrollmentStatus
@@ -176,15 +177,12 @@ def _dump(model: Any) -> dict[str, Any]:
     return dict(model.model_dump(mode="json")) if model is not None else {}
 
 
-async def create(
-    session: AsyncSession,
-    settings: Settings,
-    principal: Principal,
-    data: EnrollmentCreate,
-    client: str,
-) -> Enrollment:
+async def _check_open(
+    session: AsyncSession, principal: Principal, data: EnrollmentCreate
+) -> tuple[Tenant, PartnerAccount | None]:
+    """The tenant (locked: one enrollment at a time) and its partner account, if any, when
+    the tenant is not in the program yet and has no enrollment in it open."""
     _require_global_admin(principal)
-    # One enrollment at a time per tenant: the tenant row is the lock.
     tenant = await session.scalar(
         select(Tenant).where(Tenant.id == principal.tenant_id).with_for_update()
     )
@@ -206,9 +204,19 @@ async def create(
             "An enrollment in this program is already open for your tenant.",
             code="enrollment_open",
         )
-    if partner is not None:
-        return await _add_program(session, settings, principal, partner, data)
+    return tenant, partner
 
+
+async def _membership_organization(
+    session: AsyncSession,
+    settings: Settings,
+    tenant: Tenant,
+    data: EnrollmentCreate,
+    client: str,
+) -> tuple[MembershipOrganization, LegalProfile, PrimaryContact]:
+    """A new partner's organization profile, with the legal profile and contact it gave:
+    signed in to the membership registry, its partner ID in that account, in the tenant's
+    country, and held by no other tenant."""
     ref, legal, contact = data.membership, data.legal_profile, data.primary_contact
     if ref is None or legal is None or contact is None:
         missing = [
@@ -252,6 +260,23 @@ async def create(
     held = await _partner_id_holder(session, org.partner_id, tenant.id)
     if held is not None:
         raise Conflict(held, code="partner_id_taken")
+    return org, legal, contact
+
+
+async def create(
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    data: EnrollmentCreate,
+    client: str,
+) -> Enrollment:
+    """ "Enroll now": an approved partner adding a program takes the shortcut; a new partner
+    links a partner ID and waits for its primary contact to confirm. Check, write, announce."""
+    tenant, partner = await _check_open(session, principal, data)
+    if partner is not None:
+        return await _add_program(session, settings, principal, partner, data)
+    org, legal, contact = await _membership_organization(session, settings, tenant, data, client)
+
     enrollment = Enrollment(
         id=uuid.uuid4(),
         tenant_id=tenant.id,
@@ -268,6 +293,7 @@ async def create(
     session.add(enrollment)
     await session.flush()
     await _issue_verification(session, settings, enrollment)
+
     await events.announce(
         session,
         principal,
