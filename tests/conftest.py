@@ -35,7 +35,7 @@ TEST_HASH_COST = {
     "TWOTIER_PASSWORD_HASH_PARALLELISM": "1",
 }
 os.environ.update(TEST_HASH_COST)
-Settings(_env_file=None).apply_password_hashing()  # type: ignore[call-arg]
+Settings(_env_file=None).apply_password_hashing()
 
 
 def _admin_pg_url(url: str) -> str:
@@ -99,7 +99,7 @@ def settings(database_url: str) -> Settings:
         database_url=database_url,
         base_url="http://testserver",
         outbox_in_process=False,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
 
 

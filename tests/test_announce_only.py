@@ -25,6 +25,8 @@ def _direct_writes() -> list[str]:
             if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             for node in ast.walk(fn):
+                if not isinstance(node, ast.Call):
+                    continue
                 writes = isinstance(node, ast.Call) and ast.unparse(node.func) in (
                     "audit.record",
                     "events.emit",

@@ -43,7 +43,7 @@ async def _api(
     url: str, calls: list[tuple[str, str, dict[str, object] | None]]
 ) -> list[httpx.Response]:
     db = Database(url)
-    settings = Settings(env="test", database_url=url, outbox_in_process=False, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(env="test", database_url=url, outbox_in_process=False, _env_file=None)
     transport = httpx.ASGITransport(app=create_app(settings, db=db))
     out: list[httpx.Response] = []
     headers: dict[str, str] = {}

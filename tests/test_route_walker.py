@@ -392,7 +392,7 @@ PORTAL_REFUSALS = {403, 404}
 
 _ID_NAME = re.compile(r"(^|_)(id|ids)(_|$)|^token$")
 _PARAM = re.compile(r"{([^}:]+)(?::[^}]*)?}")
-SETTINGS = Settings(env="test", database_url="sqlite+aiosqlite://", _env_file=None)  # type: ignore[call-arg]
+SETTINGS = Settings(env="test", database_url="sqlite+aiosqlite://", _env_file=None)
 
 
 def is_id(name: str) -> bool:
@@ -487,7 +487,7 @@ def portal_operations(app: FastAPI) -> list[Operation]:
         route = context.original_route
         if not isinstance(route, APIRoute) or route.include_in_schema:
             continue
-        for method in sorted(route.methods - {"HEAD"}):
+        for method in sorted((route.methods or set()) - {"HEAD"}):
             query = route.dependant.query_params
             op = Operation(
                 method,

@@ -19,6 +19,7 @@ import uvicorn
 from tests.conftest import create_database, drop_database
 from twotier import cli
 from twotier.config import Settings
+from twotier.kit import migrate
 
 TWOTIER = str(Path(sys.executable).with_name("twotier"))
 
@@ -176,12 +177,12 @@ async def test_serve_believes_forwarded_headers_only_from_the_named_proxies(
     settings = Settings(
         database_url="sqlite+aiosqlite:///:memory:",
         forwarded_allow_ips=allowed,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     passed: dict[str, Any] = {}
     monkeypatch.setattr(cli, "_settings", lambda: settings)
-    monkeypatch.setattr(cli.migrate, "upgrade", lambda *_args: None)
-    monkeypatch.setattr(cli.uvicorn, "run", lambda *_args, **kwargs: passed.update(kwargs))
+    monkeypatch.setattr(migrate, "upgrade", lambda *_args: None)
+    monkeypatch.setattr(uvicorn, "run", lambda *_args, **kwargs: passed.update(kwargs))
 
     cli.serve(host="127.0.0.1", port=8000, workers=1, with_demo=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -33,7 +34,7 @@ async def test_scoping_matrix(
     )
     assert made.status_code == 201
 
-    def created_users(items: list[dict[str, object]]) -> list[dict[str, object]]:
+    def created_users(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [
             r
             for r in items

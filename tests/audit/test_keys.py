@@ -45,18 +45,18 @@ BEFORE_KEYED_HASHES = "c0a1e5e11a01"  # the revision before keyed audit hashes
 
 
 def test_the_audit_key_is_never_shown_and_weak_keys_are_refused() -> None:
-    settings = Settings(audit_key=AUDIT_KEY, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(audit_key=AUDIT_KEY, _env_file=None)
     assert settings.audit_hash_key == AUDIT_KEY.encode()
     assert AUDIT_KEY not in repr(settings)
     assert AUDIT_KEY not in settings.model_dump_json()
     # Unset, it is derived from the secret key: its own value, and a new one per secret.
-    derived = Settings(secret_key="s" * 40, _env_file=None)  # type: ignore[call-arg]
-    other = Settings(secret_key="t" * 40, _env_file=None)  # type: ignore[call-arg]
+    derived = Settings(secret_key="s" * 40, _env_file=None)
+    other = Settings(secret_key="t" * 40, _env_file=None)
     assert derived.audit_hash_key not in (b"s" * 40, other.audit_hash_key)
     assert len(derived.audit_hash_key) == 32
 
     with pytest.raises(ValidationError, match="TWOTIER_AUDIT_KEY is empty"):
-        Settings(audit_key="", _env_file=None)  # type: ignore[call-arg]
+        Settings(audit_key="", _env_file=None)
     weak = "short-audit-key-value"
     with pytest.raises(ValidationError, match="TWOTIER_AUDIT_KEY must be") as refused:
         Settings(
@@ -64,7 +64,7 @@ def test_the_audit_key_is_never_shown_and_weak_keys_are_refused() -> None:
             secret_key="s" * 40,
             email_backend="smtp",
             audit_key=weak,
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
         )
     assert weak not in str(refused.value)
     assert "s" * 40 not in str(refused.value)
@@ -195,7 +195,7 @@ async def _write_as_before(url: str) -> list[AuditRecord]:
                     row |= {"seq": seq, "prev_hash": prev, "chain_hash": link}
                     prev = link
                 # Only the columns that schema had (hash_version and refused_at came later).
-                await s.execute(insert(AuditRecord.__table__).values(row))
+                await s.execute(insert(AuditRecord.__table__).values(row))  # type: ignore[arg-type]
             await s.execute(text("UPDATE audit_chain_head SET seq = 2, hash = :h"), {"h": prev})
     finally:
         await db.dispose()

@@ -168,7 +168,7 @@ async def test_cookies_are_secure_in_production(database_url: str, db: Database)
         secret_key="s" * 40,
         email_backend="smtp",
         outbox_in_process=False,
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     app = create_app(settings, db=db)
     transport = httpx.ASGITransport(app=app)

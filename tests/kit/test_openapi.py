@@ -138,12 +138,12 @@ def _objects(document: dict[str, Any], schema: dict[str, Any], seen: set[str]) -
             return []
         seen.add(name)
         target = resolve(document, schema)
-        loose = (
+        named = (
             [name]
             if target.get("type") == "object" and target.get("additionalProperties") is not False
             else []
         )
-        return loose + _objects(document, {k: v for k, v in target.items()}, seen)
+        return named + _objects(document, {k: v for k, v in target.items()}, seen)
     loose: list[str] = []
     for key in ("anyOf", "oneOf", "allOf"):
         for sub in schema.get(key, []):

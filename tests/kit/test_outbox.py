@@ -15,7 +15,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import pytest
@@ -83,7 +83,7 @@ class Receiver:
             self.refused += 1
             return self.refusal_reply
         raw = envelope.original_content or envelope.content
-        message = cast(EmailMessage, BytesParser(policy=default_policy).parsebytes(raw))
+        message = BytesParser(policy=default_policy).parsebytes(raw)
         self.received.append(message)
         return "250 2.0.0 Accepted"
 

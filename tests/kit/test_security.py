@@ -30,7 +30,7 @@ async def test_production_defaults_hash_with_rfc9106_low_memory_profile(
         "TWOTIER_PASSWORD_HASH_PARALLELISM",
     ):
         monkeypatch.delenv(name, raising=False)
-    Settings(_env_file=None).apply_password_hashing()  # type: ignore[call-arg]
+    Settings(_env_file=None).apply_password_hashing()
 
     params = extract_parameters(await security.hash_password("correct horse battery"))
 

@@ -235,8 +235,10 @@ async def test_each_account_is_hashed_once_with_a_salt_of_its_own(db: Database) 
     rows = "ann,saffron-tide-77,Ann,TW,\nann,saffron-tide-77,Ann 2,TW,\nbob,saffron-tide-77,B,TW,\n"
     await import_memberships(db, HEADER + rows)
     async with db.read_sessions() as s:
-        rows = await s.execute(select(MembershipAccount.username, MembershipAccount.password_hash))
-        hashes = {username: digest for username, digest in rows}
+        stored = await s.execute(
+            select(MembershipAccount.username, MembershipAccount.password_hash)
+        )
+        hashes = {username: digest for username, digest in stored}
     assert set(hashes) == {"ann", "bob"}
     assert hashes["ann"].startswith("$argon2id$")
     assert hashes["ann"] != hashes["bob"]

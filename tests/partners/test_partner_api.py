@@ -27,7 +27,7 @@ async def partner(
     program: str = "indirect_reseller",
     **org_kwargs: object,
 ) -> Org:
-    org = await make_org(client, **org_kwargs)  # type: ignore[arg-type]
+    org = await make_org(client, **org_kwargs)
     await approved_partner(client, db, settings, org, operator, program=program)
     return org
 

@@ -18,6 +18,7 @@ from tests.enrollment.helpers import approved_partner
 from tests.factories import Org, mailbox, make_operator, make_org, sign_in
 from tests.webhooks.receiver import Receiver
 from twotier.config import Settings
+from twotier.events.catalog import EventType
 from twotier.kit import clock
 from twotier.kit.db import Database
 from twotier.kit.outbox import Worker
@@ -174,7 +175,7 @@ async def test_an_endpoint_that_is_down_holds_back_later_events(
         for n in (1, 2):
             await events.emit(
                 s,
-                "link_created",
+                EventType.link_created,
                 resource_type="reseller_link",
                 resource_id=f"link-{n}",
                 resource_uri=None,

@@ -18,6 +18,7 @@ from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import deliver, deliveries, register
 from twotier.config import Settings
 from twotier.events import service as events
+from twotier.events.catalog import EventType
 from twotier.kit import clock
 from twotier.kit.db import Database
 from twotier.kit.outbox import OutboxMessage, Worker, enqueue
@@ -30,7 +31,7 @@ async def emit(db: Database, audience: list[Org], n: int, *, fan_out: bool = Tru
     async with db.write_sessions() as s, s.begin():
         emitted = await events.emit(
             s,
-            "link_created",
+            EventType.link_created,
             resource_type="reseller_link",
             resource_id=f"link-{n}",
             resource_uri=None,
@@ -81,7 +82,7 @@ async def test_emitting_writes_one_delivery_per_subscribed_endpoint_in_one_query
             try:
                 emitted = await events.emit(
                     s,
-                    "link_created",
+                    EventType.link_created,
                     resource_type="reseller_link",
                     resource_id="link-1",
                     resource_uri=None,
@@ -123,7 +124,7 @@ async def test_deliveries_exist_only_if_the_emitting_transaction_commits(
         async with db.write_sessions() as s, s.begin():
             written = await events.emit(
                 s,
-                "link_created",
+                EventType.link_created,
                 resource_type="reseller_link",
                 resource_id="link-1",
                 resource_uri=None,
