@@ -4,13 +4,14 @@ a caller without the permission is refused before anything is read."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.audit import service as audit
+from twotier.customers import queries as customer_queries
 from twotier.directory import service as directory
 from twotier.directory.models import TenantKind
 from twotier.directory.principal import Principal, permissions_for
@@ -22,8 +23,11 @@ from twotier.membership import service as membership
 PAGE = PageParams(limit=10, cursor=None)
 
 
-def principal(roles: list[str], *, operator: bool = False) -> Principal:
+def principal(
+    roles: list[str], *, operator: bool = False, partner_roles: Sequence[str] = ()
+) -> Principal:
     kind = TenantKind.operator if operator else TenantKind.organization
+    partner = bool(partner_roles)
     return Principal(
         user_id=uuid.uuid4(),
         tenant_id=uuid.uuid4(),
@@ -33,13 +37,16 @@ def principal(roles: list[str], *, operator: bool = False) -> Principal:
         tenant_kind=kind,
         token_id=uuid.uuid4(),
         via="bearer",
-        permissions=permissions_for(roles, [], tenant_kind=kind, is_partner=False),
+        partner_account_id=uuid.uuid4() if partner else None,
+        partner_roles=frozenset(partner_roles),
+        permissions=permissions_for(roles, partner_roles, tenant_kind=kind, is_partner=partner),
     )
 
 
 Call = Callable[[AsyncSession, Principal], Awaitable[Any]]
 CASES: list[tuple[str, Call, list[str], list[str], bool]] = [
-    # (name, call, roles refused, roles allowed, the allowed caller is the operator)
+    # (name, call, roles refused, roles allowed, the allowed caller is the operator — or,
+    # for a partner's reads, a partner whose sales agent holds the allowed roles)
     (
         "tenant users",
         lambda s, p: directory.list_users(s, p, PAGE),
@@ -69,6 +76,13 @@ CASES: list[tuple[str, Call, list[str], list[str], bool]] = [
         True,
     ),
     (
+        "a partner's customers",
+        lambda s, p: customer_queries.customer_page(s, p, None, PAGE),
+        ["global_admin"],
+        ["sales_agent"],
+        False,
+    ),
+    (
         "what partners did in my tenant",
         lambda s, p: audit.partner_actions_in(s, p),
         ["user_admin"],
@@ -90,8 +104,10 @@ async def test_the_service_refuses_a_caller_without_the_permission(
     # The same call goes past the check for a caller who holds the permission: it answers
     # (an empty page), or a missing object is a 404 — never a 403.
     failure: AppError | None = None
+    partner_roles = [r for r in allowed if r.endswith("_agent")]
+    roles = [r for r in allowed if not r.endswith("_agent")]
     try:
-        await call(session, principal(allowed, operator=operator))
+        await call(session, principal(roles, operator=operator, partner_roles=partner_roles))
     except AppError as exc:
         failure = exc
     assert failure is None or failure.status == 404, failure

@@ -117,7 +117,7 @@ def invitation_out(
         expires_at=invitation.expires_at,
         sent_at=invitation.sent_at,
         accepted_at=invitation.accepted_at,
-        accepted_by=PartnerRef.of(accepted_by) if accepted_by else None,
+        accepted_by=PartnerRef.model_validate(accepted_by) if accepted_by else None,
         revoked_at=invitation.revoked_at,
     )
 

@@ -220,7 +220,9 @@ async def resellers_of_record(
 ) -> Page[PartnerRef]:
     rows = await service.resellers_of_record(session, principal, customer_id)
     items, cursor = page_of(
-        [PartnerRef.of(r) for r in rows], lambda r: (r.company_name.lower(), str(r.id)), params
+        [PartnerRef.model_validate(r) for r in rows],
+        lambda r: (r.company_name.lower(), str(r.id)),
+        params,
     )
     return Page[PartnerRef](items=items, next_cursor=cursor)
 

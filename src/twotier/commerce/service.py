@@ -161,8 +161,8 @@ async def _subscriptions_out(session: AsyncSession, rows: Sequence[Any]) -> list
                 unit_price=sub.unit_price,
                 currency=sub.currency,
                 partner_id_on_record=reseller.partner_id,
-                indirect_reseller=PartnerRef.of(reseller),
-                indirect_provider=PartnerRef.of(partners[sub.provider_account_id]),
+                indirect_reseller=PartnerRef.model_validate(reseller),
+                indirect_provider=PartnerRef.model_validate(partners[sub.provider_account_id]),
                 created_at=sub.created_at,
                 updated_at=sub.updated_at,
                 term_ends_at=sub.term_ends_at,
@@ -564,7 +564,7 @@ async def orders_out(
                 id=order.id,
                 customer_id=order.customer_tenant_id,
                 status=order.status,
-                indirect_provider=PartnerRef.of(partners[order.provider_account_id]),
+                indirect_provider=PartnerRef.model_validate(partners[order.provider_account_id]),
                 line_items=[
                     LineItemOut(
                         line_number=line.line_number,

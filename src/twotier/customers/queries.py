@@ -1,5 +1,6 @@
 """The reads the customer pages and endpoints answer with: the columns they show, one query
-each. The service authorizes; these only read what they are asked for."""
+each. A read authorizes its caller and scopes to the caller's partner itself (Polar's
+readable statements), so a route may call it directly; the service composes and changes."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from twotier.customers.models import (
 )
 from twotier.customers.schemas import CustomerOut, RelationshipOut
 from twotier.directory.models import PartnerAccount, Tenant
+from twotier.directory.principal import Permission, Principal
+from twotier.kit.errors import Forbidden
 from twotier.kit.pagination import AnySelect, PageParams, paginate
 from twotier.partners.schemas import PartnerRef
 
@@ -77,17 +80,25 @@ def _customers_of(partner_account_id: uuid.UUID) -> AnySelect:
     )
 
 
+def readable_by(principal: Principal) -> uuid.UUID:
+    """The partner whose customers the caller may see; 403 for anyone else."""
+    if principal.partner_account_id is None:
+        raise Forbidden("Only partners have customers.", code="not_a_partner")
+    principal.demand(Permission.view_customers, "Your partner roles do not show customers.")
+    return principal.partner_account_id
+
+
 async def customer_page(
     session: AsyncSession,
-    partner_account_id: uuid.UUID,
+    principal: Principal,
     q: str | None,
     params: PageParams,
     *,
     other_tier: uuid.UUID | None = None,
 ) -> tuple[list[CustomerOut], str | None]:
-    """A page of the partner's active customers, oldest relationship first; ``q`` is a
+    """A page of the caller's active customers, oldest relationship first; ``q`` is a
     prefix of the name or the domain; ``other_tier`` keeps those shared with that partner."""
-    stmt = _customers_of(partner_account_id)
+    stmt = _customers_of(readable_by(principal))
     if other_tier is not None:
         stmt = stmt.where(CustomerRelationship.other_tier_account_id == other_tier)
     if q:
@@ -109,12 +120,12 @@ async def customer_page(
 
 
 async def customer_of(
-    session: AsyncSession, partner_account_id: uuid.UUID, customer_id: uuid.UUID
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
 ) -> CustomerOut | None:
-    """One active customer of the partner, as a list row shows it; None when there is none."""
+    """One active customer of the caller's, as a list row shows it; None when there is none."""
     row = (
         await session.execute(
-            _customers_of(partner_account_id).where(
+            _customers_of(readable_by(principal)).where(
                 CustomerRelationship.customer_tenant_id == customer_id
             )
         )

@@ -10,7 +10,7 @@ from twotier.access import service as access
 from twotier.channel import service as channel
 from twotier.channel.models import Side
 from twotier.config import Settings
-from twotier.customers import service
+from twotier.customers import queries, service
 from twotier.customers.schemas import (
     CustomerDetail,
     CustomerInvitationCreate,
@@ -170,7 +170,7 @@ async def list_customers(
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
 ) -> Page[CustomerOut]:
-    items, cursor = await service.list_customers(session, principal, q, params)
+    items, cursor = await queries.customer_page(session, principal, q, params)
     return Page[CustomerOut](items=items, next_cursor=cursor)
 
 
@@ -348,7 +348,7 @@ async def _shared_customers(
     session: AsyncSession, principal: Principal, side: Side, other_id: uuid.UUID, params: PageParams
 ) -> Page[CustomerOut]:
     await channel.access_link(session, principal, side, other_id)
-    items, cursor = await service.list_customers(
+    items, cursor = await queries.customer_page(
         session, principal, None, params, other_tier=other_id
     )
     return Page[CustomerOut](items=items, next_cursor=cursor)

@@ -96,7 +96,7 @@ async def customer_invitation_out(
         message=invitation.message,
         invite_url=url if pending else None,
         draft_email=draft,
-        indirect_provider=PartnerRef.of(provider) if provider else None,
+        indirect_provider=PartnerRef.model_validate(provider) if provider else None,
         access=access,
         created_at=invitation.created_at,
         expires_at=invitation.expires_at,
@@ -269,7 +269,7 @@ def customer_view(
             "country": reseller.country,
             "support_profile": reseller.support_profile,
             "role": "indirect_reseller",
-            "indirect_provider": PartnerRef.of(provider).model_dump(mode="json")
+            "indirect_provider": PartnerRef.model_validate(provider).model_dump(mode="json")
             if provider
             else None,
         },
@@ -428,7 +428,7 @@ async def accept_customer_invitation(
         emails.relationship_accepted(session, settings, customer, partner, roles)
         created.append(
             {
-                "partner": PartnerRef.of(partner).model_dump(mode="json"),
+                "partner": PartnerRef.model_validate(partner).model_dump(mode="json"),
                 "tier": tier,
                 "kind": kind,
                 "roles": roles,
@@ -500,20 +500,17 @@ async def access_customer(
     return relationship
 
 
-def _require_view(principal: Principal) -> None:
-    if principal.partner_account_id is None:
-        raise Forbidden("Only partners have customers.", code="not_a_partner")
-    if not principal.can(Permission.view_customers):
-        raise Forbidden("Your partner roles do not show customers.", code="insufficient_role")
-
-
 def _relationship_out(rel: CustomerRelationship, other: PartnerAccount | None) -> RelationshipOut:
     kind = RelationshipKind.two_tier if rel.kind == RelationshipKind.two_tier else "direct"
     return RelationshipOut(
         since=rel.created_at,
         kind=kind,
-        indirect_provider=PartnerRef.of(other) if rel.tier == Tier.reseller and other else None,
-        indirect_reseller=PartnerRef.of(other) if rel.tier == Tier.provider and other else None,
+        indirect_provider=PartnerRef.model_validate(other)
+        if rel.tier == Tier.reseller and other
+        else None,
+        indirect_reseller=PartnerRef.model_validate(other)
+        if rel.tier == Tier.provider and other
+        else None,
     )
 
 
@@ -529,23 +526,8 @@ def _customer_out(
     )
 
 
-async def list_customers(
-    session: AsyncSession,
-    principal: Principal,
-    q: str | None,
-    params: PageParams,
-    *,
-    other_tier: uuid.UUID | None = None,
-) -> tuple[list[CustomerOut], str | None]:
-    _require_view(principal)
-    assert principal.partner_account_id is not None  # noqa: S101 — _require_view checked
-    return await queries.customer_page(
-        session, principal.partner_account_id, q, params, other_tier=other_tier
-    )
-
-
 def _grant_out(grant: DelegatedAccessGrant, partner: PartnerAccount) -> GrantOut:
-    ref = PartnerRef.of(partner)
+    ref = PartnerRef.model_validate(partner)
     return GrantOut(
         id=grant.id,
         partner=ref,
@@ -565,10 +547,8 @@ async def customer_detail(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID
 ) -> tuple[CustomerOut, list[GrantOut]]:
     """The customer as the partner sees it, and the partner's grants in its tenant."""
-    _require_view(principal)
-    assert principal.partner_account_id is not None  # noqa: S101 — _require_view checked
-    customer = await queries.customer_of(session, principal.partner_account_id, customer_id)
-    if customer is None:
+    customer = await queries.customer_of(session, principal, customer_id)
+    if customer is None or principal.partner_account_id is None:
         raise NotFound("No such customer.", code="customer_not_found")
     grants = await access_queries.grants_of(session, customer_id, [principal.partner_account_id])
     return customer, [_grant_out(g, p) for g, p in grants]
@@ -672,7 +652,7 @@ async def my_partners(
     )
     out = []
     for rel, partner, o in rows:
-        ref = PartnerRef.of(partner)
+        ref = PartnerRef.model_validate(partner)
         out.append(
             MyPartnerOut(
                 partner=ref,

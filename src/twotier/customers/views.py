@@ -22,7 +22,7 @@ from twotier.audit import service as audit
 from twotier.channel import service as channel
 from twotier.channel.models import Side
 from twotier.config import Settings
-from twotier.customers import service
+from twotier.customers import queries, service
 from twotier.customers.schemas import (
     DEFAULT_DAYS,
     DEFAULT_ROLES,
@@ -83,7 +83,7 @@ async def customers_page(
     settings: Settings = Depends(get_settings),
 ) -> Response:
     query = (q or "").strip()
-    items, next_cursor = await service.list_customers(
+    items, next_cursor = await queries.customer_page(
         session, principal, query or None, PageParams(limit=PAGE_SIZE, cursor=cursor)
     )
     reseller = _is_reseller(principal)
@@ -557,7 +557,7 @@ def _shared_pages(page: str, side: Side, label: str) -> None:
     ) -> Response:
         await channel.access_link(session, principal, side, other_id)
         other = await session.get_one(PartnerAccount, other_id)
-        shared, _cursor = await service.list_customers(
+        shared, _cursor = await queries.customer_page(
             session, principal, None, PageParams(limit=200, cursor=None), other_tier=other_id
         )
         return render(

@@ -2,14 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, HttpUrl, StringConstraints, field_serializer
 
 from twotier.directory.schemas import Country, Email, Name
-
-if TYPE_CHECKING:
-    from twotier.directory.models import PartnerAccount
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 OptText200 = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -93,17 +90,11 @@ class PartnerUserOut(BaseModel):
     is_active: bool
 
 
+# A partner as others see it: ``PartnerRef.model_validate(account)`` from its row.
 class PartnerRef(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: uuid.UUID
     partner_id: str
     company_name: str
     country: str
-
-    @classmethod
-    def of(cls, account: PartnerAccount) -> PartnerRef:
-        return cls(
-            id=account.id,
-            partner_id=account.partner_id,
-            company_name=account.company_name,
-            country=account.country,
-        )
