@@ -31,7 +31,6 @@ from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.enrollment import routes as enrollment_routes
 from twotier.enrollment import views as enrollment_views
-from twotier.invitations import views as invitation_views
 from twotier.kit import openapi
 from twotier.kit.db import Database
 from twotier.kit.errors import (
@@ -54,7 +53,7 @@ from twotier.operator import routes as operator_routes
 from twotier.operator import views as operator_views
 from twotier.partners import routes as partner_routes
 from twotier.partners import views as partner_views
-from twotier.portal import customer_record
+from twotier.portal import customer_record, invitation
 from twotier.portal import views as portal_views
 from twotier.web.render import STATIC_DIR, error_page
 from twotier.webhooks import routes as webhook_routes
@@ -196,7 +195,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(directory_views.router)
     app.include_router(operator_views.router)
     app.include_router(channel_views.router)
-    app.include_router(invitation_views.router)
+    app.include_router(invitation.router)
     app.include_router(customer_views.router)
     app.include_router(commerce_views.router)
     # After the pages above: its /customers/{customer_id} must not shadow /customers/request.

@@ -16,7 +16,6 @@ from twotier.config import Settings
 from twotier.directory.models import PartnerAccount
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS
-from twotier.invitations import pages as invitation_pages
 from twotier.invitations.drafts import render_draft
 from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation, InvitationKind
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
@@ -330,11 +329,3 @@ async def reseller_invitation_page(
         principal=principal,
         status_code=status_code,
     )
-
-
-invitation_pages.register(
-    InvitationKind.reseller,
-    invitation_pages.InvitationPage(
-        render=reseller_invitation_page, accepted="/indirect-providers?notice=authorized"
-    ),
-)

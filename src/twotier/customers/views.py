@@ -35,9 +35,8 @@ from twotier.directory import service as directory
 from twotier.directory.models import PartnerAccount, Program, Tenant, User
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
-from twotier.invitations import pages as invitation_pages
 from twotier.invitations.drafts import render_draft
-from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation, InvitationKind
+from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Forbidden, NotFound
 from twotier.kit.i18n import _
@@ -476,14 +475,6 @@ async def customer_invitation_page(
         principal=principal,
         status_code=status_code,
     )
-
-
-invitation_pages.register(
-    InvitationKind.customer,
-    invitation_pages.InvitationPage(
-        render=customer_invitation_page, accepted="/partners?notice=accepted"
-    ),
-)
 
 
 # The customer's side: its Partners page.

@@ -1,7 +1,8 @@
 """The invitation link's page, for every kind: what it asks, the consent, and accepting.
 
-Each kind's package registers how its invitation reads and where an accepted one leads
-(``invitations.pages``); accepting goes through ``invitations.service.accept``, as the API does.
+The page composes each kind's own page (``channel.views`` for a reseller invitation,
+``customers.views`` for a customer's); accepting goes through ``invitations.service.accept``,
+as the API does.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from twotier.channel import views as channel_views
 from twotier.config import Settings
+from twotier.customers import views as customer_views
 from twotier.directory.auth import optional_principal
 from twotier.directory.principal import Principal
-from twotier.invitations import pages
 from twotier.invitations import service as invitations
-from twotier.invitations.models import InvitationStatus
+from twotier.invitations.models import InvitationKind, InvitationStatus
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Gone
@@ -23,6 +25,15 @@ from twotier.kit.i18n import _
 from twotier.web.render import check_csrf, render, signed_in
 
 router = APIRouter(route_class=TransactionalRoute, include_in_schema=False)
+
+# Each kind's page, and where the browser goes once it is accepted.
+PAGES = {
+    InvitationKind.reseller: (
+        channel_views.reseller_invitation_page,
+        "/indirect-providers?notice=authorized",
+    ),
+    InvitationKind.customer: (customer_views.customer_invitation_page, "/partners?notice=accepted"),
+}
 
 
 async def _invitation_page(
@@ -63,7 +74,8 @@ async def _invitation_page(
             principal=principal,
             status_code=410,
         )
-    return await pages.page_for(invitation.kind).render(
+    page, _accepted = PAGES[invitation.kind]
+    return await page(
         request, session, principal, invitation, here, error=error, status_code=status_code
     )
 
@@ -101,4 +113,4 @@ async def accept_invitation(
         return await _invitation_page(
             request, session, principal, token, error=error, status_code=exc.status
         )
-    return RedirectResponse(pages.page_for(accepted.invitation.kind).accepted, status_code=303)
+    return RedirectResponse(PAGES[accepted.invitation.kind][1], status_code=303)
