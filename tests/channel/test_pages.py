@@ -6,18 +6,12 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.channel.helpers import accept, approved, invite, provider_and_reseller, token_of
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
-from tests.factories import Org, make_operator, make_org
+from tests.factories import Org, make_org
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

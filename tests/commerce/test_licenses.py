@@ -20,16 +20,11 @@ from tests.commerce.helpers import (
     subscribe,
     two_tier_world,
 )
-from tests.factories import PASSWORD, make_operator, make_org, make_user, sign_in, unique
+from tests.factories import PASSWORD, make_org, make_user, sign_in, unique
 from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.events.models import Event
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

@@ -15,15 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tests.commerce.helpers import World, make_offer, subscribe, two_tier_world
 from tests.customers.helpers import customer_of
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
-from tests.factories import OPERATOR_PASSWORD, Org, make_operator, unique
+from tests.factories import OPERATOR_PASSWORD, Org, unique
 from twotier.commerce.models import Order
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.commerce.helpers import World, subscribe, travel, two_tier_world
-from tests.factories import make_operator
 from twotier.audit.models import AuditRecord
 from twotier.commerce.renewals import renew_due
 from twotier.config import Settings
@@ -19,11 +18,6 @@ from twotier.kit.db import Database
 from twotier.kit.outbox import Worker
 
 DAY = 86400
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

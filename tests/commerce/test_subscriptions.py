@@ -11,18 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.commerce.helpers import World, committed_operator, subscribe, travel, two_tier_world
-from tests.factories import make_operator, unique
+from tests.factories import unique
 from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.events.models import Event
 from twotier.kit.db import Database
 
 DAY = 86400
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

@@ -11,18 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.customers.helpers import customer_of, linked_pair
 from tests.enrollment.helpers import deliver, latest_mail
-from tests.factories import Org, make_operator, make_user
+from tests.factories import Org, make_user
 from twotier.config import Settings
 from twotier.customers.models import CustomerRelationship
 from twotier.directory.models import Tenant
 from twotier.kit import clock
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

@@ -9,15 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.channel.helpers import user_with_partner_roles
 from tests.customers.helpers import customer_of, linked_pair
-from tests.factories import PASSWORD, Org, make_operator, make_org, make_user, sign_in
+from tests.factories import PASSWORD, Org, make_org, make_user, sign_in
 from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

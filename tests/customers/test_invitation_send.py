@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.customers.helpers import invite_customer, linked_pair, token
 from tests.enrollment.helpers import deliver, latest_mail
-from tests.factories import Org, make_operator
+from tests.factories import Org
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

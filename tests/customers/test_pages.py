@@ -6,21 +6,15 @@ import re
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.customers.helpers import customer_of, invite_customer, linked_pair
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
-from tests.factories import PASSWORD, Org, make_operator, sign_in
+from tests.factories import PASSWORD, Org, sign_in
 from twotier.config import Settings
 from twotier.kit import clock
 from twotier.kit.db import Database
 
 Pair = tuple[Org, Org, str, str]
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

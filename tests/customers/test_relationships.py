@@ -16,16 +16,11 @@ from tests.customers.helpers import (
     token,
 )
 from tests.enrollment.helpers import deliver
-from tests.factories import Org, make_operator, make_org, make_user, sign_in
+from tests.factories import Org, make_org, make_user, sign_in
 from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.kit import clock
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture
