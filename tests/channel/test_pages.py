@@ -5,20 +5,12 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
-from tests.channel.helpers import accept, approved, invite, provider_and_reseller, token_of
+from tests.channel.helpers import accept, approved, invite, token_of
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
 from tests.factories import Org, make_org
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def pair(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> tuple[Org, Org]:
-    return await provider_and_reseller(client, db, settings, operator)
 
 
 async def test_provider_invites_from_the_portal_and_gets_the_draft(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
 from tests.customers.helpers import customer_of, invite_customer, linked_pair
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
@@ -15,13 +14,6 @@ from twotier.kit import clock
 from twotier.kit.db import Database
 
 Pair = tuple[Org, Org, str, str]
-
-
-@pytest.fixture
-async def pair(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> Pair:
-    return await linked_pair(client, db, settings, operator)
 
 
 def checked(html: str, name: str, value: str) -> bool:

@@ -10,26 +10,16 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.customers.helpers import customer_of, linked_pair
+from tests.customers.helpers import customer_of
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
-from tests.factories import PASSWORD, Org, make_operator, make_user, sign_in
+from tests.factories import PASSWORD, Org, make_user, sign_in
 from twotier.audit.models import AuditRecord
-from twotier.config import Settings
 from twotier.directory.models import User
-from twotier.kit.db import Database
 
 Pair = tuple[Org, Org, str, str]
-
-
-@pytest.fixture
-async def pair(
-    client: httpx.AsyncClient, db: Database, settings: Settings, session: AsyncSession
-) -> Pair:
-    return await linked_pair(client, db, settings, await make_operator(client, session))
 
 
 async def agent(client: httpx.AsyncClient, reseller: Org, role: str) -> dict[str, Any]:

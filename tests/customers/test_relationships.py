@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,7 +11,6 @@ from tests.customers.helpers import (
     accept_as_customer,
     customer_of,
     invite_customer,
-    linked_pair,
     token,
 )
 from tests.enrollment.helpers import deliver
@@ -21,13 +19,6 @@ from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.kit import clock
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def pair(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> tuple[Org, Org, str, str]:
-    return await linked_pair(client, db, settings, operator)
 
 
 async def test_two_tier_invitation_asks_for_default_access_and_names_both(
