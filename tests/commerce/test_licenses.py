@@ -27,13 +27,6 @@ from twotier.events.models import Event
 from twotier.kit.db import Database
 
 
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> World:
-    return await two_tier_world(client, db, settings, operator)
-
-
 async def new_user(client: httpx.AsyncClient, world: World, roles: list[str] | None = None) -> str:
     """A user in the customer's tenant, made by its own admin."""
     response = await client.post(

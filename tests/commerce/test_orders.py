@@ -29,13 +29,6 @@ from twotier.events.models import Event
 from twotier.kit.db import Database
 
 
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> World:
-    return await two_tier_world(client, db, settings, operator)
-
-
 async def test_provider_orders_for_the_customer_naming_the_reseller(
     client: httpx.AsyncClient, session: AsyncSession, world: World
 ) -> None:

@@ -22,13 +22,6 @@ from twotier.kit.db import Database
 
 
 @pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> World:
-    return await two_tier_world(client, db, settings, operator)
-
-
-@pytest.fixture
 async def operator_signed_in(client: httpx.AsyncClient, session: AsyncSession) -> str:
     """An operator signed in to the portal; returns its email."""
     from twotier.operator.service import create_operator

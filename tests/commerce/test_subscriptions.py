@@ -20,13 +20,6 @@ from twotier.kit.db import Database
 DAY = 86400
 
 
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> World:
-    return await two_tier_world(client, db, settings, operator, cancellation_window_days=7)
-
-
 async def read(client: httpx.AsyncClient, world: World, sub_id: str) -> httpx.Response:
     return await client.get(world.path(f"/subscriptions/{sub_id}"), headers=world.provider.auth)
 
