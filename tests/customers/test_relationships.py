@@ -6,6 +6,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests import html
 from tests.channel.helpers import approved
 from tests.customers.helpers import (
     accept_as_customer,
@@ -270,8 +271,11 @@ async def test_view_customers_page_lists_the_shared_customer(
     await customer_of(client, reseller, None, name="Mine Only Ltd")
     await portal_sign_in(client, reseller.email, reseller.password)
     page = await client.get(f"/indirect-providers/{provider_id}/customers")
-    assert "Shared Shop Ltd" in page.text
-    assert "Mine Only Ltd" not in page.text
+    shared = html.column(page.text, html.testid("customers"))
+    assert "Shared Shop Ltd" in shared
+    assert "Mine Only Ltd" not in shared
+    mine = await client.get("/customers")
+    assert "Mine Only Ltd" in html.column(mine.text, html.testid("customers"))
 
 
 async def test_customer_accepts_in_the_portal_and_removes_the_partner(
