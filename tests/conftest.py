@@ -18,6 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from tests.factories import make_operator
 from twotier.app import create_app
 from twotier.config import Settings
 from twotier.kit import clock, migrate
@@ -174,6 +175,12 @@ async def committed_client(
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
+    """Bearer headers of an operator user (created as ``twotier operator create`` does)."""
+    return await make_operator(client, session)
 
 
 @pytest.fixture(autouse=True)

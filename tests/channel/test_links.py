@@ -12,16 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.channel.helpers import accept, approved, invite, provider_and_reseller, token_of
 from tests.enrollment.helpers import deliver
-from tests.factories import OPERATOR_PASSWORD, Org, mailbox, make_operator, sign_in
+from tests.factories import OPERATOR_PASSWORD, Org, mailbox, sign_in
 from twotier.channel.models import ResellerLink
 from twotier.config import Settings
 from twotier.kit.db import Database
 from twotier.operator.service import create_operator
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 @pytest.fixture

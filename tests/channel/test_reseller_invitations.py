@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,28 +10,15 @@ from tests.channel.helpers import (
     accept,
     approved,
     invite,
-    provider_and_reseller,
     token_of,
     user_with_partner_roles,
 )
 from tests.enrollment.helpers import deliver, latest_mail
-from tests.factories import Org, make_operator, make_org, sign_in
+from tests.factories import Org, make_org, sign_in
 from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.kit import clock
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
-
-
-@pytest.fixture
-async def pair(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> tuple[Org, Org]:
-    return await provider_and_reseller(client, db, settings, operator)
 
 
 async def test_invitation_answers_a_link_and_a_draft_containing_it(

@@ -13,15 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.channel.helpers import approved
 from tests.commerce.helpers import make_offer
-from tests.factories import make_operator, make_org
+from tests.factories import make_org
 from twotier.commerce.models import OfferPrice
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 async def test_operator_builds_products_skus_and_offers(

@@ -20,23 +20,11 @@ from tests.commerce.helpers import (
     subscribe,
     two_tier_world,
 )
-from tests.factories import PASSWORD, make_operator, make_org, make_user, sign_in, unique
+from tests.factories import PASSWORD, make_org, make_user, sign_in, unique
 from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.events.models import Event
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> World:
-    return await two_tier_world(client, db, settings, operator)
 
 
 async def new_user(client: httpx.AsyncClient, world: World, roles: list[str] | None = None) -> str:

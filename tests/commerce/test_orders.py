@@ -21,24 +21,12 @@ from tests.commerce.helpers import (
     two_tier_world,
 )
 from tests.customers.helpers import customer_of, linked_pair
-from tests.factories import make_operator, make_org
+from tests.factories import make_org
 from twotier.audit.models import AuditRecord
 from twotier.commerce.models import Order, Subscription
 from twotier.config import Settings
 from twotier.events.models import Event
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> World:
-    return await two_tier_world(client, db, settings, operator)
 
 
 async def test_provider_orders_for_the_customer_naming_the_reseller(

@@ -3,34 +3,23 @@ licenses on a customer's record, and the customer's own Subscriptions page."""
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
+from html import unescape
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests import html
 from tests.commerce.helpers import World, make_offer, subscribe, two_tier_world
 from tests.customers.helpers import customer_of
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
-from tests.factories import OPERATOR_PASSWORD, Org, make_operator, unique
+from tests.factories import OPERATOR_PASSWORD, Org, unique
 from twotier.commerce.models import Order
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> World:
-    return await two_tier_world(client, db, settings, operator)
 
 
 @pytest.fixture
@@ -47,7 +36,7 @@ async def operator_signed_in(client: httpx.AsyncClient, session: AsyncSession) -
 
 
 def text(page: httpx.Response) -> str:
-    return html.unescape(page.text)
+    return unescape(page.text)
 
 
 def section(page: httpx.Response, testid: str) -> str:
@@ -55,7 +44,7 @@ def section(page: httpx.Response, testid: str) -> str:
     body = page.text.split(f'data-testid="{testid}"', 1)
     assert len(body) == 2, testid
     table = body[1].split(">", 1)[1].split("</table>", 1)[0]
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", table)).split())
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", table)).split())
 
 
 async def sign_in_as(client: httpx.AsyncClient, org: Org) -> None:
@@ -98,13 +87,13 @@ async def test_operator_retires_an_offer_from_the_catalog_page(
     offer = await make_offer(client, operator)
     page = await client.get("/operator/catalog")
     action = f"/operator/catalog/offers/{offer['id']}/retire"
-    assert action in page.text
+    assert action in html.actions(page.text)
     done = await client.post(action, data={"csrf_token": csrf_from(page.text)})
     assert done.status_code == 303
     page = await client.get(done.headers["location"])
     assert "The offer was retired" in text(page)
     assert "retired" in section(page, "offers")
-    assert action not in page.text
+    assert action not in html.actions(page.text)
     forged = await client.post(action, data={"csrf_token": "forged"})
     assert forged.status_code == 403
 
@@ -270,16 +259,32 @@ async def test_offer_form_keeps_the_input_and_says_what_is_wrong(
     assert crossed.status_code == 422
     assert "Min_quantity must not exceed max_quantity" in crossed.text
     assert 'role="alert"' in crossed.text
-    offers = section(await client.get("/operator/catalog"), "offers")
+    offers = html.column((await client.get("/operator/catalog")).text, html.testid("offers"))
     assert "Cheap" not in offers
+
+    valid = await client.post(
+        "/operator/catalog/offers",
+        data=fields
+        | {
+            "sku_id": sku.group(1),
+            "cancellation_window_days": "7",
+            "prices.0.unit_price": "1",
+            "prices.1.currency": "USD",
+        },
+    )
+    assert valid.status_code == 303, valid.text
+    offers = html.column((await client.get("/operator/catalog")).text, html.testid("offers"))
+    assert "Cheap" in offers
 
 
 async def test_catalog_pages_are_only_for_the_operator(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, world: World, operator_signed_in: str
 ) -> None:
+    operators = await client.get("/dashboard")
+    assert "/operator/catalog" in html.hrefs(operators.text)
     await sign_in_as(client, world.provider)
     dashboard = await client.get("/dashboard")
-    assert 'href="/operator/catalog"' not in dashboard.text
+    assert "/operator/catalog" not in html.hrefs(dashboard.text)
     token = csrf_from(dashboard.text)
     for method, path in (
         ("GET", "/operator/catalog"),
@@ -322,13 +327,15 @@ async def test_record_shows_subscriptions_and_licenses_to_provider_and_reseller(
         seats = section(page, "licenses")
         assert "Business Standard 6 0 6" in seats
     # The reseller (partner of record) neither orders nor changes; the provider does both.
-    assert "Add subscription" not in page.text
-    assert 'name="etag"' not in page.text
+    assert not html.exists(page.text, "#h-add-subscription")
+    assert "Add subscription" not in html.buttons(page.text)
+    assert "etag" not in html.fields(page.text)
     assert "Assign Business Standard to" in page.text  # its grant includes License admin
     await sign_in_as(client, world.provider)
     page = await client.get(path)
-    assert 'id="h-add-subscription"' in page.text
-    assert 'name="etag"' in page.text
+    assert html.exists(page.text, "#h-add-subscription")
+    assert "Add subscription" in html.buttons(page.text)
+    assert "etag" in html.fields(page.text)
     assert "Assign Business Standard to" in page.text  # the provider holds License admin too
 
 
@@ -359,9 +366,14 @@ async def test_the_record_says_why_licenses_cannot_be_assigned(
     assert page.status_code == 200
     assert "No subscriptions yet." in section(page, "subscriptions")
     assert "No licenses yet" in section(page, "licenses")
-    assert 'data-testid="licenses-blocked"' in page.text
+    assert html.exists(page.text, html.testid("licenses-blocked"))
     assert "has not granted you License admin" in text(page)
-    assert 'data-testid="license-users"' not in page.text
+    assert not html.exists(page.text, html.testid("license-users"))
+
+    await subscribe(client, world, quantity=1)  # the world's customer granted License admin
+    granted = await client.get(f"/customers/{world.customer.id}")
+    assert html.exists(granted.text, html.testid("license-users"))
+    assert not html.exists(granted.text, html.testid("licenses-blocked"))
 
 
 async def test_provider_adds_a_subscription_with_the_form_once_even_if_sent_twice(
@@ -469,7 +481,7 @@ def _etag(page: httpx.Response, sub_id: str) -> str:
         page.text,
     )
     assert found
-    return html.unescape(found.group(1))
+    return unescape(found.group(1))
 
 
 async def test_provider_changes_quantity_suspends_reactivates_and_cancels(
@@ -498,12 +510,13 @@ async def test_provider_changes_quantity_suspends_reactivates_and_cancels(
     subs = section(page, "subscriptions")
     assert "8 Suspended" in subs
     assert "Off term ends" in subs
-    assert 'value="reactivate"' in page.text
+    assert "Reactivate" in html.buttons(page.text)
+    assert action in html.actions(page.text)
     assert (await do(action="reactivate")).status_code == 303
     assert (await do(action="cancel")).status_code == 303
     page = await client.get(path)
     assert "Cancelled" in section(page, "subscriptions")
-    assert f'action="{action}"' not in page.text  # nothing left to change
+    assert action not in html.actions(page.text)  # nothing left to change
     bad = await client.post(
         action, data={"csrf_token": csrf_from(page.text), "etag": sub["etag"], "action": "x"}
     )
@@ -560,25 +573,26 @@ async def test_reseller_assigns_licenses_until_none_are_left(
     await sign_in_as(client, world.reseller)
     path = f"/customers/{world.customer.id}"
     page = await client.get(path)
-    assert "Assign Business Standard to nina@" in page.text
+    assert f"Assign Business Standard to nina@{domain}" in html.buttons(page.text)
     data = {"csrf_token": csrf_from(page.text), "sku_id": world.sku_id, "action": "assign"}
     first = await client.post(f"{path}/licenses/{ids[world.customer.email]}", data=data)
     assert first.status_code == 303
     page = await client.get(first.headers["location"])
     assert "The license was assigned." in page.text
-    assert f"Unassign Business Standard from {world.customer.email}" in page.text
+    assert f"Unassign Business Standard from {world.customer.email}" in html.buttons(page.text)
     refused = await client.post(f"{path}/licenses/{ids[f'nina@{domain}']}", data=data)
     assert refused.status_code == 409
     assert "No Business Standard licenses are left" in refused.text
     assert "Business Standard 1 1 0" in section(refused, "licenses")
-    assert f"Unassign Business Standard from nina@{domain}" not in refused.text
+    assert f"Unassign Business Standard from nina@{domain}" not in html.buttons(refused.text)
     back = await client.post(
         f"{path}/licenses/{ids[world.customer.email]}", data=data | {"action": "unassign"}
     )
     assert back.status_code == 303
-    assert (
-        await client.post(f"{path}/licenses/{ids[f'nina@{domain}']}", data=data)
-    ).status_code == 303
+    second = await client.post(f"{path}/licenses/{ids[f'nina@{domain}']}", data=data)
+    assert second.status_code == 303
+    page = await client.get(second.headers["location"])
+    assert f"Unassign Business Standard from nina@{domain}" in html.buttons(page.text)
 
 
 async def test_the_customer_sees_its_subscriptions_and_assigns_licenses(
@@ -592,7 +606,7 @@ async def test_the_customer_sees_its_subscriptions_and_assigns_licenses(
     subs = section(page, "subscriptions")
     assert "Business Standard (annual)" in subs
     assert world.reseller_partner_id in subs
-    assert 'name="etag"' not in page.text
+    assert "etag" not in html.fields(page.text)  # the customer changes no subscription
     own = (await client.get("/api/v1/tenant/users", headers=world.customer.auth)).json()["items"]
     me = own[0]["id"]
     assigned = await client.post(
@@ -608,9 +622,16 @@ async def test_the_customer_sees_its_subscriptions_and_assigns_licenses(
     ).json()
     assert [lic["sku_name"] for lic in licenses["licenses"]] == ["Business Standard"]
 
+    customer_dashboard = await client.get("/dashboard")
+    assert "/subscriptions" in html.nav(customer_dashboard.text)
+
     await sign_in_as(client, world.reseller)
     partner_dashboard = await client.get("/dashboard")
-    assert 'href="/subscriptions"' not in partner_dashboard.text
+    assert "/subscriptions" not in html.hrefs(partner_dashboard.text)
+
+    await sign_in_as(client, world.provider)
+    record = await client.get(f"/customers/{world.customer.id}")
+    assert "etag" in html.fields(record.text)  # the provider does
 
 
 async def test_commerce_pages_of_another_partners_customer_are_not_found(

@@ -11,25 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.commerce.helpers import World, committed_operator, subscribe, travel, two_tier_world
-from tests.factories import make_operator, unique
+from tests.factories import unique
 from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.events.models import Event
 from twotier.kit.db import Database
 
 DAY = 86400
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> World:
-    return await two_tier_world(client, db, settings, operator, cancellation_window_days=7)
 
 
 async def read(client: httpx.AsyncClient, world: World, sub_id: str) -> httpx.Response:

@@ -5,33 +5,18 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.customers.helpers import customer_of, linked_pair
 from tests.enrollment.helpers import deliver, latest_mail
-from tests.factories import Org, make_operator, make_user
+from tests.factories import Org, make_user
 from twotier.config import Settings
 from twotier.customers.models import CustomerRelationship
 from twotier.directory.models import Tenant
 from twotier.kit import clock
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
-
-
-@pytest.fixture
-async def world(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> tuple[Org, Org, str]:
-    _provider, reseller, _pid, reseller_id = await linked_pair(client, db, settings, operator)
-    customer = await customer_of(client, reseller, None)
-    return reseller, customer, reseller_id
 
 
 async def grant_of(client: httpx.AsyncClient, reseller: Org, customer: Org) -> dict[str, object]:
@@ -42,9 +27,9 @@ async def grant_of(client: httpx.AsyncClient, reseller: Org, customer: Org) -> d
 
 
 async def test_partner_drops_roles_and_loses_them_at_once(
-    client: httpx.AsyncClient, world: tuple[Org, Org, str]
+    client: httpx.AsyncClient, direct_customer_world: tuple[Org, Org, str]
 ) -> None:
-    reseller, customer, _rid = world
+    reseller, customer, _rid = direct_customer_world
     grant = await grant_of(client, reseller, customer)
     path = f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/drop-roles"
     response = await client.post(path, json={"roles": ["user_admin"]}, headers=reseller.auth)
@@ -70,9 +55,12 @@ async def test_partner_drops_roles_and_loses_them_at_once(
 
 
 async def test_extension_needs_the_customers_approval(
-    client: httpx.AsyncClient, db: Database, settings: Settings, world: tuple[Org, Org, str]
+    client: httpx.AsyncClient,
+    db: Database,
+    settings: Settings,
+    direct_customer_world: tuple[Org, Org, str],
 ) -> None:
-    reseller, customer, _rid = world
+    reseller, customer, _rid = direct_customer_world
     grant = await grant_of(client, reseller, customer)
     asked = await client.post(
         f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/extension-request",
@@ -104,9 +92,9 @@ async def test_extension_needs_the_customers_approval(
 
 
 async def test_extension_bounds_and_decline(
-    client: httpx.AsyncClient, world: tuple[Org, Org, str]
+    client: httpx.AsyncClient, direct_customer_world: tuple[Org, Org, str]
 ) -> None:
-    reseller, customer, _rid = world
+    reseller, customer, _rid = direct_customer_world
     grant = await grant_of(client, reseller, customer)
     path = f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/extension-request"
     too_long = await client.post(path, json={"duration_days": 731}, headers=reseller.auth)
@@ -123,9 +111,9 @@ async def test_grants_are_404_to_strangers(
     db: Database,
     settings: Settings,
     operator: dict[str, str],
-    world: tuple[Org, Org, str],
+    direct_customer_world: tuple[Org, Org, str],
 ) -> None:
-    reseller, customer, _rid = world
+    reseller, customer, _rid = direct_customer_world
     grant = await grant_of(client, reseller, customer)
     _p, other_reseller, _pid, _r = await linked_pair(client, db, settings, operator)
     other_customer = await customer_of(client, other_reseller, None, name="Other Customer")
@@ -180,9 +168,9 @@ async def test_grants_are_404_to_strangers(
 
 
 async def test_customers_page_through_250_without_duplicates_or_gaps(
-    client: httpx.AsyncClient, session: AsyncSession, world: tuple[Org, Org, str]
+    client: httpx.AsyncClient, session: AsyncSession, direct_customer_world: tuple[Org, Org, str]
 ) -> None:
-    reseller, _customer, reseller_id = world
+    reseller, _customer, reseller_id = direct_customer_world
     now = utcnow()
     tenants = [
         {
@@ -231,12 +219,12 @@ async def test_customers_page_through_250_without_duplicates_or_gaps(
 
 
 async def test_the_portal_way_ask_approve_and_see_the_activity(
-    client: httpx.AsyncClient, world: tuple[Org, Org, str]
+    client: httpx.AsyncClient, direct_customer_world: tuple[Org, Org, str]
 ) -> None:
     from tests.directory.test_portal_session import csrf_from, portal_sign_in
     from tests.factories import PASSWORD
 
-    reseller, customer, _rid = world
+    reseller, customer, _rid = direct_customer_world
     grant = await grant_of(client, reseller, customer)
     body = {
         "email": f"ops@{customer.tenant['domain']}",
@@ -287,11 +275,11 @@ async def test_the_portal_way_is_404_to_another_customer(
     db: Database,
     settings: Settings,
     operator: dict[str, str],
-    world: tuple[Org, Org, str],
+    direct_customer_world: tuple[Org, Org, str],
 ) -> None:
     from tests.directory.test_portal_session import csrf_from, portal_sign_in
 
-    reseller, customer, reseller_id = world
+    reseller, customer, reseller_id = direct_customer_world
     grant = await grant_of(client, reseller, customer)
     asked = await client.post(
         f"/api/v1/customers/{customer.id}/delegated-access/{grant['id']}/extension-request",

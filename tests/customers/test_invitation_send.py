@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import httpx
-import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.customers.helpers import invite_customer, linked_pair, token
 from tests.enrollment.helpers import deliver, latest_mail
-from tests.factories import Org, make_operator
+from tests.factories import Org
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
-
-
-@pytest.fixture
-async def pair(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> tuple[Org, Org, str, str]:
-    return await linked_pair(client, db, settings, operator)
 
 
 async def test_the_draft_is_sent_with_the_edits_and_keeps_the_link(

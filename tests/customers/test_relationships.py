@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests import html
 from tests.channel.helpers import approved
 from tests.customers.helpers import (
     accept_as_customer,
     customer_of,
     invite_customer,
-    linked_pair,
     token,
 )
 from tests.enrollment.helpers import deliver
-from tests.factories import Org, make_operator, make_org, make_user, sign_in
+from tests.factories import Org, make_org, make_user, sign_in
 from twotier.audit.models import AuditRecord
 from twotier.config import Settings
 from twotier.kit import clock
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
-
-
-@pytest.fixture
-async def pair(
-    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
-) -> tuple[Org, Org, str, str]:
-    return await linked_pair(client, db, settings, operator)
 
 
 async def test_two_tier_invitation_asks_for_default_access_and_names_both(
@@ -284,8 +271,11 @@ async def test_view_customers_page_lists_the_shared_customer(
     await customer_of(client, reseller, None, name="Mine Only Ltd")
     await portal_sign_in(client, reseller.email, reseller.password)
     page = await client.get(f"/indirect-providers/{provider_id}/customers")
-    assert "Shared Shop Ltd" in page.text
-    assert "Mine Only Ltd" not in page.text
+    shared = html.column(page.text, html.testid("customers"))
+    assert "Shared Shop Ltd" in shared
+    assert "Mine Only Ltd" not in shared
+    mine = await client.get("/customers")
+    assert "Mine Only Ltd" in html.column(mine.text, html.testid("customers"))
 
 
 async def test_customer_accepts_in_the_portal_and_removes_the_partner(

@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests import html
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
 from tests.factories import PASSWORD, Org, make_org, make_user, unique
 from twotier.directory.models import User
@@ -47,8 +48,8 @@ async def test_every_page_leads_to_the_change_until_it_is_made(
     page = await client.get(DUE_PAGE)
     assert page.status_code == 200
     assert "Choose a new password" in page.text
-    assert 'data-testid="password-change-due"' in page.text
-    assert 'class="sidenav"' not in page.text  # nothing else to go to yet
+    assert html.exists(page.text, html.testid("password-change-due"))
+    assert html.nav(page.text) == []  # nothing else to go to yet
 
     def form(current: str, new: str, confirm: str) -> dict[str, str]:
         return {
@@ -78,6 +79,9 @@ async def test_every_page_leads_to_the_change_until_it_is_made(
     dashboard = await client.get("/dashboard")
     assert dashboard.status_code == 200
     assert email in dashboard.text
+    changed = await client.get("/account/password")
+    assert changed.status_code == 200
+    assert "/dashboard" in html.nav(changed.text)  # the rest of the portal is open now
 
 
 async def test_signing_out_works_while_a_change_is_due(client: httpx.AsyncClient) -> None:

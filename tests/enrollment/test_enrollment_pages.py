@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests import html
 from tests.directory.test_portal_session import csrf_from, portal_sign_in
 from tests.enrollment.helpers import (
     approved_partner,
@@ -284,20 +285,35 @@ async def test_wizard_refuses_a_missing_csrf_token(
     assert await status_of(client, org) == "404"
 
 
+def onward(page: str) -> list[str]:
+    """Where a page leads further into enrollment: its forms under /enroll, its links under
+    /enroll/ (not the way back to /enroll)."""
+    return [to for to in html.actions(page) if to.startswith("/enroll")] + [
+        to for to in html.hrefs(page, "main") if to.startswith("/enroll/")
+    ]
+
+
 async def test_non_global_admin_gets_an_explanation_not_a_form(
     client: httpx.AsyncClient,
 ) -> None:
     org = await make_org(client)
     user, _token = await make_user(client, org, ["user_admin"])
+    paths = ("/enroll", "/enroll/partner-id?program=indirect_reseller")
+    await portal_sign_in(client, org.email, org.password)  # a global admin is led on
+    for path in paths:
+        assert onward((await client.get(path)).text), path
+    assert "/enroll" in html.hrefs((await client.get("/dashboard")).text, "main")
+
+    client.cookies.clear()
     await portal_sign_in(client, user["email"], PASSWORD)
-    for path in ("/enroll", "/enroll/partner-id?program=indirect_reseller"):
+    for path in paths:
         response = await client.get(path)
         assert response.status_code == 403, path
         assert "Only a global admin can enroll" in response.text
         assert "Ask a global admin of" in response.text
-        assert 'action="/enroll' not in response.text
+        assert onward(response.text) == [], path
     dashboard = await client.get("/dashboard")
-    assert 'href="/enroll"' not in dashboard.text
+    assert "/enroll" not in html.hrefs(dashboard.text)
     assert "A global admin of your organization can enroll it." in dashboard.text
 
 
@@ -323,6 +339,7 @@ async def test_verify_page_changes_nothing_and_its_button_confirms(
             page = await mail_client.get(f"/enroll/verify?token={token}")
             assert page.status_code == 200
             assert body["legal_profile"]["company_name"] in page.text
+            assert html.forms(page.text, action="/enroll/verify")
             assert await status_of(client, org) == "pending_email_verification"
         refused = await mail_client.post("/enroll/verify", data={"token": token})
         assert refused.status_code == 403
@@ -338,7 +355,7 @@ async def test_verify_page_changes_nothing_and_its_button_confirms(
         again = await mail_client.get(f"/enroll/verify?token={token}")
         assert again.status_code == 410
         assert "already used" in again.text
-        assert 'action="/enroll/verify"' not in again.text
+        assert html.forms(again.text, action="/enroll/verify") == []
     unknown = await client.get("/enroll/verify?token=nope")
     assert unknown.status_code == 404
     assert "not valid" in unknown.text
@@ -386,7 +403,8 @@ async def test_operator_approves_in_the_portal(
         assert f'href="/operator/enrollments/{enrollment["id"]}"' in waiting.text
         detail = await ops.get(f"/operator/enrollments/{enrollment['id']}")
         assert "has not confirmed their email yet" in detail.text
-        assert "/approve" not in detail.text
+        approve = f"/operator/enrollments/{enrollment['id']}/approve"
+        assert approve not in html.actions(detail.text) + html.hrefs(detail.text)
 
         await verify(client, db, settings, body["primary_contact"]["email"])
         queue = await ops.get("/operator/enrollments")  # in review, by default
@@ -394,8 +412,9 @@ async def test_operator_approves_in_the_portal(
         detail = await ops.get(f"/operator/enrollments/{enrollment['id']}")
         assert body["primary_contact"]["email"] in detail.text
         assert "1 Xinyi Road" in detail.text
+        assert approve in html.actions(detail.text)
         approved = await ops.post(
-            f"/operator/enrollments/{enrollment['id']}/approve",
+            approve,
             data={"csrf_token": csrf_from(detail.text)},
         )
         assert approved.status_code == 303
@@ -555,13 +574,13 @@ async def test_partner_roles_are_saved_through_the_user_edit_page(
 
 
 async def test_a_tenant_that_is_not_a_partner_has_no_partner_roles(
-    client: httpx.AsyncClient,
+    client: httpx.AsyncClient, session: AsyncSession, db: Database, settings: Settings
 ) -> None:
     org = await make_org(client)
     user, _token = await make_user(client, org)
     await portal_sign_in(client, org.email, org.password)
     page = await client.get(f"/account/users/{user['id']}")
-    assert "Partner roles" not in page.text
+    assert "Partner roles" not in html.texts(page.text, "legend")
     response = await client.post(
         f"/account/users/{user['id']}",
         data={
@@ -574,6 +593,11 @@ async def test_a_tenant_that_is_not_a_partner_has_no_partner_roles(
     assert response.status_code == 303
     after = await client.get(f"/api/v1/tenant/users/{user['id']}", headers=org.auth)
     assert after.json().get("partner_roles", []) == []
+
+    operator = await operator_auth(client, await operator_email(session))
+    await approved_partner(client, db, settings, org, operator)
+    partner = await client.get(f"/account/users/{user['id']}")
+    assert "Partner roles" in html.texts(partner.text, "legend")
 
 
 async def test_partner_profile_shows_the_account_and_saves_the_support_profile(
@@ -643,13 +667,18 @@ async def test_only_managers_edit_the_partner_profile(
     await portal_sign_in(client, user["email"], PASSWORD)
     page = await client.get("/partner/profile")
     assert page.status_code == 200
-    assert 'action="/partner/profile/support"' not in page.text
+    assert html.forms(page.text, action="/partner/profile/support") == []
     assert "Global admins and admin agents change the partner profile." in page.text
     refused = await client.post(
         "/partner/profile/support",
         data={"csrf_token": csrf_from(page.text), "support_profile.email": "x@evil.example"},
     )
     assert refused.status_code == 403
+
+    client.cookies.clear()
+    await portal_sign_in(client, org.email, org.password)  # the global admin
+    managed = await client.get("/partner/profile")
+    assert html.forms(managed.text, action="/partner/profile/support")
 
 
 async def test_partner_adds_the_other_program_with_the_shortcut(
@@ -662,7 +691,7 @@ async def test_partner_adds_the_other_program_with_the_shortcut(
     page = await client.get("/enroll")
     assert page.status_code == 200
     assert "Add the indirect provider program" in page.text
-    assert "membership" not in page.text.lower().split("<main", 1)[1]
+    assert "membership" not in html.text(page.text, "main").lower()
     added = await client.post(
         "/enroll/shortcut",
         data={
@@ -678,6 +707,12 @@ async def test_partner_adds_the_other_program_with_the_shortcut(
     done = await client.get("/enroll")
     assert "You are enrolled in every program" in done.text
 
+    client.cookies.clear()
+    newcomer = await make_org(client)  # not a partner: enrolling starts at the registry
+    await portal_sign_in(client, newcomer.email, newcomer.password)
+    welcome = await client.get("/enroll")
+    assert "membership" in html.text(welcome.text, "main").lower()
+
 
 async def test_dashboard_shows_the_call_to_action_the_enrollment_then_the_partner(
     client: httpx.AsyncClient, session: AsyncSession, db: Database, settings: Settings
@@ -686,18 +721,18 @@ async def test_dashboard_shows_the_call_to_action_the_enrollment_then_the_partne
     org = await make_org(client)
     await portal_sign_in(client, org.email, org.password)
     first = await client.get("/dashboard")
-    assert "Become a partner" in first.text
-    assert 'href="/enroll"' in first.text
+    assert "Become a partner" in html.texts(first.text, "main h2")
+    assert "/enroll" in html.hrefs(first.text, "main")
     enrollment, body = await submit(client, org, operator)
     pending = await client.get("/dashboard")
     assert "Waiting for email confirmation" in pending.text
-    assert "Become a partner" not in pending.text
+    assert "Become a partner" not in html.texts(pending.text, "main h2")
     await verify(client, db, settings, body["primary_contact"]["email"])
     await client.post(f"/api/v1/operator/enrollments/{enrollment['id']}/approve", headers=operator)
     partner = await client.get("/dashboard")
     assert enrollment["partner_id"] in partner.text
     assert "Indirect reseller" in partner.text
-    assert "Become a partner" not in partner.text
+    assert "Become a partner" not in html.texts(partner.text, "main h2")
 
 
 # --- find a provider -----------------------------------------------------------------------

@@ -5,18 +5,12 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.enrollment.helpers import approved_partner
-from tests.factories import Org, make_operator, make_org, make_user
+from tests.factories import Org, make_org, make_user
 from twotier.config import Settings
 from twotier.kit.db import Database
-
-
-@pytest.fixture
-async def operator(client: httpx.AsyncClient, session: AsyncSession) -> dict[str, str]:
-    return await make_operator(client, session)
 
 
 async def partner(

@@ -4,9 +4,10 @@ The server is a subprocess on a free port with a fresh database (a SQLite file, 
 PostgreSQL database when ``TWOTIER_TEST_DATABASE_URL`` is set), so the browser goes
 through everything a partner's browser does: the real HTTP server, cookies, CSRF, redirects.
 
-Every server starts through ``serve_app``: the session's ``live_server`` on an empty
-database, and ``demo_server`` (one per module) on a database seeded with ``twotier demo``, for
-modules that override ``live_server`` with it. The helpers the modules share (sign-up and
+Every server starts through ``serve_app``: the session's ``shared_server`` on an empty
+database, and, for a module marked ``server("demo")`` or ``server("empty")``, a server of its
+own (``demo_server`` seeded with ``twotier demo``, or ``empty_server``). ``live_server`` is the
+base URL of whichever the module uses. The helpers the modules share (sign-up and
 sign-in, opening a page from the navigation, screenshots, another browser profile) are here
 too, so no test module imports from another.
 
@@ -60,6 +61,14 @@ expect.set_options(timeout=10_000)
 
 
 # --- browser availability -----------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "server(kind): the module's browser tests use a server of its own, 'demo' (seeded "
+        "with twotier demo) or 'empty', instead of the session's shared one",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -240,17 +249,34 @@ async def serve_app(
         await drop_database(database_url, pg_base_url)
 
 
+SERVER_KINDS = ("demo", "empty")
+
+
 @pytest.fixture(scope="session")
-async def live_server(
+async def shared_server(
     pg_base_url: str | None,
     tmp_path_factory: pytest.TempPathFactory,
     server_log: tuple[Path, IO[bytes]],
 ) -> AsyncIterator[str]:
-    """The session's server, on an empty database; yields the base URL. A module that needs
-    a server of its own overrides this fixture (with ``demo_server`` or ``empty_server``)."""
+    """The session's server, on an empty database; yields the base URL."""
     workdir = tmp_path_factory.mktemp("live-db")
     async with serve_app(pg_base_url, workdir, server_log, demo=False) as server:
         yield server.base_url
+
+
+@pytest.fixture(scope="module")
+def live_server(request: pytest.FixtureRequest) -> str:
+    """The base URL the module's browser tests open: the session's ``shared_server``, or for
+    a module marked ``server("demo")`` / ``server("empty")`` its own ``demo_server`` /
+    ``empty_server``."""
+    marker = request.node.get_closest_marker("server")
+    if marker is None:
+        return str(request.getfixturevalue("shared_server"))
+    (kind,) = marker.args
+    if kind not in SERVER_KINDS:
+        pytest.fail(f"server({kind!r}): the kinds are {', '.join(SERVER_KINDS)}", pytrace=False)
+    server: Server = request.getfixturevalue(f"{kind}_server")
+    return server.base_url
 
 
 @pytest.fixture(scope="module")

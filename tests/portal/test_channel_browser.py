@@ -7,10 +7,10 @@ then Contoso invites it again, and Fabrikam's admin, signed out, follows the ema
 signs in, lands back on the invitation and authorizes. A screenshot of each step goes to
 ``test-artifacts/channel-*.png``.
 
-This module runs its own ``twotier serve`` (it overrides ``live_server`` with ``demo_server``)
-because the demo must be seeded into the server's database. The ``context`` and ``page``
-fixtures, failure screenshots and the server log in failure reports work as for the other
-browser tests.
+This module runs its own ``twotier serve`` (it is marked ``server("demo")``, so
+``live_server`` is its ``demo_server``) because the demo must be seeded into the server's
+database. The ``context`` and ``page`` fixtures, failure screenshots and the server log in
+failure reports work as for the other browser tests.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from tests.portal.conftest import (
     sign_in,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.server("demo")]
 
 PROVIDER_PARTNER_ID = "4100001"
 RESELLER_PARTNER_ID = "4100002"
@@ -52,11 +52,6 @@ PROVIDER_ROLES = ("User admin", "License admin", "Helpdesk admin")
 
 MAIL_TIMEOUT_SECONDS = 30.0
 WAIT_SECONDS = 10.0
-
-
-@pytest.fixture(scope="module")
-def live_server(demo_server: Server) -> str:
-    return demo_server.base_url
 
 
 async def invitation_email(server: Server, to: str, link: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from tests.portal.conftest import (
     screenshot,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.server("demo")]
 
 CUSTOMER_NAME = "Northwind Traders"
 NORTHWIND_USERS = (
@@ -36,11 +36,6 @@ NORTHWIND_USERS = (
     "chang.chihhao@northwind.example",
     "tsai.peishan@northwind.example",
 )
-
-
-@pytest.fixture(scope="module")
-def live_server(demo_server: Server) -> str:
-    return demo_server.base_url
 
 
 async def open_customer(page: Page, email: str) -> None:

@@ -29,14 +29,9 @@ from tests.portal.conftest import (
     screenshot,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.server("demo")]
 
 DEFAULT_ROLES = ("User admin", "License admin", "Helpdesk admin")
-
-
-@pytest.fixture(scope="module")
-def live_server(demo_server: Server) -> str:
-    return demo_server.base_url
 
 
 async def test_reseller_invites_a_new_customer_who_creates_its_tenant_and_accepts(

@@ -1,10 +1,11 @@
 """A new organization enrolls in a real browser, the operator approves, the admin becomes an
 admin agent: the seed's whole enrollment flow, step by step, with a screenshot of each.
 
-This module runs its own ``twotier serve`` (it overrides ``live_server`` with
-``empty_server``) because it needs the server's database: an operator is created there
-directly, as ``twotier operator create`` does. The ``context`` and ``page`` fixtures, failure
-screenshots and the server log in failure reports work as for the other browser tests.
+This module runs its own ``twotier serve`` (it is marked ``server("empty")``, so
+``live_server`` is its ``empty_server``) because it needs the server's database: an operator
+is created there directly, as ``twotier operator create`` does. The ``context`` and ``page``
+fixtures, failure screenshots and the server log in failure reports work as for the other
+browser tests.
 """
 
 from __future__ import annotations
@@ -33,16 +34,11 @@ from tests.portal.conftest import (
 from twotier.kit.db import Database
 from twotier.operator.service import create_operator
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.server("empty")]
 
 OPERATOR_PASSWORD = "ledger-night-owl-42"
 MEMBERSHIP_PASSWORD = "membership pass 42"
 MAIL_TIMEOUT_SECONDS = 30.0
-
-
-@pytest.fixture(scope="module")
-def live_server(empty_server: Server) -> str:
-    return empty_server.base_url
 
 
 async def make_operator(server: Server) -> str:
