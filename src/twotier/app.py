@@ -16,8 +16,8 @@ from starlette.types import Scope
 import twotier
 from twotier import health
 from twotier import jobs as _jobs  # noqa: F401 — registers outbox handlers and periodic jobs
-from twotier.audit import chain as audit_chain
 from twotier.audit import routes as audit_routes
+from twotier.audit import service as audit_service
 from twotier.audit import views as audit_views
 from twotier.channel import routes as channel_routes
 from twotier.channel import views as channel_views
@@ -101,7 +101,7 @@ async def api_docs() -> HTMLResponse:
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     settings.apply_password_hashing()
-    audit_chain.use_key(settings.audit_hash_key)
+    audit_service.use_key(settings.audit_hash_key)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from twotier.audit.chain import LEGACY, content_of, hash_content
 from twotier.audit.models import AuditRecord
+from twotier.audit.service import LEGACY, content_of, hash_content
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 

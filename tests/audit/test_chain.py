@@ -14,20 +14,9 @@ from sqlalchemy import delete, event, update
 
 from tests.audit.helpers import cli, columns, forged, sealed
 from tests.factories import make_org, sign_in
-from twotier.audit.chain import (
-    GENESIS,
-    KEYED,
-    LEGACY,
-    Problem,
-    chain_hash,
-    content_of,
-    export,
-    hash_content,
-    record_content,
-    seal,
-    verify,
-)
+from twotier.audit.chain import GENESIS, Problem, chain_hash, export, seal, verify
 from twotier.audit.models import AuditChainHead, AuditRecord
+from twotier.audit.service import KEYED, LEGACY, content_of, hash_content, record_content
 from twotier.config import Settings
 from twotier.kit.db import Database
 

@@ -20,20 +20,16 @@ from tests.audit.helpers import cli, forged, sealed
 from tests.conftest import create_database, drop_database
 from tests.factories import make_org
 from twotier.app import create_app
-from twotier.audit.chain import (
+from twotier.audit.chain import GENESIS, Problem, chain_hash, seal, verify
+from twotier.audit.models import AuditChainHead, AuditRecord
+from twotier.audit.service import (
     CONTENT_FIELDS,
-    GENESIS,
     KEYED,
     LEGACY,
-    Problem,
-    chain_hash,
     hash_content,
     record_content,
-    seal,
     use_key,
-    verify,
 )
-from twotier.audit.models import AuditChainHead, AuditRecord
 from twotier.config import Settings
 from twotier.kit import migrate
 from twotier.kit.clock import utcnow

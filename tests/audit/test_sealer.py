@@ -12,8 +12,9 @@ from sqlalchemy import select, update
 
 from tests.audit.helpers import forged, sealed
 from tests.factories import OPERATOR_PASSWORD, make_org
-from twotier.audit.chain import KEYED, Problem, seal, verify
+from twotier.audit.chain import Problem, seal, verify
 from twotier.audit.models import AuditChainHead, AuditRecord
+from twotier.audit.service import KEYED
 from twotier.config import Settings
 from twotier.directory.models import User
 from twotier.kit.db import Database

@@ -22,12 +22,10 @@ it back with ``--expect``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
-import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,7 +37,15 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from twotier.audit import emails
 from twotier.audit.models import AuditChainHead, AuditRecord
-from twotier.config import Settings, get_settings
+from twotier.audit.service import (
+    KEYED,
+    LEGACY,
+    digest,
+    hash_content,
+    plain,
+    record_content,
+)
+from twotier.config import Settings
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 from twotier.kit.outbox import periodic
@@ -50,65 +56,11 @@ log = logging.getLogger(__name__)
 GENESIS = "0" * 64
 HEAD_ID = 1
 
-# hash_version: how a record's content hash and chain hash are made.
-LEGACY = 1  # plain SHA-256 (records sealed before keyed hashing)
-KEYED = 2  # HMAC-SHA256 with the audit key
-
-
-# The fields a record's content hash covers (changing them changes every hash).
-CONTENT_FIELDS = (
-    "id",
-    "at",
-    "operation",
-    "actor_user_id",
-    "actor_tenant_id",
-    "actor_partner_id",
-    "subject_tenant_id",
-    "on_behalf_of_customer_id",
-    "resource_type",
-    "resource_id",
-    "request_id",
-    "detail",
-)
-
-
-def _plain(value: Any) -> Any:
-    """Times as ISO 8601 and ids as strings; everything else as it is."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
-
-
-def content_of(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The hashed content of a record whose ``CONTENT_FIELDS`` are in ``fields``."""
-    return {name: _plain(fields[name]) for name in CONTENT_FIELDS}
-
-
-def record_content(record: AuditRecord) -> dict[str, Any]:
-    return content_of({name: getattr(record, name) for name in CONTENT_FIELDS})
-
-
-def _digest(message: bytes, version: int, key: bytes) -> str:
-    if version == KEYED:
-        return hmac.new(key, message, hashlib.sha256).hexdigest()
-    if version == LEGACY:
-        return hashlib.sha256(message).hexdigest()
-    raise ValueError(f"unknown audit hash version {version}")
-
-
-def hash_content(content: dict[str, Any], *, version: int = KEYED, key: bytes) -> str:
-    canonical = json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return _digest(canonical.encode(), version, key)
-
 
 def chain_hash(
     seq: int, prev_hash: str, content_hash: str, *, version: int = KEYED, key: bytes
 ) -> str:
-    return _digest(f"{seq}:{prev_hash}:{content_hash}".encode(), version, key)
+    return digest(f"{seq}:{prev_hash}:{content_hash}".encode(), version, key)
 
 
 def _same(computed: str, stored: str | None) -> bool:
@@ -129,23 +81,6 @@ def forgery(record: AuditRecord, key: bytes) -> str | None:
 def is_authentic(record: AuditRecord, key: bytes) -> bool:
     """Whether a record carries the keyed hash of its content (twotier wrote it)."""
     return forgery(record, key) is None
-
-
-_write_key: bytes | None = None
-
-
-def use_key(key: bytes) -> None:
-    """The key ``audit.record`` hashes new records with (the app sets it from its settings)."""
-    global _write_key
-    _write_key = key
-
-
-def write_key() -> bytes:
-    """The key set by ``use_key``, else the one the environment's settings give."""
-    global _write_key
-    if _write_key is None:
-        _write_key = get_settings().audit_hash_key
-    return _write_key
 
 
 async def _lock_head(session: AsyncSession) -> AuditChainHead:
@@ -483,7 +418,7 @@ def export_line(record: AuditRecord) -> dict[str, Any]:
         "seq": record.seq,
         "prev_hash": record.prev_hash,
         "chain_hash": record.chain_hash,
-        "refused_at": _plain(record.refused_at),
+        "refused_at": plain(record.refused_at),
     }
 
 

@@ -1,17 +1,95 @@
-"""The audit-record writer every capability calls when it changes something."""
+"""The audit-record writer every change goes through (by ``events.announce``): the record,
+its content and the content's keyed hash. Chaining, sealing and verifying are
+``audit.chain``'s."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from twotier.audit.chain import KEYED, content_of, hash_content, write_key
 from twotier.audit.models import AuditRecord
+from twotier.config import get_settings
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.clock import utcnow
+
+# hash_version: how a record's content hash and chain hash are made.
+LEGACY = 1  # plain SHA-256 (records sealed before keyed hashing)
+KEYED = 2  # HMAC-SHA256 with the audit key
+
+
+# The fields a record's content hash covers (changing them changes every hash).
+CONTENT_FIELDS = (
+    "id",
+    "at",
+    "operation",
+    "actor_user_id",
+    "actor_tenant_id",
+    "actor_partner_id",
+    "subject_tenant_id",
+    "on_behalf_of_customer_id",
+    "resource_type",
+    "resource_id",
+    "request_id",
+    "detail",
+)
+
+
+def plain(value: Any) -> Any:
+    """Times as ISO 8601 and ids as strings; everything else as it is."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
+
+
+def content_of(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The hashed content of a record whose ``CONTENT_FIELDS`` are in ``fields``."""
+    return {name: plain(fields[name]) for name in CONTENT_FIELDS}
+
+
+def record_content(record: AuditRecord) -> dict[str, Any]:
+    return content_of({name: getattr(record, name) for name in CONTENT_FIELDS})
+
+
+def digest(message: bytes, version: int, key: bytes) -> str:
+    if version == KEYED:
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
+    if version == LEGACY:
+        return hashlib.sha256(message).hexdigest()
+    raise ValueError(f"unknown audit hash version {version}")
+
+
+def hash_content(content: dict[str, Any], *, version: int = KEYED, key: bytes) -> str:
+    canonical = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return digest(canonical.encode(), version, key)
+
+
+_write_key: bytes | None = None
+
+
+def use_key(key: bytes) -> None:
+    """The key ``audit.record`` hashes new records with (the app sets it from its settings)."""
+    global _write_key
+    _write_key = key
+
+
+def write_key() -> bytes:
+    """The key set by ``use_key``, else the one the environment's settings give."""
+    global _write_key
+    if _write_key is None:
+        _write_key = get_settings().audit_hash_key
+    return _write_key
 
 
 def record(

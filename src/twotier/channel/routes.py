@@ -18,7 +18,7 @@ from twotier.channel.schemas import (
 )
 from twotier.config import Settings
 from twotier.directory.auth import CurrentPrincipal
-from twotier.directory.principal import Permission
+from twotier.directory.principal import Permission, require_provider, require_reseller
 from twotier.invitations import service as invitations
 from twotier.invitations.models import InvitationKind
 from twotier.invitations.schemas import AcceptIn, InvitationView, SendIn, SendOut
@@ -68,7 +68,7 @@ async def list_reseller_invitations(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Page[InvitationOut]:
-    service.require_provider(principal, Permission.view_partner)
+    require_provider(principal, Permission.view_partner)
     items, cursor = await service.list_sent_invitations(
         session, settings, principal, RESELLER, status, params
     )
@@ -104,7 +104,7 @@ async def send_reseller_invitation(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> SendOut:
-    service.require_provider(principal, Permission.invite_resellers)
+    require_provider(principal, Permission.invite_resellers)
     invitation = await service.access_sent_invitation(
         session, principal, invitation_id, RESELLER, lock=True
     )
@@ -125,7 +125,7 @@ async def revoke_reseller_invitation(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> InvitationOut:
-    service.require_provider(principal, Permission.invite_resellers)
+    require_provider(principal, Permission.invite_resellers)
     invitation = await service.access_sent_invitation(
         session, principal, invitation_id, RESELLER, lock=True
     )
@@ -179,9 +179,9 @@ def _side_routes(side: Side, path: str, other: str) -> None:
         session: AsyncSession = Depends(get_session),
     ) -> Page[LinkOut]:
         if side == Side.provider:
-            service.require_provider(principal, Permission.view_partner)
+            require_provider(principal, Permission.view_partner)
         else:
-            service.require_reseller(principal, Permission.view_partner)
+            require_reseller(principal, Permission.view_partner)
         items, cursor = await service.list_links(session, principal, side, status, params)
         return Page[LinkOut](items=items, next_cursor=cursor)
 

@@ -23,8 +23,13 @@ from twotier.channel import emails, queries
 from twotier.channel.models import LINK, LinkStatus, ResellerLink, Side
 from twotier.channel.schemas import GrantOut, InvitationOut, LinkOut, ResellerInvitationCreate
 from twotier.config import Settings
-from twotier.directory.models import PartnerAccount, Program
-from twotier.directory.principal import Permission, Principal
+from twotier.directory.models import PartnerAccount
+from twotier.directory.principal import (
+    Permission,
+    Principal,
+    require_provider,
+    require_reseller,
+)
 from twotier.events import service as events
 from twotier.events.catalog import EventType
 from twotier.invitations import service as invitations
@@ -53,33 +58,11 @@ def consent_text(provider: PartnerAccount, until: datetime) -> str:
 # Who may do what.
 
 
-def require_provider(principal: Principal, permission: Permission) -> uuid.UUID:
-    if principal.partner_account_id is None or not principal.in_program(Program.indirect_provider):
-        raise Forbidden(
-            "Only an approved indirect provider can do this.", code="not_an_indirect_provider"
-        )
-    if not principal.can(permission):
-        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
-    return principal.partner_account_id
-
-
 def require_side(principal: Principal, side: Side, permission: Permission) -> uuid.UUID:
     """An approved partner on ``side`` (a provider or a reseller) with ``permission``."""
     if side == Side.provider:
         return require_provider(principal, permission)
     return require_reseller(principal, permission)
-
-
-def require_reseller(principal: Principal, permission: Permission) -> uuid.UUID:
-    if principal.partner_account_id is None or not principal.in_program(Program.indirect_reseller):
-        raise Forbidden(
-            "Only an approved indirect reseller can do this. Enroll as an indirect reseller "
-            "first, at /enroll.",
-            code="not_an_indirect_reseller",
-        )
-    if not principal.can(permission):
-        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
-    return principal.partner_account_id
 
 
 # Reseller invitations (the provider's side).
@@ -102,7 +85,7 @@ def invitation_out(
     sender: PartnerAccount,
     accepted_by: PartnerAccount | None = None,
 ) -> InvitationOut:
-    status = invitation.effective_status(utcnow())
+    status = invitations.status_of(invitation)
     pending = status == InvitationStatus.pending
     return InvitationOut(
         id=invitation.id,
@@ -246,7 +229,7 @@ async def list_sent_invitations(
 
 
 def _require_pending(invitation: Invitation) -> None:
-    status = invitation.effective_status(utcnow())
+    status = invitations.status_of(invitation)
     if status != InvitationStatus.pending:
         raise Conflict(f"The invitation is {status}.", code="invitation_not_pending")
 
@@ -337,7 +320,7 @@ async def view_invitation(session: AsyncSession, invitation: Invitation) -> Invi
     until = utcnow() + timedelta(days=PROVIDER_GRANT_DAYS)
     return InvitationView(
         kind=invitation.kind,
-        status=invitation.effective_status(utcnow()),
+        status=invitations.status_of(invitation),
         from_={
             "id": str(sender.id),
             "partner_id": sender.partner_id,

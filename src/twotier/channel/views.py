@@ -14,7 +14,7 @@ from twotier.channel.models import Side
 from twotier.channel.schemas import ResellerInvitationCreate
 from twotier.config import Settings
 from twotier.directory.models import PartnerAccount
-from twotier.directory.principal import Permission, Principal
+from twotier.directory.principal import Permission, Principal, require_provider, require_reseller
 from twotier.directory.roles import ROLE_LABELS
 from twotier.invitations.drafts import render_draft
 from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation, InvitationKind
@@ -53,7 +53,7 @@ async def _resellers_page(
     flashes: list[str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    service.require_provider(principal, Permission.view_partner)
+    require_provider(principal, Permission.view_partner)
     links, links_next = await service.list_links(
         session, principal, Side.provider, None, PageParams(limit=50, cursor=cursor)
     )
@@ -148,7 +148,7 @@ async def _draft_page(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    service.require_provider(principal, Permission.invite_resellers)
+    require_provider(principal, Permission.invite_resellers)
     invitation = await service.access_sent_invitation(
         session, principal, invitation_id, InvitationKind.reseller
     )
@@ -189,7 +189,7 @@ async def send_draft(
     session: AsyncSession = Depends(get_session),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    service.require_provider(principal, Permission.invite_resellers)
+    require_provider(principal, Permission.invite_resellers)
     form = form_values(await request.form())
     invitation = await service.access_sent_invitation(
         session, principal, invitation_id, InvitationKind.reseller, lock=True
@@ -226,7 +226,7 @@ async def revoke(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    service.require_provider(principal, Permission.invite_resellers)
+    require_provider(principal, Permission.invite_resellers)
     invitation = await service.access_sent_invitation(
         session, principal, invitation_id, InvitationKind.reseller, lock=True
     )
@@ -242,7 +242,7 @@ async def providers_page(
     principal: Principal = Depends(signed_in),
     session: AsyncSession = Depends(get_session),
 ) -> Response:
-    service.require_reseller(principal, Permission.view_partner)
+    require_reseller(principal, Permission.view_partner)
     links, links_next = await service.list_links(
         session, principal, Side.reseller, None, PageParams(limit=50, cursor=cursor)
     )
@@ -302,7 +302,7 @@ async def reseller_invitation_page(
     my_company = None
     if principal is not None:
         try:
-            service.require_reseller(principal, Permission.authorize_provider)
+            require_reseller(principal, Permission.authorize_provider)
         except Forbidden as exc:
             blocked, blocked_code = exc.detail, exc.code
         else:

@@ -43,7 +43,7 @@ from twotier.customers.schemas import (
     RelationshipOut,
 )
 from twotier.directory.models import PartnerAccount, Tenant, TenantKind
-from twotier.directory.principal import Permission, Principal
+from twotier.directory.principal import Permission, Principal, require_reseller
 from twotier.events import service as events
 from twotier.events.catalog import EventType
 from twotier.invitations import service as invitations
@@ -74,7 +74,7 @@ async def customer_invitation_out(
     reseller = await session.get_one(PartnerAccount, invitation.from_partner_account_id)
     provider = await _provider_of(session, invitation)
     access = _access_of(invitation)
-    status = invitation.effective_status(utcnow())
+    status = invitations.status_of(invitation)
     pending = status == InvitationStatus.pending
     url = invitations.invite_url(settings, invitation)
     draft = None
@@ -114,7 +114,7 @@ async def create_customer_invitation(
     data: CustomerInvitationCreate,
     provider_account_id: uuid.UUID | None,
 ) -> CustomerInvitationOut:
-    reseller_id = channel.require_reseller(principal, Permission.request_customer_relationship)
+    reseller_id = require_reseller(principal, Permission.request_customer_relationship)
     if provider_account_id is not None:
         await channel.access_link(session, principal, Side.reseller, provider_account_id)
     invitation = invitations.new_invitation(
@@ -177,7 +177,7 @@ async def _invitation_told(
 async def list_customer_invitations(
     session: AsyncSession, settings: Settings, principal: Principal, params: PageParams
 ) -> tuple[list[CustomerInvitationOut], str | None]:
-    channel.require_reseller(principal, Permission.view_customers)
+    require_reseller(principal, Permission.view_customers)
     rows, cursor = await paginate(
         session,
         select(Invitation).where(
@@ -194,7 +194,7 @@ async def access_customer_invitation(
     session: AsyncSession, principal: Principal, invitation_id: uuid.UUID, *, lock: bool = False
 ) -> Invitation:
     """A customer invitation the caller's reseller account sent; anything else is 404."""
-    channel.require_reseller(principal, Permission.request_customer_relationship)
+    require_reseller(principal, Permission.request_customer_relationship)
     return await channel.access_sent_invitation(
         session, principal, invitation_id, InvitationKind.customer, lock=lock
     )
@@ -232,7 +232,7 @@ async def view_customer_invitation(session: AsyncSession, invitation: Invitation
     view = customer_view(invitation, reseller, provider)
     return InvitationView(
         kind=invitation.kind,
-        status=invitation.effective_status(utcnow()),
+        status=invitations.status_of(invitation),
         from_=view["from"],
         to={"email": invitation.email, "partner_id": None},
         grants=view["grants"],

@@ -33,7 +33,7 @@ from twotier.customers.schemas import (
 from twotier.directory import passwords
 from twotier.directory import service as directory
 from twotier.directory.models import PartnerAccount, Program, Tenant, User
-from twotier.directory.principal import Permission, Principal
+from twotier.directory.principal import Permission, Principal, require_reseller
 from twotier.directory.roles import ROLE_LABELS, DirectoryRole
 from twotier.invitations.drafts import render_draft
 from twotier.invitations.models import INVITATION_STATUS_LABELS, Invitation
@@ -135,7 +135,7 @@ async def _invite_form(
     error: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    channel.require_reseller(principal, Permission.request_customer_relationship)
+    require_reseller(principal, Permission.request_customer_relationship)
     provider = None
     if provider_id is not None:
         await channel.access_link(session, principal, Side.reseller, provider_id)

@@ -47,7 +47,6 @@ from twotier.enrollment.models import OPEN_ENROLLMENT, Enrollment, EnrollmentSta
 from twotier.enrollment.schemas import EnrollmentCreate
 from twotier.invitations import service as invitations
 from twotier.invitations.models import Invitation, InvitationStatus
-from twotier.kit.clock import utcnow
 from twotier.kit.db import Database
 from twotier.kit.email import EMAIL
 from twotier.kit.errors import AppError
@@ -408,7 +407,7 @@ async def ensure_channel(session: AsyncSession, settings: Settings, report: Seed
                 )
                 report.created.append("a pending reseller invitation from Contoso")
                 pending = await session.get_one(Invitation, out.id)
-            if pending.effective_status(utcnow()) == InvitationStatus.pending:
+            if invitations.status_of(pending) == InvitationStatus.pending:
                 report.pending_invitation_url = invitations.invite_url(settings, pending)
     except AppError as exc:
         report.notes.append(f"Channel demo skipped: {exc.detail}")

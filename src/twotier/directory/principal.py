@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from twotier.directory.models import TenantKind
+from twotier.directory.models import Program, TenantKind
 from twotier.directory.roles import DirectoryRole
 from twotier.kit.errors import Forbidden
 
@@ -208,3 +208,33 @@ class Principal:
         """A service's own check, through the permission table: 403 unless granted."""
         if permission not in self.permissions:
             raise Forbidden(detail, code=code)
+
+
+# The caller as a partner in a program, with a permission from the table; the channel, the
+# customers and commerce all ask this of their callers.
+
+
+def require_provider(principal: Principal, permission: Permission) -> uuid.UUID:
+    """The caller's partner account, if it is an approved indirect provider and the caller
+    holds ``permission``; 403 otherwise."""
+    if principal.partner_account_id is None or not principal.in_program(Program.indirect_provider):
+        raise Forbidden(
+            "Only an approved indirect provider can do this.", code="not_an_indirect_provider"
+        )
+    if not principal.can(permission):
+        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
+    return principal.partner_account_id
+
+
+def require_reseller(principal: Principal, permission: Permission) -> uuid.UUID:
+    """The caller's partner account, if it is an approved indirect reseller and the caller
+    holds ``permission``; 403 otherwise."""
+    if principal.partner_account_id is None or not principal.in_program(Program.indirect_reseller):
+        raise Forbidden(
+            "Only an approved indirect reseller can do this. Enroll as an indirect reseller "
+            "first, at /enroll.",
+            code="not_an_indirect_reseller",
+        )
+    if not principal.can(permission):
+        raise Forbidden("Your partner roles do not allow this.", code="insufficient_role")
+    return principal.partner_account_id

@@ -72,8 +72,3 @@ class Invitation(IdMixin, Base):
     accepted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     accepted_by_tenant_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(nullable=True)
-
-    def effective_status(self, now: datetime) -> InvitationStatus:
-        if self.status == InvitationStatus.pending and self.expires_at <= now:
-            return InvitationStatus.expired
-        return self.status

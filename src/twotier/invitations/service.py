@@ -15,6 +15,7 @@ import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -67,9 +68,16 @@ async def by_token(session: AsyncSession, token: str, *, lock: bool = False) -> 
     return invitation
 
 
+def status_of(invitation: Invitation, now: datetime | None = None) -> InvitationStatus:
+    """The invitation's status now: a pending one past its expiry is expired (never stored)."""
+    if invitation.status == InvitationStatus.pending and invitation.expires_at <= (now or utcnow()):
+        return InvitationStatus.expired
+    return invitation.status
+
+
 def check_usable(invitation: Invitation) -> None:
     """Pending and unexpired; 410 otherwise."""
-    status = invitation.effective_status(utcnow())
+    status = status_of(invitation)
     if status == InvitationStatus.accepted:
         raise Gone("This invitation was already used.", code="invitation_used")
     if status == InvitationStatus.revoked:

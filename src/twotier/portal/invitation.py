@@ -18,7 +18,6 @@ from twotier.directory.auth import optional_principal
 from twotier.directory.principal import Principal
 from twotier.invitations import service as invitations
 from twotier.invitations.models import InvitationKind, InvitationStatus
-from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
 from twotier.kit.errors import AppError, Gone
 from twotier.kit.i18n import _
@@ -47,7 +46,7 @@ async def _invitation_page(
 ) -> Response:
     invitation = await invitations.by_token(session, token)
     here = f"/invitations/{token}"
-    status = invitation.effective_status(utcnow())
+    status = invitations.status_of(invitation)
     if status != InvitationStatus.pending:
         titles = {
             InvitationStatus.accepted: (
