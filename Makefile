@@ -43,6 +43,7 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python scripts/no_local_imports.py
+	$(BIN)/python scripts/import_cycles.py
 
 fmt: install
 	$(BIN)/ruff check --fix .

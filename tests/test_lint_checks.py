@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,35 @@ def test_the_layer_contracts_hold_and_name_every_domain() -> None:
     ]
     positions = [config.index(f'  "{name}",') for name in order]
     assert positions == sorted(positions)
+
+
+def test_an_import_cycle_is_found_and_named(tmp_path: Path) -> None:
+    package = tmp_path / "circular"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from circular import b\n")
+    (package / "b.py").write_text("from circular import a\n")
+    (package / "c.py").write_text("from circular import a\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "import_cycles.py"), "circular"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "import cycle: circular.a ↔ circular.b" in result.stdout
+    assert "circular.c" not in result.stdout
+
+
+def test_no_two_modules_import_each_other_in_a_circle() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "import_cycles.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "0 import cycle(s)" in result.stdout
