@@ -33,6 +33,10 @@ async def test_principal_lookup_is_one_statement(
     assert principal.tenant_id.hex == org.id.replace("-", "")
     assert len(statements) == 1
     assert "token_hash" in statements[0]
+    # Only what a principal holds: no password hash, no partner profiles.
+    for column in ("password_hash", "legal_profile", "primary_contact", "support_profile"):
+        assert column not in statements[0]
+    assert "users.roles" in statements[0]
 
 
 async def test_authenticated_requests_never_hash_a_password(

@@ -36,9 +36,22 @@ CSRF_PURPOSE = "csrf"
 
 
 def _principal_query() -> Any:
-    """User → tenant (→ partner account → its programs): one row per program, or one row."""
+    """User → tenant (→ partner account → its programs): one row per program, or one row;
+    only the columns a principal holds (no password hash, no profiles)."""
     return (
-        select(User, Tenant, PartnerAccount, PartnerProgram.program)
+        select(
+            User.id,
+            User.email,
+            User.display_name,
+            User.roles,
+            User.partner_roles,
+            User.temporary_password_expires_at,
+            Tenant.id.label("tenant_id"),
+            Tenant.kind.label("tenant_kind"),
+            PartnerAccount.id.label("partner_account_id"),
+            PartnerAccount.partner_id,
+            PartnerProgram.program,
+        )
         .join(Tenant, Tenant.id == User.tenant_id)
         .outerjoin(PartnerAccount, PartnerAccount.tenant_id == Tenant.id)
         .outerjoin(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
@@ -49,28 +62,29 @@ def _principal_query() -> Any:
 def _principal_from(
     rows: Sequence[Any], *, token_id: uuid.UUID, via: str, request_id: str | None
 ) -> Principal:
-    user, tenant, partner = rows[0][0], rows[0][1], rows[0][2]
-    programs = frozenset(row[3] for row in rows if row[3] is not None)
-    roles = frozenset(user.roles)
-    partner_roles = frozenset(user.partner_roles) if partner is not None else frozenset()
+    first = rows[0]
+    is_partner = first.partner_account_id is not None
+    programs = frozenset(row.program for row in rows if row.program is not None)
+    roles = frozenset(first.roles)
+    partner_roles = frozenset(first.partner_roles) if is_partner else frozenset()
     return Principal(
-        user_id=user.id,
-        tenant_id=tenant.id,
-        email=user.email,
-        display_name=user.display_name,
+        user_id=first.id,
+        tenant_id=first.tenant_id,
+        email=first.email,
+        display_name=first.display_name,
         roles=roles,
-        tenant_kind=tenant.kind,
+        tenant_kind=first.tenant_kind,
         token_id=token_id,
         via=via,
-        partner_account_id=partner.id if partner is not None else None,
-        partner_id=partner.partner_id if partner is not None else None,
+        partner_account_id=first.partner_account_id,
+        partner_id=first.partner_id,
         partner_programs=programs,
         partner_roles=partner_roles,
         request_id=request_id,
         permissions=permissions_for(
-            roles, partner_roles, tenant_kind=tenant.kind, is_partner=partner is not None
+            roles, partner_roles, tenant_kind=first.tenant_kind, is_partner=is_partner
         ),
-        password_change_due=user.temporary_password_expires_at is not None,
+        password_change_due=first.temporary_password_expires_at is not None,
     )
 
 
@@ -82,7 +96,7 @@ async def principal_for_token(
     rows = (
         await session.execute(
             _principal_query()
-            .add_columns(AccessToken.id, AccessToken.token_hash)
+            .add_columns(AccessToken.id.label("token_id"), AccessToken.token_hash)
             .join(AccessToken, AccessToken.user_id == User.id)
             .where(
                 AccessToken.token_hash == digest,
@@ -92,10 +106,10 @@ async def principal_for_token(
             )
         )
     ).all()
-    if not rows or not same_hash(rows[0][5], digest):
+    if not rows or not same_hash(rows[0].token_hash, digest):
         return None
     via = "bearer" if kind == TokenKind.api else "session"
-    return _principal_from(rows, token_id=rows[0][4], via=via, request_id=request_id)
+    return _principal_from(rows, token_id=rows[0].token_id, via=via, request_id=request_id)
 
 
 async def principal_for_user(session: AsyncSession, user_id: uuid.UUID) -> Principal:
