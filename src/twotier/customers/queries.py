@@ -5,6 +5,7 @@ readable statements), so a route may call it directly; the service composes and 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, or_, select
@@ -43,6 +44,19 @@ CUSTOMER_COLUMNS = (
 )
 
 
+def relationship_out(
+    kind: RelationshipKind, tier: Tier, since: datetime, other: PartnerRef | None
+) -> RelationshipOut:
+    """A relationship as its partner sees it: since when, direct or two-tier, and the other
+    tier (the provider on a reseller's relationship, the reseller on a provider's)."""
+    return RelationshipOut(
+        since=since,
+        kind="two_tier" if kind == RelationshipKind.two_tier else "direct",
+        indirect_provider=other if tier == Tier.reseller else None,
+        indirect_reseller=other if tier == Tier.provider else None,
+    )
+
+
 def customer_out(row: Row[Any]) -> CustomerOut:
     other = (
         PartnerRef(
@@ -59,12 +73,7 @@ def customer_out(row: Row[Any]) -> CustomerOut:
         company_name=row.display_name,
         domain=row.domain,
         country=row.country,
-        relationship=RelationshipOut(
-            since=row.created_at,
-            kind="two_tier" if row.kind == RelationshipKind.two_tier else "direct",
-            indirect_provider=other if row.tier == Tier.reseller else None,
-            indirect_reseller=other if row.tier == Tier.provider else None,
-        ),
+        relationship=relationship_out(row.kind, row.tier, row.created_at, other),
     )
 
 

@@ -40,7 +40,6 @@ from twotier.customers.schemas import (
     CustomerOut,
     GrantOut,
     MyPartnerOut,
-    RelationshipOut,
 )
 from twotier.directory.models import PartnerAccount, Tenant, TenantKind
 from twotier.directory.principal import Permission, Principal, require_reseller
@@ -500,32 +499,6 @@ async def access_customer(
     return relationship
 
 
-def _relationship_out(rel: CustomerRelationship, other: PartnerAccount | None) -> RelationshipOut:
-    kind = RelationshipKind.two_tier if rel.kind == RelationshipKind.two_tier else "direct"
-    return RelationshipOut(
-        since=rel.created_at,
-        kind=kind,
-        indirect_provider=PartnerRef.model_validate(other)
-        if rel.tier == Tier.reseller and other
-        else None,
-        indirect_reseller=PartnerRef.model_validate(other)
-        if rel.tier == Tier.provider and other
-        else None,
-    )
-
-
-def _customer_out(
-    rel: CustomerRelationship, tenant: Tenant, other: PartnerAccount | None
-) -> CustomerOut:
-    return CustomerOut(
-        id=tenant.id,
-        company_name=tenant.display_name,
-        domain=tenant.domain,
-        country=tenant.country,
-        relationship=_relationship_out(rel, other),
-    )
-
-
 def _grant_out(grant: DelegatedAccessGrant, partner: PartnerAccount) -> GrantOut:
     ref = PartnerRef.model_validate(partner)
     return GrantOut(
@@ -656,7 +629,12 @@ async def my_partners(
         out.append(
             MyPartnerOut(
                 partner=ref,
-                relationship=_relationship_out(rel, o),
+                relationship=queries.relationship_out(
+                    rel.kind,
+                    rel.tier,
+                    rel.created_at,
+                    PartnerRef.model_validate(o) if o is not None else None,
+                ),
                 access=[_grant_out(g, p) for g, p in grants if p.id == partner.id],
             )
         )
