@@ -76,6 +76,11 @@ class DelegatedAccessGrant(IdMixin, Base):
     extension_requested_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     def effective_status(self, now: datetime) -> GrantStatus:
-        if self.status == GrantStatus.active and self.expires_at <= now:
-            return GrantStatus.expired
-        return self.status
+        return grant_status(self.status, self.expires_at, now)
+
+
+def grant_status(status: GrantStatus, expires_at: datetime, now: datetime) -> GrantStatus:
+    """A grant's status now: an active grant past its expiry is expired (never stored)."""
+    if status == GrantStatus.active and expires_at <= now:
+        return GrantStatus.expired
+    return status

@@ -10,7 +10,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from twotier.access.models import DelegatedAccessGrant, GrantStatus
+from twotier.access.models import DelegatedAccessGrant, grant_status
 from twotier.channel.models import LinkStatus, ResellerLink, Side
 from twotier.channel.schemas import GrantOut, LinkOut
 from twotier.directory.models import PartnerAccount
@@ -31,11 +31,7 @@ def _link_out(row: Row[Any]) -> LinkOut:
             id=row.grant_id,
             roles=row.grant_roles,
             expires_at=row.grant_expires_at,
-            status=(
-                GrantStatus.expired
-                if row.grant_status == GrantStatus.active and row.grant_expires_at <= utcnow()
-                else row.grant_status
-            ),
+            status=grant_status(row.grant_status, row.grant_expires_at, utcnow()),
         )
         if row.grant_id is not None
         else None
