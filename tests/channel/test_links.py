@@ -8,11 +8,13 @@ import uuid
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.channel.helpers import accept, approved, invite, provider_and_reseller, token_of
+from tests.customers.helpers import linked_pair
 from tests.enrollment.helpers import deliver
 from tests.factories import OPERATOR_PASSWORD, Org, mailbox, sign_in
+from tests.statements import statements
 from twotier.channel.models import ResellerLink
 from twotier.config import Settings
 from twotier.kit.db import Database
@@ -23,12 +25,7 @@ from twotier.operator.service import create_operator
 async def linked(
     client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
 ) -> tuple[Org, Org, str, str]:
-    provider, reseller = await provider_and_reseller(client, db, settings, operator)
-    invitation = await invite(client, provider)
-    assert (await accept(client, reseller, invitation)).status_code == 200
-    provider_id = (await client.get("/api/v1/partner", headers=provider.auth)).json()["id"]
-    reseller_id = (await client.get("/api/v1/partner", headers=reseller.auth)).json()["id"]
-    return provider, reseller, provider_id, reseller_id
+    return await linked_pair(client, db, settings, operator)
 
 
 async def test_reseller_ends_the_link_and_both_lists_lose_it(
@@ -179,3 +176,20 @@ async def test_two_concurrent_accepts_create_one_link(
     assert all(c in (200, 409, 410) for c in codes)
     async with committed_db.read_sessions() as s:
         assert await s.scalar(select(func.count()).select_from(ResellerLink)) == 1
+
+
+async def test_each_side_lists_its_links_with_the_principal_and_one_read(
+    client: httpx.AsyncClient, engine: AsyncEngine, linked: tuple[Org, Org, str, str]
+) -> None:
+    provider, reseller, provider_id, reseller_id = linked
+    for org, path, other in (
+        (provider, "/api/v1/indirect-resellers", reseller_id),
+        (reseller, "/api/v1/indirect-providers", provider_id),
+    ):
+        with statements(engine) as seen:
+            response = await client.get(path, headers=org.auth)
+        assert response.status_code == 200
+        [link] = response.json()["items"]
+        assert link["id"] == other
+        assert link["access"]["status"] == "active"
+        assert len(seen) == 2, seen  # the principal, then the page (links, names, grants)
