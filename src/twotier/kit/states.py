@@ -32,9 +32,6 @@ class Machine(Generic[S]):
     def allows(self, current: S, target: S) -> bool:
         return target in self.transitions.get(current, frozenset())
 
-    def is_final(self, state: S) -> bool:
-        return not self.transitions.get(state)
-
     def check(self, current: S, target: S, *, code: str = "invalid_transition") -> None:
         if not self.allows(current, target):
             raise Conflict(
