@@ -51,6 +51,11 @@ NOTICES = {
 }
 
 
+def _back(customer_id: uuid.UUID, notice: str, anchor: str = "") -> Response:
+    """Back to the record after a change, saying what was done (``NOTICES``)."""
+    return RedirectResponse(f"/customers/{customer_id}?notice={notice}{anchor}", status_code=303)
+
+
 async def _page(
     request: Request,
     session: AsyncSession,
@@ -146,7 +151,7 @@ async def add_user(
         return await _page(
             request, session, principal, customer_id, form=form, error=exc.detail, status_code=403
         )
-    return RedirectResponse(f"/customers/{customer_id}?notice=user_added", status_code=303)
+    return _back(customer_id, "user_added")
 
 
 @router.post(
@@ -191,7 +196,7 @@ async def remove_user(
         return await _page(
             request, session, principal, customer_id, user_error=exc.detail, status_code=exc.status
         )
-    return RedirectResponse(f"/customers/{customer_id}?notice=user_removed", status_code=303)
+    return _back(customer_id, "user_removed")
 
 
 @router.post("/customers/{customer_id}/end", dependencies=[Depends(check_csrf)])
@@ -222,7 +227,7 @@ async def drop_roles(
     if not roles:
         return RedirectResponse(f"/customers/{customer_id}", status_code=303)
     await access.drop_roles(session, principal, customer_id, grant_id, roles)
-    return RedirectResponse(f"/customers/{customer_id}?notice=roles_dropped", status_code=303)
+    return _back(customer_id, "roles_dropped")
 
 
 @router.post(
@@ -242,7 +247,7 @@ async def request_extension(
     if not 1 <= days <= MAX_DAYS:
         raise Invalid(_("Enter a number of days from 1 to 730."), code="validation_error")
     await access.request_extension(session, settings, principal, customer_id, grant_id, days)
-    return RedirectResponse(f"/customers/{customer_id}?notice=extension_requested", status_code=303)
+    return _back(customer_id, "extension_requested")
 
 
 # Subscriptions, orders and licenses.
@@ -311,7 +316,7 @@ async def add_subscription(
         ttl_hours=settings.idempotency_ttl_hours,
     )
     if not submission.first and submission.same:  # submitted twice: one order, one answer
-        return RedirectResponse(f"/customers/{customer_id}?notice=ordered", status_code=303)
+        return _back(customer_id, "ordered")
     if not submission.first:
         return await again(
             409,
@@ -328,7 +333,7 @@ async def add_subscription(
             raise
         return await again(exc.status, order_error=exc.detail)
     await submission.done(session, 303, {"order_id": str(out.id)})
-    return RedirectResponse(f"/customers/{customer_id}?notice=ordered", status_code=303)
+    return _back(customer_id, "ordered")
 
 
 @router.post(
@@ -371,9 +376,7 @@ async def change_subscription(
             commerce={"sub_error": message},
             status_code=exc.status,
         )
-    return RedirectResponse(
-        f"/customers/{customer_id}?notice=subscription_updated", status_code=303
-    )
+    return _back(customer_id, "subscription_updated")
 
 
 @router.post("/customers/{customer_id}/licenses/{user_id}", dependencies=[Depends(check_csrf)])
@@ -400,4 +403,4 @@ async def change_licenses(
             commerce={"license_error": exc.detail},
             status_code=exc.status,
         )
-    return RedirectResponse(f"/customers/{customer_id}?notice={notice}#licenses", status_code=303)
+    return _back(customer_id, notice, "#licenses")
