@@ -121,6 +121,7 @@ class RolledBackDatabase(Database):
         )
         self.read_sessions = factory
         self.write_sessions = factory
+        self.snapshot_sessions = factory
 
     async def dispose(self) -> None:
         return None

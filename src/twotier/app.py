@@ -105,7 +105,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = db or Database(settings.database_url)
+        database = db or Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
         app.state.db = database
         worker_task: asyncio.Task[None] | None = None
         if settings.outbox_in_process:

@@ -35,6 +35,11 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.development
     database_url: str = "sqlite+aiosqlite:///./var/twotier.db"
+    # Connections each process keeps open, and how many more it may open under a burst
+    # (closed again when returned). Size the pool to the concurrent requests a process
+    # serves; PostgreSQL's max_connections must cover every process's pool plus overflow.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = DEFAULT_SECRET_KEY
 

@@ -400,7 +400,7 @@ async def verify(
 async def snapshot(db: Database) -> AsyncIterator[AsyncSession]:
     """A read session that sees one state of the trail throughout, though read in pages
     while the sealer works (SQLite's read transactions already do)."""
-    async with db.read_sessions() as session:
+    async with db.snapshot_sessions() as session:
         if not db.is_sqlite:
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         yield session

@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy import DateTime, Enum, MetaData, Numeric, String, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
@@ -143,21 +144,39 @@ def _sqlite_setup(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "")
-        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        if mode is not None:  # None: a reader's, each statement its own transaction
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def make_engine(url: str, *, pool: bool = True) -> AsyncEngine:
+def _check_alive(engine: AsyncEngine) -> None:
+    """Hand out no connection the server has closed (a restart, ``pg_terminate_backend``),
+    without a round trip: asyncpg learns of the closed socket from the event loop, so asking
+    it costs nothing (``pool_pre_ping`` would cost a query per checkout)."""
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        raw = getattr(dbapi_connection, "driver_connection", None)
+        if raw is not None and raw.is_closed():
+            raise DisconnectionError("the server closed this connection")
+
+
+def make_engine(
+    url: str, *, pool: bool = True, pool_size: int = 20, max_overflow: int = 10
+) -> AsyncEngine:
     # Bound parameters (password hashes, tokens, personal data) never reach logs or errors.
     kwargs: dict[str, Any] = {"hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     elif not pool:
         kwargs["poolclass"] = NullPool
-    if url.startswith("postgresql"):
-        kwargs["pool_pre_ping"] = True
+    if pool and ":memory:" not in url:
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = max_overflow
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         _sqlite_setup(engine)
+    else:
+        _check_alive(engine)
     return engine
 
 
@@ -166,17 +185,56 @@ def writer(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(sqlite_begin="IMMEDIATE")
 
 
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The engine to bind a session that only reads: no transaction to begin and end (two
+    round trips fewer on PostgreSQL); each statement sees what is committed when it runs."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin=None)
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+READ_ONLY = "read_only"
+
+
+class WriteInReadOnlySession(RuntimeError):
+    """A session opened for reading (a GET's) tried to write: it has no transaction."""
+
+
+def read_only(session: AsyncSession) -> AsyncSession:
+    """Mark a session as reading only: any write through it raises instead of committing
+    statement by statement."""
+    session.info[READ_ONLY] = True
+    return session
+
+
+@event.listens_for(Session, "before_flush")
+def _no_flush_when_reading(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY) and (session.new or session.dirty or session.deleted):
+        raise WriteInReadOnlySession("a read-only session was asked to write")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_dml_when_reading(state: ORMExecuteState) -> None:
+    if state.session.info.get(READ_ONLY) and (
+        state.is_insert or state.is_update or state.is_delete
+    ):
+        raise WriteInReadOnlySession("a read-only session was asked to write")
 
 
 class Database:
     """Engine plus session factories for reads and writes; one per app/worker."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        self.read_sessions = make_sessionmaker(self.engine)
+        self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        # Reads with no transaction (a GET, a worker's look for work); reads that must see
+        # one state throughout (the audit verifier) take a transaction of their own.
+        self.read_sessions = make_sessionmaker(reader(self.engine))
+        self.snapshot_sessions = make_sessionmaker(self.engine)
         self.write_sessions = make_sessionmaker(writer(self.engine))
 
     @property

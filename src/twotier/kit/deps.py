@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.kit.db import Database
+from twotier.kit.db import Database, read_only
 from twotier.kit.openapi import document_problems
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -41,8 +42,10 @@ async def get_session(request: Request) -> AsyncSession:
     session: AsyncSession | None = getattr(request.state, "db_session", None)
     if session is None:
         db = get_db(request)
-        factory = db.read_sessions if request.method in SAFE_METHODS else db.write_sessions
-        session = factory()
+        if request.method in SAFE_METHODS:
+            session = read_only(db.read_sessions())
+        else:
+            session = db.write_sessions()
         await session.begin()
         request.state.db_session = session
     return session
@@ -76,7 +79,15 @@ class TransactionalRoute(APIRoute):
 
         async def handler(request: Request) -> Response:
             try:
-                response = await inner(request)
+                try:
+                    response = await inner(request)
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                    # The server dropped the connection (a restart, a terminated backend)
+                    # before the request committed anything: once more, on a new one.
+                    await _finish(request, commit=False)
+                    response = await inner(request)
             except BaseException as exc:
                 # An error that recorded something on purpose (a failed sign-in's counters)
                 # keeps it; anything else leaves nothing half-written.
