@@ -45,10 +45,10 @@ async def test_the_customer_list_is_one_read_for_one_customer_or_five(
     assert five == one == 2  # the principal, then the page
 
 
-async def test_the_customer_record_reads_the_customer_once_and_its_grants_once(
+async def test_the_customer_record_reads_the_customer_and_its_grants_in_one_query(
     client: httpx.AsyncClient, engine: AsyncEngine, pair: tuple[Org, Org, str, str]
 ) -> None:
-    _provider, reseller, provider_id, _ = pair
+    _provider, reseller, provider_id, reseller_id = pair
     customer = await customer_of(client, reseller, provider_id)
     customer_id = (await client.get("/api/v1/me", headers=customer.auth)).json()["tenant"]["id"]
     with statements(engine) as seen:
@@ -57,8 +57,11 @@ async def test_the_customer_record_reads_the_customer_once_and_its_grants_once(
     body = response.json()
     assert body["relationship"]["kind"] == "two_tier"
     assert body["relationship"]["indirect_provider"]["id"] == provider_id
-    assert _reads_of(seen, "customer_relationships") == 1
-    assert _reads_of(seen, "delegated_access_grants") == 1
-    # Besides the principal's lookup: the customer row and the grants, nothing else.
+    [grant] = body["access"]
+    assert grant["status"] == "active"
+    assert grant["partner"]["id"] == reseller_id
+    # Besides the principal's lookup: one query, the customer row joined to the grants.
     answer = [st for st in seen if "access_tokens" not in st]
-    assert len(answer) == 2, answer
+    assert len(answer) == 1, answer
+    assert "customer_relationships" in answer[0]
+    assert "delegated_access_grants" in answer[0]

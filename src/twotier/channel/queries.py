@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -23,6 +23,17 @@ def sides(side: Side) -> tuple[InstrumentedAttribute[uuid.UUID], InstrumentedAtt
     if side == Side.provider:
         return ResellerLink.provider_account_id, ResellerLink.reseller_account_id
     return ResellerLink.reseller_account_id, ResellerLink.provider_account_id
+
+
+def linked(side: Side, mine: uuid.UUID, other: uuid.UUID) -> ColumnElement[bool]:
+    """A condition for another query: ``mine`` has an active link with ``other``, on
+    ``side`` (how a read authorizes by the link without a query of its own)."""
+    my_column, other_column = sides(side)
+    return (
+        select(ResellerLink.id)
+        .where(my_column == mine, other_column == other, ResellerLink.status == LinkStatus.active)
+        .exists()
+    )
 
 
 def _link_out(row: Row[Any]) -> LinkOut:

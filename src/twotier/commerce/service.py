@@ -14,13 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel.models import LinkStatus, ResellerLink
+from twotier.commerce import queries
 from twotier.commerce.models import (
     SUBSCRIPTION,
     Offer,
@@ -29,12 +29,12 @@ from twotier.commerce.models import (
     Order,
     OrderLine,
     OrderStatus,
-    Product,
     SeatPool,
     Sku,
     Subscription,
     SubscriptionStatus,
 )
+from twotier.commerce.queries import CustomerScope
 from twotier.commerce.schemas import (
     LineItemOut,
     OrderCreate,
@@ -61,26 +61,6 @@ from twotier.kit.errors import (
 from twotier.kit.pagination import AnySelect, PageParams, paginate
 from twotier.partners.schemas import PartnerRef
 
-# Who is looking at a customer's commerce objects.
-
-
-@dataclass(frozen=True)
-class CustomerScope:
-    customer_id: uuid.UUID
-    # The partner looking (None: the customer itself, which sees everything of its own).
-    partner_account_id: uuid.UUID | None
-
-    def subscriptions(self, stmt: AnySelect) -> AnySelect:
-        stmt = stmt.where(Subscription.customer_tenant_id == self.customer_id)
-        if self.partner_account_id is not None:
-            stmt = stmt.where(
-                or_(
-                    Subscription.provider_account_id == self.partner_account_id,
-                    Subscription.reseller_account_id == self.partner_account_id,
-                )
-            )
-        return stmt
-
 
 async def customer_scope(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID
@@ -102,7 +82,7 @@ async def customer_scope(
 
 
 def etag(subscription: Subscription) -> str:
-    return f'"{subscription.id.hex[:12]}-{subscription.version}"'
+    return queries.etag(subscription.id, subscription.version)
 
 
 def add_term(start: datetime, term: str) -> datetime:
@@ -113,18 +93,6 @@ def add_term(start: datetime, term: str) -> datetime:
     return start.replace(year=year, month=month, day=day)
 
 
-# Loading subscriptions with everything their representation names, in one query.
-
-
-def _subscription_rows() -> AnySelect:
-    return (
-        select(Subscription, Offer.name, Offer.billing_cycle, Offer.term, Sku.name, Product.name)
-        .join(Offer, Offer.id == Subscription.offer_id)
-        .join(Sku, Sku.id == Subscription.sku_id)
-        .join(Product, Product.id == Sku.product_id)
-    )
-
-
 async def _partners(
     session: AsyncSession, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, PartnerAccount]:
@@ -133,46 +101,6 @@ async def _partners(
         return {}
     rows = await session.scalars(select(PartnerAccount).where(PartnerAccount.id.in_(wanted)))
     return {p.id: p for p in rows}
-
-
-async def _subscriptions_out(session: AsyncSession, rows: Sequence[Any]) -> list[SubscriptionOut]:
-    partners = await _partners(
-        session,
-        [r[0].provider_account_id for r in rows] + [r[0].reseller_account_id for r in rows],
-    )
-    out = []
-    for sub, offer_name, billing_cycle, term, sku_name, product_name in rows:
-        reseller = partners[sub.reseller_account_id]
-        out.append(
-            SubscriptionOut(
-                id=sub.id,
-                customer_id=sub.customer_tenant_id,
-                order_id=sub.order_id,
-                offer_id=sub.offer_id,
-                offer_name=offer_name,
-                product_name=product_name,
-                sku_id=sub.sku_id,
-                sku_name=sku_name,
-                quantity=sub.quantity,
-                status=sub.status,
-                auto_renew=sub.auto_renew,
-                billing_cycle=billing_cycle,
-                term=term,
-                unit_price=sub.unit_price,
-                currency=sub.currency,
-                partner_id_on_record=reseller.partner_id,
-                indirect_reseller=PartnerRef.model_validate(reseller),
-                indirect_provider=PartnerRef.model_validate(partners[sub.provider_account_id]),
-                created_at=sub.created_at,
-                updated_at=sub.updated_at,
-                term_ends_at=sub.term_ends_at,
-                cancellable_until=sub.cancellable_until,
-                suspended_at=sub.suspended_at,
-                cancelled_at=sub.cancelled_at,
-                etag=etag(sub),
-            )
-        )
-    return out
 
 
 # Seats: the pool's total follows the quantity of the customer's active subscriptions.
@@ -541,10 +469,12 @@ async def orders_out(
         [o.provider_account_id for o in orders]
         + [line.reseller_account_id for line, _n, _s in lines],
     )
-    subs = await _subscriptions_out(
-        session,
-        (await session.execute(_subscription_rows().where(Subscription.order_id.in_(ids)))).all(),
-    )
+    subs = [
+        queries.subscription_out(row)
+        for row in await session.execute(
+            queries.subscription_rows().where(Subscription.order_id.in_(ids))
+        )
+    ]
     by_id = {s.id: s for s in subs}
     out = []
     for order in orders:
@@ -645,14 +575,18 @@ async def list_subscriptions(
     *,
     status: str | None = None,
 ) -> tuple[list[SubscriptionOut], str | None]:
-    scope = await customer_scope(session, principal, customer_id)
-    stmt = scope.subscriptions(_subscription_rows())
+    scope = queries.scope_without_lookup(principal, customer_id) or await customer_scope(
+        session, principal, customer_id
+    )
+    stmt = scope.subscriptions(queries.subscription_rows())
     if status is not None:
         stmt = stmt.where(Subscription.status == status)
     rows, cursor = await paginate(
         session, stmt, keys=[Subscription.created_at, Subscription.id], params=params, scalars=False
     )
-    return await _subscriptions_out(session, rows), cursor
+    if not rows and scope.relationship_unchecked:  # none, or not the caller's customer (404)?
+        await customer_scope(session, principal, customer_id)
+    return [queries.subscription_out(row) for row in rows], cursor
 
 
 async def get_subscription(
@@ -667,12 +601,14 @@ async def _subscription_in(
 ) -> SubscriptionOut:
     row = (
         await session.execute(
-            scope.subscriptions(_subscription_rows()).where(Subscription.id == subscription_id)
+            scope.subscriptions(queries.subscription_rows()).where(
+                Subscription.id == subscription_id
+            )
         )
     ).first()
     if row is None:
         raise NotFound("No such subscription.", code="subscription_not_found")
-    return (await _subscriptions_out(session, [row]))[0]
+    return queries.subscription_out(row)
 
 
 def _matches(if_match: str, current: str) -> bool:

@@ -8,24 +8,29 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from twotier.access.models import DelegatedAccessGrant, GrantSource, grant_status
+from twotier.channel.models import Side
+from twotier.channel.queries import linked
 from twotier.customers.models import (
     CustomerRelationship,
     RelationshipKind,
     RelationshipStatus,
     Tier,
 )
-from twotier.customers.schemas import CustomerOut, RelationshipOut
+from twotier.customers.schemas import CustomerOut, GrantOut, RelationshipOut
 from twotier.directory.models import PartnerAccount, Tenant
 from twotier.directory.principal import Permission, Principal
+from twotier.kit.clock import utcnow
 from twotier.kit.errors import Forbidden
 from twotier.kit.pagination import AnySelect, PageParams, paginate
 from twotier.partners.schemas import PartnerRef
 
 _other = aliased(PartnerAccount)
+_me = aliased(PartnerAccount)
 
 # What a customer row shows: the relationship, the customer's tenant, the other tier.
 CUSTOMER_COLUMNS = (
@@ -89,6 +94,20 @@ def _customers_of(partner_account_id: uuid.UUID) -> AnySelect:
     )
 
 
+def related(partner_account_id: uuid.UUID, customer_id: uuid.UUID) -> ColumnElement[bool]:
+    """A condition for another query: the partner has an active relationship with the
+    customer (how a read authorizes by the relationship without a query of its own)."""
+    return (
+        select(CustomerRelationship.id)
+        .where(
+            CustomerRelationship.partner_account_id == partner_account_id,
+            CustomerRelationship.customer_tenant_id == customer_id,
+            CustomerRelationship.status == RelationshipStatus.active,
+        )
+        .exists()
+    )
+
+
 def readable_by(principal: Principal) -> uuid.UUID:
     """The partner whose customers the caller may see; 403 for anyone else."""
     if principal.partner_account_id is None:
@@ -103,13 +122,19 @@ async def customer_page(
     q: str | None,
     params: PageParams,
     *,
-    other_tier: uuid.UUID | None = None,
+    shared_with: tuple[Side, uuid.UUID] | None = None,
 ) -> tuple[list[CustomerOut], str | None]:
     """A page of the caller's active customers, oldest relationship first; ``q`` is a
-    prefix of the name or the domain; ``other_tier`` keeps those shared with that partner."""
-    stmt = _customers_of(readable_by(principal))
-    if other_tier is not None:
-        stmt = stmt.where(CustomerRelationship.other_tier_account_id == other_tier)
+    prefix of the name or the domain; ``shared_with`` (the caller's side of a link, the
+    other side's account) keeps those shared with the partner the caller is linked to, and
+    none without an active link."""
+    mine = readable_by(principal)
+    stmt = _customers_of(mine)
+    if shared_with is not None:
+        side, other = shared_with
+        stmt = stmt.where(
+            CustomerRelationship.other_tier_account_id == other, linked(side, mine, other)
+        )
     if q:
         prefix = q.strip().lower()
         stmt = stmt.where(
@@ -128,15 +153,65 @@ async def customer_page(
     return [customer_out(row) for row in rows], cursor
 
 
-async def customer_of(
+# The customer record adds the caller's grants in the customer's tenant (and the caller's
+# own name, which each grant shows): one row per grant, or one row without.
+GRANT_COLUMNS = (
+    DelegatedAccessGrant.id.label("grant_id"),
+    DelegatedAccessGrant.roles,
+    DelegatedAccessGrant.created_at.label("granted_at"),
+    DelegatedAccessGrant.expires_at,
+    DelegatedAccessGrant.status.label("grant_status"),
+    DelegatedAccessGrant.extension_days,
+    _me.id.label("my_id"),
+    _me.partner_id.label("my_partner_id"),
+    _me.company_name.label("my_company_name"),
+    _me.country.label("my_country"),
+)
+
+
+async def customer_record(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID
-) -> CustomerOut | None:
-    """One active customer of the caller's, as a list row shows it; None when there is none."""
-    row = (
+) -> tuple[CustomerOut, list[GrantOut]] | None:
+    """One active customer of the caller's and the caller's grants in its tenant, oldest
+    first, in one query; None when there is no such customer."""
+    rows = (
         await session.execute(
-            _customers_of(readable_by(principal)).where(
-                CustomerRelationship.customer_tenant_id == customer_id
+            _customers_of(readable_by(principal))
+            .add_columns(*GRANT_COLUMNS)
+            .join(_me, _me.id == CustomerRelationship.partner_account_id)
+            .outerjoin(
+                DelegatedAccessGrant,
+                and_(
+                    DelegatedAccessGrant.tenant_id == CustomerRelationship.customer_tenant_id,
+                    DelegatedAccessGrant.partner_account_id
+                    == CustomerRelationship.partner_account_id,
+                    DelegatedAccessGrant.source == GrantSource.relationship,
+                ),
             )
+            .where(CustomerRelationship.customer_tenant_id == customer_id)
+            .order_by(DelegatedAccessGrant.created_at, DelegatedAccessGrant.id)
         )
-    ).first()
-    return customer_out(row) if row is not None else None
+    ).all()
+    if not rows:
+        return None
+    first, now = rows[0], utcnow()
+    me = PartnerRef(
+        id=first.my_id,
+        partner_id=first.my_partner_id,
+        company_name=first.my_company_name,
+        country=first.my_country,
+    )
+    grants = [
+        GrantOut(
+            id=row.grant_id,
+            partner=me,
+            roles=row.roles,
+            created_at=row.granted_at,
+            expires_at=row.expires_at,
+            status=grant_status(row.grant_status, row.expires_at, now),
+            extension_requested_days=row.extension_days,
+        )
+        for row in rows
+        if row.grant_id is not None
+    ]
+    return customer_out(first), grants

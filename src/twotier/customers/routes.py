@@ -347,10 +347,11 @@ channel_router = APIRouter(prefix="/api/v1", tags=["channel"], route_class=Trans
 async def _shared_customers(
     session: AsyncSession, principal: Principal, side: Side, other_id: uuid.UUID, params: PageParams
 ) -> Page[CustomerOut]:
-    await channel.access_link(session, principal, side, other_id)
     items, cursor = await queries.customer_page(
-        session, principal, None, params, other_tier=other_id
+        session, principal, None, params, shared_with=(side, other_id)
     )
+    if not items:  # none shared, or no link at all (404)?
+        await channel.access_link(session, principal, side, other_id)
     return Page[CustomerOut](items=items, next_cursor=cursor)
 
 

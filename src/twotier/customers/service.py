@@ -520,11 +520,10 @@ async def customer_detail(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID
 ) -> tuple[CustomerOut, list[GrantOut]]:
     """The customer as the partner sees it, and the partner's grants in its tenant."""
-    customer = await queries.customer_of(session, principal, customer_id)
-    if customer is None or principal.partner_account_id is None:
+    record = await queries.customer_record(session, principal, customer_id)
+    if record is None:
         raise NotFound("No such customer.", code="customer_not_found")
-    grants = await access_queries.grants_of(session, customer_id, [principal.partner_account_id])
-    return customer, [_grant_out(g, p) for g, p in grants]
+    return record
 
 
 async def _end(

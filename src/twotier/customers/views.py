@@ -549,7 +549,11 @@ def _shared_pages(page: str, side: Side, label: str) -> None:
         await channel.access_link(session, principal, side, other_id)
         other = await session.get_one(PartnerAccount, other_id)
         shared, _cursor = await queries.customer_page(
-            session, principal, None, PageParams(limit=200, cursor=None), other_tier=other_id
+            session,
+            principal,
+            None,
+            PageParams(limit=200, cursor=None),
+            shared_with=(side, other_id),
         )
         return render(
             request,

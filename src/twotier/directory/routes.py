@@ -7,19 +7,16 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.directory import passwords, service
+from twotier.directory import passwords, queries, service
 from twotier.directory.access import access_tenant_user
 from twotier.directory.auth import CurrentPrincipal, PrincipalChangingPassword, require
-from twotier.directory.models import PartnerAccount, TokenKind
+from twotier.directory.models import TokenKind
 from twotier.directory.principal import Permission, Principal
 from twotier.directory.schemas import (
     MeOut,
-    MePartner,
-    MeUser,
     PasswordChange,
     PasswordResetOut,
     TenantCreate,
-    TenantDetail,
     TenantOut,
     TokenOut,
     TokenRequest,
@@ -89,29 +86,7 @@ async def delete_token(
 
 @router.get("/me", response_model=MeOut, summary="Who am I")
 async def me(principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)) -> MeOut:
-    tenant = await service.get_tenant(session, principal.tenant_id)
-    partner = None
-    if principal.partner_account_id is not None:
-        account = await session.get(PartnerAccount, principal.partner_account_id)
-        if account is not None:
-            partner = MePartner(
-                id=account.id,
-                partner_id=account.partner_id,
-                company_name=account.company_name,
-                country=account.country,
-                programs=sorted(principal.partner_programs),
-                partner_roles=sorted(principal.partner_roles),
-            )
-    return MeOut(
-        user=MeUser(
-            id=principal.user_id,
-            email=principal.email,
-            display_name=principal.display_name,
-            roles=sorted(principal.roles),
-        ),
-        tenant=TenantDetail.model_validate(tenant, from_attributes=True),
-        partner=partner,
-    )
+    return await queries.me(session, principal)
 
 
 @router.get("/tenant/users", response_model=Page[UserOut], summary="Users of my tenant")

@@ -1,0 +1,153 @@
+"""The reads a customer's subscriptions answer with: the columns they show, one query each
+(the subscription, its offer, SKU and product, and both partners' names). A read that can
+authorize by a condition of its own does, so the hot path is the principal and one query."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, or_, select
+from sqlalchemy.orm import aliased
+
+from twotier.commerce.models import Offer, Product, Sku, Subscription
+from twotier.commerce.schemas import SubscriptionOut
+from twotier.customers.queries import related
+from twotier.directory.models import PartnerAccount
+from twotier.directory.principal import Permission, Principal
+from twotier.kit.errors import Forbidden
+from twotier.kit.pagination import AnySelect
+from twotier.partners.schemas import PartnerRef
+
+
+@dataclass(frozen=True)
+class CustomerScope:
+    """Who is looking at a customer's commerce objects."""
+
+    customer_id: uuid.UUID
+    # The partner looking (None: the customer itself, which sees everything of its own).
+    partner_account_id: uuid.UUID | None
+    # Not yet looked up: the read itself requires the partner's active relationship.
+    relationship_unchecked: bool = False
+
+    def subscriptions(self, stmt: AnySelect) -> AnySelect:
+        stmt = stmt.where(Subscription.customer_tenant_id == self.customer_id)
+        if self.partner_account_id is not None:
+            stmt = stmt.where(
+                or_(
+                    Subscription.provider_account_id == self.partner_account_id,
+                    Subscription.reseller_account_id == self.partner_account_id,
+                )
+            )
+            if self.relationship_unchecked:
+                stmt = stmt.where(related(self.partner_account_id, self.customer_id))
+        return stmt
+
+
+def scope_without_lookup(principal: Principal, customer_id: uuid.UUID) -> CustomerScope | None:
+    """The scope a read can carry in its own query: the customer itself (403 without a
+    role that shows subscriptions), or a partner with a role that shows customers, its
+    relationship left to the query. None when only a lookup can answer (404 or 403)."""
+    if principal.tenant_id == customer_id:
+        if not principal.can(Permission.view_subscriptions):
+            raise Forbidden(
+                "Your roles do not show subscriptions and licenses.", code="insufficient_role"
+            )
+        return CustomerScope(customer_id, None)
+    if principal.partner_account_id is None or not principal.can(Permission.view_customers):
+        return None
+    return CustomerScope(customer_id, principal.partner_account_id, relationship_unchecked=True)
+
+
+_reseller = aliased(PartnerAccount)
+_provider = aliased(PartnerAccount)
+
+SUBSCRIPTION_COLUMNS = (
+    Subscription.id,
+    Subscription.customer_tenant_id,
+    Subscription.order_id,
+    Subscription.offer_id,
+    Subscription.sku_id,
+    Subscription.quantity,
+    Subscription.status,
+    Subscription.auto_renew,
+    Subscription.unit_price,
+    Subscription.currency,
+    Subscription.created_at,
+    Subscription.updated_at,
+    Subscription.term_ends_at,
+    Subscription.cancellable_until,
+    Subscription.suspended_at,
+    Subscription.cancelled_at,
+    Subscription.version,
+    Offer.name.label("offer_name"),
+    Offer.billing_cycle,
+    Offer.term,
+    Sku.name.label("sku_name"),
+    Product.name.label("product_name"),
+    _reseller.id.label("reseller_id"),
+    _reseller.partner_id.label("reseller_partner_id"),
+    _reseller.company_name.label("reseller_name"),
+    _reseller.country.label("reseller_country"),
+    _provider.id.label("provider_id"),
+    _provider.partner_id.label("provider_partner_id"),
+    _provider.company_name.label("provider_name"),
+    _provider.country.label("provider_country"),
+)
+
+
+def subscription_rows() -> AnySelect:
+    """Subscriptions with everything their representation names, in one query."""
+    return (
+        select(*SUBSCRIPTION_COLUMNS)
+        .join(Offer, Offer.id == Subscription.offer_id)
+        .join(Sku, Sku.id == Subscription.sku_id)
+        .join(Product, Product.id == Sku.product_id)
+        .join(_reseller, _reseller.id == Subscription.reseller_account_id)
+        .join(_provider, _provider.id == Subscription.provider_account_id)
+    )
+
+
+def etag(subscription_id: uuid.UUID, version: int) -> str:
+    return f'"{subscription_id.hex[:12]}-{version}"'
+
+
+def subscription_out(row: Row[Any]) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=row.id,
+        customer_id=row.customer_tenant_id,
+        order_id=row.order_id,
+        offer_id=row.offer_id,
+        offer_name=row.offer_name,
+        product_name=row.product_name,
+        sku_id=row.sku_id,
+        sku_name=row.sku_name,
+        quantity=row.quantity,
+        status=row.status,
+        auto_renew=row.auto_renew,
+        billing_cycle=row.billing_cycle,
+        term=row.term,
+        unit_price=row.unit_price,
+        currency=row.currency,
+        partner_id_on_record=row.reseller_partner_id,
+        indirect_reseller=PartnerRef(
+            id=row.reseller_id,
+            partner_id=row.reseller_partner_id,
+            company_name=row.reseller_name,
+            country=row.reseller_country,
+        ),
+        indirect_provider=PartnerRef(
+            id=row.provider_id,
+            partner_id=row.provider_partner_id,
+            company_name=row.provider_name,
+            country=row.provider_country,
+        ),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        term_ends_at=row.term_ends_at,
+        cancellable_until=row.cancellable_until,
+        suspended_at=row.suspended_at,
+        cancelled_at=row.cancelled_at,
+        etag=etag(row.id, row.version),
+    )

@@ -1,0 +1,59 @@
+"""The reads the caller's own pages answer with: the columns they show, one query each."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from twotier.directory.models import PartnerAccount, Tenant
+from twotier.directory.principal import Principal
+from twotier.directory.schemas import MeOut, MePartner, MeUser, TenantDetail
+
+
+async def me(session: AsyncSession, principal: Principal) -> MeOut:
+    """Who the caller is: the principal's user, and its tenant and partner account (the
+    principal holds their ids and programs, not their names)."""
+    row = (
+        await session.execute(
+            select(
+                Tenant.display_name,
+                Tenant.domain,
+                Tenant.country,
+                Tenant.kind,
+                PartnerAccount.id.label("partner_account_id"),
+                PartnerAccount.partner_id,
+                PartnerAccount.company_name,
+                PartnerAccount.country.label("partner_country"),
+            )
+            .outerjoin(PartnerAccount, PartnerAccount.tenant_id == Tenant.id)
+            .where(Tenant.id == principal.tenant_id)
+        )
+    ).one()
+    partner = (
+        MePartner(
+            id=row.partner_account_id,
+            partner_id=row.partner_id,
+            company_name=row.company_name,
+            country=row.partner_country,
+            programs=sorted(principal.partner_programs),
+            partner_roles=sorted(principal.partner_roles),
+        )
+        if row.partner_account_id is not None
+        else None
+    )
+    return MeOut(
+        user=MeUser(
+            id=principal.user_id,
+            email=principal.email,
+            display_name=principal.display_name,
+            roles=sorted(principal.roles),
+        ),
+        tenant=TenantDetail(
+            id=principal.tenant_id,
+            display_name=row.display_name,
+            domain=row.domain,
+            country=row.country,
+            kind=row.kind,
+        ),
+        partner=partner,
+    )
