@@ -12,7 +12,7 @@ from tests.customers.helpers import customer_of, linked_pair
 from tests.enrollment.helpers import deliver, latest_mail
 from tests.factories import Org, make_user
 from twotier.config import Settings
-from twotier.customers.models import CustomerRelationship
+from twotier.customers.models import CustomerRelationship, search_key
 from twotier.directory.models import Tenant
 from twotier.kit import clock
 from twotier.kit.clock import utcnow
@@ -196,6 +196,8 @@ async def test_customers_page_through_250_without_duplicates_or_gaps(
                 "tier": "reseller",
                 "status": "active",
                 "active_pair": f"{reseller_id}:{t['id']}",
+                "search_name": search_key(str(t["display_name"])),
+                "search_domain": search_key(str(t["domain"])),
                 "created_at": now,
             }  # identical timestamps: the id breaks ties
             for t in tenants

@@ -65,3 +65,36 @@ async def test_the_customer_record_reads_the_customer_and_its_grants_in_one_quer
     assert len(answer) == 1, answer
     assert "customer_relationships" in answer[0]
     assert "delegated_access_grants" in answer[0]
+
+
+async def test_q_is_a_case_insensitive_prefix_of_the_name_or_the_domain_in_any_script(
+    client: httpx.AsyncClient, pair: tuple[Org, Org, str, str]
+) -> None:
+    _provider, reseller, provider_id, _ = pair
+    names = [
+        "Northwind Traders",
+        "北風貿易股份有限公司",
+        "Ärzte Nord GmbH",
+        "100%_Cloud Ltd",
+        "Contoso North",
+    ]
+    domains = {}
+    for name in names:
+        customer = await customer_of(client, reseller, provider_id, name=name)
+        domains[name] = customer.tenant["domain"]
+
+    async def found(q: str) -> list[str]:
+        response = await client.get("/api/v1/customers", params={"q": q}, headers=reseller.auth)
+        assert response.status_code == 200, response.text
+        return sorted(c["company_name"] for c in response.json()["items"])
+
+    assert await found("north") == ["Northwind Traders"]  # a prefix, not a substring
+    assert await found("  NORTHWIND t") == ["Northwind Traders"]
+    assert await found("北風") == ["北風貿易股份有限公司"]
+    assert await found("ärzte") == await found("ÄRZTE") == ["Ärzte Nord GmbH"]
+    assert await found("100%_") == ["100%_Cloud Ltd"]
+    assert await found("10_") == await found("%") == []  # LIKE's wildcards are plain text
+    assert await found("contoso") == ["Contoso North"]
+    domain = domains["Contoso North"]
+    assert await found(domain[:-3].upper()) == ["Contoso North"]
+    assert len(await found("")) == len(names)

@@ -38,6 +38,24 @@ RELATIONSHIP = Machine(
 )
 
 
+# Byte order (PostgreSQL's "C" collation, SQLite's BINARY), so that a prefix is a range of
+# an index whatever the database's collation: see ``prefix_range``.
+SearchKey = String(253).with_variant(String(253, collation="C"), "postgresql")
+
+
+def search_key(text: str) -> str:
+    """How a customer's name or domain is kept for prefix search: stripped, lower case."""
+    return text.strip().lower()
+
+
+def prefix_range(prefix: str) -> tuple[str, str | None]:
+    """The keys that start with ``prefix`` as [low, high) in code point order (high None:
+    no bound; only when the prefix ends in the last code point)."""
+    key = search_key(prefix)
+    last = ord(key[-1])
+    return key, (key[:-1] + chr(last + 1)) if last < 0x10FFFF else None
+
+
 class CustomerRelationship(IdMixin, Base):
     """A partner's reseller relationship with a customer tenant.
 
@@ -50,6 +68,9 @@ class CustomerRelationship(IdMixin, Base):
         Index("ix_relationships_partner", "partner_account_id", "status", "created_at", "id"),
         Index("ix_relationships_customer", "customer_tenant_id", "status"),
         Index("ix_relationships_other_tier", "other_tier_account_id", "status"),
+        # q=: a case-insensitive prefix of the customer's name or domain, per partner.
+        Index("ix_relationships_search_name", "partner_account_id", "status", "search_name"),
+        Index("ix_relationships_search_domain", "partner_account_id", "status", "search_domain"),
     )
 
     customer_tenant_id: Mapped[uuid.UUID] = mapped_column(
@@ -73,6 +94,10 @@ class CustomerRelationship(IdMixin, Base):
         ForeignKey("invitations.id", ondelete="SET NULL"), nullable=True
     )
     accepted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(nullable=True)
+    # The customer's name and domain as ``search_key`` keeps them, copied here so that a
+    # partner's prefix search reads one index (a tenant's name and domain never change).
+    search_name: Mapped[str] = mapped_column(SearchKey, nullable=False)
+    search_domain: Mapped[str] = mapped_column(SearchKey, nullable=False)
     created_at: Mapped[datetime] = mapped_column(nullable=False, default=utcnow)
     terminated_at: Mapped[datetime | None] = mapped_column(nullable=True)
     terminated_by: Mapped[EndedBy | None] = mapped_column(str_enum(EndedBy, 20), nullable=True)

@@ -8,9 +8,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select
+from sqlalchemy import ColumnElement, Row, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from twotier.access.models import DelegatedAccessGrant, GrantSource, grant_status
 from twotier.channel.models import Side
@@ -20,6 +20,7 @@ from twotier.customers.models import (
     RelationshipKind,
     RelationshipStatus,
     Tier,
+    prefix_range,
 )
 from twotier.customers.schemas import CustomerOut, GrantOut, RelationshipOut
 from twotier.directory.models import PartnerAccount, Tenant
@@ -108,6 +109,14 @@ def related(partner_account_id: uuid.UUID, customer_id: uuid.UUID) -> ColumnElem
     )
 
 
+def _starts(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``, as a range of the partner's search index."""
+    low, high = prefix_range(prefix)
+    if high is None:
+        return and_(column >= low, column.startswith(low, autoescape=True))
+    return and_(column >= low, column < high)
+
+
 def readable_by(principal: Principal) -> uuid.UUID:
     """The partner whose customers the caller may see; 403 for anyone else."""
     if principal.partner_account_id is None:
@@ -135,12 +144,11 @@ async def customer_page(
         stmt = stmt.where(
             CustomerRelationship.other_tier_account_id == other, linked(side, mine, other)
         )
-    if q:
-        prefix = q.strip().lower()
+    if q and q.strip():
         stmt = stmt.where(
             or_(
-                func.lower(Tenant.display_name).startswith(prefix, autoescape=True),
-                Tenant.domain.startswith(prefix, autoescape=True),
+                _starts(CustomerRelationship.search_name, q),
+                _starts(CustomerRelationship.search_domain, q),
             )
         )
     rows, cursor = await paginate(

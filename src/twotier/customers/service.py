@@ -32,6 +32,7 @@ from twotier.customers.models import (
     RelationshipKind,
     RelationshipStatus,
     Tier,
+    search_key,
 )
 from twotier.customers.schemas import (
     AccessRequest,
@@ -360,8 +361,11 @@ async def _relationship_for(
             relationship.kind = RelationshipKind.two_tier
             relationship.other_tier_account_id = other.id if other else None
         return relationship, False
+    customer = await session.get_one(Tenant, customer_id)
     relationship = CustomerRelationship(
         id=uuid.uuid4(),
+        search_name=search_key(customer.display_name),
+        search_domain=search_key(customer.domain),
         customer_tenant_id=customer_id,
         partner_account_id=partner.id,
         kind=kind,
