@@ -1,5 +1,6 @@
 """Customer relationships keep the customer's name and domain as search keys, indexed per
-partner, so that q= reads a range of one index instead of every tenant
+partner, so that q= reads a range of one index instead of every tenant; and an index for
+the customers a partner shares with another tier, in list order
 
 Revision ID: e2f3a4b5c601
 Revises: d1e2a3c4b501
@@ -55,10 +56,15 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_relationships_search_domain", ["partner_account_id", "status", "search_domain"]
         )
+        batch_op.create_index(
+            "ix_relationships_shared",
+            ["partner_account_id", "other_tier_account_id", "status", "created_at", "id"],
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("customer_relationships", schema=None) as batch_op:
+        batch_op.drop_index("ix_relationships_shared")
         batch_op.drop_index("ix_relationships_search_domain")
         batch_op.drop_index("ix_relationships_search_name")
         batch_op.drop_column("search_domain")

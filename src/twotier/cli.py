@@ -35,7 +35,11 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(operator_app, name="operator")
+bench_app = typer.Typer(
+    help="Benchmark worlds (see bench/ and BENCHMARKS.md).", no_args_is_help=True
+)
 app.add_typer(membership_app, name="membership")
+app.add_typer(bench_app, name="bench")
 
 
 def _prepare_sqlite_dir(settings: Settings) -> None:
@@ -451,6 +455,78 @@ def audit_verify(
     if result.pending:
         typer.echo(f"{result.pending} record(s) not sealed yet (their hashes verify).")
     typer.echo(f"Keep this anchor elsewhere: {result.head_seq}:{result.head_hash}")
+
+
+@bench_app.command("seed")
+def bench_seed(
+    customers: Annotated[int, typer.Option(min=2, help="Two-tier customers.")] = 10_000,
+    resellers: Annotated[int, typer.Option(min=2, help="Indirect resellers.")] = 10_000,
+    providers: Annotated[int, typer.Option(min=1, help="Indirect providers.")] = 1_000,
+    big: Annotated[int, typer.Option(help="Customers of the benchmark's big reseller.")] = 10_000,
+    small: Annotated[int, typer.Option(help="Customers of the benchmark's small reseller.")] = 100,
+    out: Annotated[
+        Path, typer.Option(help="Where to write the sample principals' tokens and ids.")
+    ] = Path("var/bench-world.json"),
+) -> None:
+    """Bulk-load a benchmark channel into an empty, migrated database (COPY on PostgreSQL):
+    providers, resellers linked to them, two-tier customers with relationships, grants,
+    users, tokens, a catalog and some subscriptions."""
+    settings = _settings()
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from twotier.demo.bulk import seed
+    from twotier.demo.seed import is_empty
+    from twotier.kit.db import Database
+
+    console = Console(stderr=True)
+    started = time.perf_counter()
+
+    async def main() -> str:
+        db = Database(settings.database_url)
+        try:
+            if not await is_empty(db):
+                typer.secho("The database is not empty: seed an empty one.", err=True)
+                raise typer.Exit(2)
+            columns = (
+                TextColumn("customers"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+            )
+            with Progress(*columns, console=console, disable=not console.is_terminal) as bars:
+                task = bars.add_task("customers", total=customers)
+                world = await seed(
+                    db,
+                    customers=customers,
+                    resellers=resellers,
+                    providers=providers,
+                    big=big,
+                    small=small,
+                    progress=lambda n: bars.advance(task, n),
+                )
+            world.timings["seed_seconds"] = round(time.perf_counter() - started, 1)
+            return world.to_json()
+        finally:
+            await db.dispose()
+
+    _prepare_sqlite_dir(settings)
+    migrate.upgrade(settings.database_url)
+    data = asyncio.run(main())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(data)
+    typer.echo(
+        f"Seeded {customers:,} customers, {resellers:,} resellers and {providers:,} providers "
+        f"in {time.perf_counter() - started:.1f} s; the sample principals are in {out}."
+    )
 
 
 def main() -> None:  # pragma: no cover — console entry point

@@ -68,6 +68,16 @@ class CustomerRelationship(IdMixin, Base):
         Index("ix_relationships_partner", "partner_account_id", "status", "created_at", "id"),
         Index("ix_relationships_customer", "customer_tenant_id", "status"),
         Index("ix_relationships_other_tier", "other_tier_account_id", "status"),
+        # The customers a partner shares with one other tier, in list order: the plan that
+        # fits every partner, so a generic (prepared) plan is the right one too.
+        Index(
+            "ix_relationships_shared",
+            "partner_account_id",
+            "other_tier_account_id",
+            "status",
+            "created_at",
+            "id",
+        ),
         # q=: a case-insensitive prefix of the customer's name or domain, per partner.
         Index("ix_relationships_search_name", "partner_account_id", "status", "search_name"),
         Index("ix_relationships_search_domain", "partner_account_id", "status", "search_domain"),
