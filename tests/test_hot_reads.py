@@ -71,7 +71,7 @@ async def _cost(
         customer=world.customer.id,
         provider=world.provider_account_id,
         reseller=world.reseller_account_id,
-        domain=customer.json()["tenant"]["domain"][:5],
+        domain=customer.json()["tenant"]["domain"].split(".")[0].upper(),
     )
     with statements(engine) as seen:
         response = await client.get(path, headers=org.auth)
