@@ -25,7 +25,7 @@ def sides(side: Side) -> tuple[InstrumentedAttribute[uuid.UUID], InstrumentedAtt
     return ResellerLink.reseller_account_id, ResellerLink.provider_account_id
 
 
-def linked(side: Side, mine: uuid.UUID, other: uuid.UUID) -> ColumnElement[bool]:
+def linked(side: Side, mine: Any, other: Any) -> ColumnElement[bool]:
     """A condition for another query: ``mine`` has an active link with ``other``, on
     ``side`` (how a read authorizes by the link without a query of its own)."""
     my_column, other_column = sides(side)

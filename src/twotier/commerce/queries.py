@@ -4,11 +4,13 @@ authorize by a condition of its own does, so the hot path is the principal and o
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, or_, select
+from sqlalchemy import Row, bindparam, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from twotier.commerce.models import Offer, Product, Sku, Subscription
@@ -17,7 +19,8 @@ from twotier.customers.queries import related
 from twotier.directory.models import PartnerAccount
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.errors import Forbidden
-from twotier.kit.pagination import AnySelect
+from twotier.kit.fastread import PagedRead
+from twotier.kit.pagination import AnySelect, PageParams
 from twotier.partners.schemas import PartnerRef
 
 
@@ -114,7 +117,7 @@ def etag(subscription_id: uuid.UUID, version: int) -> str:
 
 
 def subscription_out(row: Row[Any]) -> SubscriptionOut:
-    return SubscriptionOut(
+    return SubscriptionOut.model_construct(
         id=row.id,
         customer_id=row.customer_tenant_id,
         order_id=row.order_id,
@@ -131,13 +134,13 @@ def subscription_out(row: Row[Any]) -> SubscriptionOut:
         unit_price=row.unit_price,
         currency=row.currency,
         partner_id_on_record=row.reseller_partner_id,
-        indirect_reseller=PartnerRef(
+        indirect_reseller=PartnerRef.model_construct(
             id=row.reseller_id,
             partner_id=row.reseller_partner_id,
             company_name=row.reseller_name,
             country=row.reseller_country,
         ),
-        indirect_provider=PartnerRef(
+        indirect_provider=PartnerRef.model_construct(
             id=row.provider_id,
             partner_id=row.provider_partner_id,
             company_name=row.provider_name,
@@ -151,3 +154,42 @@ def subscription_out(row: Row[Any]) -> SubscriptionOut:
         cancelled_at=row.cancelled_at,
         etag=etag(row.id, row.version),
     )
+
+
+@functools.cache
+def _subscription_page(partner: bool, status: bool) -> PagedRead:
+    """A customer's subscriptions as the customer sees them (``partner`` False) or as a
+    partner does (its own, and only with an active relationship); ``status`` filtered."""
+
+    def build() -> AnySelect:
+        stmt = subscription_rows().where(Subscription.customer_tenant_id == bindparam("customer"))
+        if partner:
+            mine: Any = bindparam("mine")
+            stmt = stmt.where(
+                or_(
+                    Subscription.provider_account_id == mine,
+                    Subscription.reseller_account_id == mine,
+                ),
+                related(mine, bindparam("customer")),
+            )
+        if status:
+            stmt = stmt.where(Subscription.status == bindparam("status"))
+        return stmt
+
+    return PagedRead(build, [Subscription.created_at, Subscription.id])
+
+
+async def subscription_page(
+    session: AsyncSession, scope: CustomerScope, params: PageParams, status: str | None
+) -> tuple[list[SubscriptionOut], str | None]:
+    """A page of the customer's subscriptions in ``scope``, oldest first. A partner's scope
+    must be ``relationship_unchecked`` or checked: the read requires the relationship
+    either way."""
+    binds: dict[str, Any] = {"customer": scope.customer_id}
+    if scope.partner_account_id is not None:
+        binds["mine"] = scope.partner_account_id
+    if status is not None:
+        binds["status"] = status
+    read = _subscription_page(scope.partner_account_id is not None, status is not None)
+    rows, cursor = await read.page(session, params, **binds)
+    return [subscription_out(row) for row in rows], cursor

@@ -578,15 +578,10 @@ async def list_subscriptions(
     scope = queries.scope_without_lookup(principal, customer_id) or await customer_scope(
         session, principal, customer_id
     )
-    stmt = scope.subscriptions(queries.subscription_rows())
-    if status is not None:
-        stmt = stmt.where(Subscription.status == status)
-    rows, cursor = await paginate(
-        session, stmt, keys=[Subscription.created_at, Subscription.id], params=params, scalars=False
-    )
-    if not rows and scope.relationship_unchecked:  # none, or not the caller's customer (404)?
+    items, cursor = await queries.subscription_page(session, scope, params, status)
+    if not items and scope.relationship_unchecked:  # none, or not the caller's customer (404)?
         await customer_scope(session, principal, customer_id)
-    return [queries.subscription_out(row) for row in rows], cursor
+    return items, cursor
 
 
 async def get_subscription(

@@ -49,11 +49,13 @@ def search_key(text: str) -> str:
 
 
 def prefix_range(prefix: str) -> tuple[str, str | None]:
-    """The keys that start with ``prefix`` as [low, high) in code point order (high None:
-    no bound; only when the prefix ends in the last code point)."""
+    """The keys that start with ``prefix``, exactly, as [low, high) in code point order:
+    high is the prefix with its last character that has a successor (after dropping any
+    trailing U+10FFFF) incremented; None when there is none — then [low, ...) is exact,
+    since nothing sorts after a run of the last code point but its continuations."""
     key = search_key(prefix)
-    last = ord(key[-1])
-    return key, (key[:-1] + chr(last + 1)) if last < 0x10FFFF else None
+    stem = key.rstrip(chr(0x10FFFF))
+    return key, (stem[:-1] + chr(ord(stem[-1]) + 1)) if stem else None
 
 
 class CustomerRelationship(IdMixin, Base):

@@ -4,11 +4,12 @@ readable statements), so a route may call it directly; the service composes and 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, or_, select
+from sqlalchemy import ColumnElement, Row, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -27,7 +28,8 @@ from twotier.directory.models import PartnerAccount, Tenant
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Forbidden
-from twotier.kit.pagination import AnySelect, PageParams, paginate
+from twotier.kit.fastread import PagedRead, Read
+from twotier.kit.pagination import AnySelect, PageParams
 from twotier.partners.schemas import PartnerRef
 
 _other = aliased(PartnerAccount)
@@ -55,7 +57,7 @@ def relationship_out(
 ) -> RelationshipOut:
     """A relationship as its partner sees it: since when, direct or two-tier, and the other
     tier (the provider on a reseller's relationship, the reseller on a provider's)."""
-    return RelationshipOut(
+    return RelationshipOut.model_construct(
         since=since,
         kind="two_tier" if kind == RelationshipKind.two_tier else "direct",
         indirect_provider=other if tier == Tier.reseller else None,
@@ -63,9 +65,13 @@ def relationship_out(
     )
 
 
+# Hot reads construct their answers without validating them again: every value comes from a
+# typed column of the query (a test compares the answers with the validated models').
+
+
 def customer_out(row: Row[Any]) -> CustomerOut:
     other = (
-        PartnerRef(
+        PartnerRef.model_construct(
             id=row.other_id,
             partner_id=row.other_partner_id,
             company_name=row.other_company_name,
@@ -74,7 +80,7 @@ def customer_out(row: Row[Any]) -> CustomerOut:
         if row.other_id is not None
         else None
     )
-    return CustomerOut(
+    return CustomerOut.model_construct(
         id=row.tenant_id,
         company_name=row.display_name,
         domain=row.domain,
@@ -83,7 +89,7 @@ def customer_out(row: Row[Any]) -> CustomerOut:
     )
 
 
-def _customers_of(partner_account_id: uuid.UUID) -> AnySelect:
+def _customers_of(partner_account_id: Any) -> AnySelect:
     return (
         select(*CUSTOMER_COLUMNS)
         .join(Tenant, Tenant.id == CustomerRelationship.customer_tenant_id)
@@ -95,7 +101,7 @@ def _customers_of(partner_account_id: uuid.UUID) -> AnySelect:
     )
 
 
-def related(partner_account_id: uuid.UUID, customer_id: uuid.UUID) -> ColumnElement[bool]:
+def related(partner_account_id: Any, customer_id: Any) -> ColumnElement[bool]:
     """A condition for another query: the partner has an active relationship with the
     customer (how a read authorizes by the relationship without a query of its own)."""
     return (
@@ -109,12 +115,38 @@ def related(partner_account_id: uuid.UUID, customer_id: uuid.UUID) -> ColumnElem
     )
 
 
-def _starts(column: InstrumentedAttribute[str], prefix: str) -> ColumnElement[bool]:
-    """``column`` starts with ``prefix``, as a range of the partner's search index."""
-    low, high = prefix_range(prefix)
-    if high is None:
-        return and_(column >= low, column.startswith(low, autoescape=True))
-    return and_(column >= low, column < high)
+def _starts(column: InstrumentedAttribute[str], bounded: bool) -> ColumnElement[bool]:
+    """``column`` in [low, high) (or [low, ...) unbounded): a prefix as a range of the
+    partner's search index (see ``prefix_range``)."""
+    if bounded:
+        return and_(column >= bindparam("low"), column < bindparam("high"))
+    return column >= bindparam("low")
+
+
+@functools.cache
+def _page_read(shared: Side | None, search: str | None) -> PagedRead:
+    """The customer page's hot read for one shape: shared with a linked partner on
+    ``shared``'s side or not; ``search`` None, "bounded" or "open" (see ``_starts``)."""
+
+    def build() -> AnySelect:
+        stmt = _customers_of(bindparam("mine"))
+        if shared is not None:
+            other: Any = bindparam("other")
+            stmt = stmt.where(
+                CustomerRelationship.other_tier_account_id == other,
+                linked(shared, bindparam("mine"), other),
+            )
+        if search is not None:
+            bounded = search == "bounded"
+            stmt = stmt.where(
+                or_(
+                    _starts(CustomerRelationship.search_name, bounded),
+                    _starts(CustomerRelationship.search_domain, bounded),
+                )
+            )
+        return stmt
+
+    return PagedRead(build, [CustomerRelationship.created_at, CustomerRelationship.id])
 
 
 def readable_by(principal: Principal) -> uuid.UUID:
@@ -137,27 +169,17 @@ async def customer_page(
     prefix of the name or the domain; ``shared_with`` (the caller's side of a link, the
     other side's account) keeps those shared with the partner the caller is linked to, and
     none without an active link."""
-    mine = readable_by(principal)
-    stmt = _customers_of(mine)
+    binds: dict[str, Any] = {"mine": readable_by(principal)}
+    side = None
     if shared_with is not None:
-        side, other = shared_with
-        stmt = stmt.where(
-            CustomerRelationship.other_tier_account_id == other, linked(side, mine, other)
-        )
+        side, binds["other"] = shared_with
+    search = None
     if q and q.strip():
-        stmt = stmt.where(
-            or_(
-                _starts(CustomerRelationship.search_name, q),
-                _starts(CustomerRelationship.search_domain, q),
-            )
-        )
-    rows, cursor = await paginate(
-        session,
-        stmt,
-        keys=[CustomerRelationship.created_at, CustomerRelationship.id],
-        params=params,
-        scalars=False,
-    )
+        binds["low"], high = prefix_range(q)
+        search = "open" if high is None else "bounded"
+        if high is not None:
+            binds["high"] = high
+    rows, cursor = await _page_read(side, search).page(session, params, **binds)
     return [customer_out(row) for row in rows], cursor
 
 
@@ -177,40 +199,40 @@ GRANT_COLUMNS = (
 )
 
 
+_RECORD = Read(
+    _customers_of(bindparam("mine"))
+    .add_columns(*GRANT_COLUMNS)
+    .join(_me, _me.id == CustomerRelationship.partner_account_id)
+    .outerjoin(
+        DelegatedAccessGrant,
+        and_(
+            DelegatedAccessGrant.tenant_id == CustomerRelationship.customer_tenant_id,
+            DelegatedAccessGrant.partner_account_id == CustomerRelationship.partner_account_id,
+            DelegatedAccessGrant.source == GrantSource.relationship,
+        ),
+    )
+    .where(CustomerRelationship.customer_tenant_id == bindparam("customer"))
+    .order_by(DelegatedAccessGrant.created_at, DelegatedAccessGrant.id)
+)
+
+
 async def customer_record(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID
 ) -> tuple[CustomerOut, list[GrantOut]] | None:
     """One active customer of the caller's and the caller's grants in its tenant, oldest
     first, in one query; None when there is no such customer."""
-    rows = (
-        await session.execute(
-            _customers_of(readable_by(principal))
-            .add_columns(*GRANT_COLUMNS)
-            .join(_me, _me.id == CustomerRelationship.partner_account_id)
-            .outerjoin(
-                DelegatedAccessGrant,
-                and_(
-                    DelegatedAccessGrant.tenant_id == CustomerRelationship.customer_tenant_id,
-                    DelegatedAccessGrant.partner_account_id
-                    == CustomerRelationship.partner_account_id,
-                    DelegatedAccessGrant.source == GrantSource.relationship,
-                ),
-            )
-            .where(CustomerRelationship.customer_tenant_id == customer_id)
-            .order_by(DelegatedAccessGrant.created_at, DelegatedAccessGrant.id)
-        )
-    ).all()
+    rows = await _RECORD.all(session, mine=readable_by(principal), customer=customer_id)
     if not rows:
         return None
     first, now = rows[0], utcnow()
-    me = PartnerRef(
+    me = PartnerRef.model_construct(
         id=first.my_id,
         partner_id=first.my_partner_id,
         company_name=first.my_company_name,
         country=first.my_country,
     )
     grants = [
-        GrantOut(
+        GrantOut.model_construct(
             id=row.grant_id,
             partner=me,
             roles=row.roles,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
@@ -24,8 +24,10 @@ from twotier.directory.models import (
 )
 from twotier.directory.principal import Permission, Principal, permissions_for
 from twotier.kit.clock import utcnow
+from twotier.kit.db import UTCDateTime
 from twotier.kit.deps import SAFE_METHODS, get_session, get_settings
 from twotier.kit.errors import Forbidden, Unauthorized
+from twotier.kit.fastread import Read
 from twotier.kit.openapi import answers
 from twotier.kit.security import same_hash, token_hash, verify_signature
 
@@ -57,6 +59,20 @@ def _principal_query() -> Any:
         .outerjoin(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
         .where(User.is_active.is_(True))
     )
+
+
+# Built once: every request runs it, and building a statement costs more than running it.
+_BY_TOKEN = Read(
+    _principal_query()
+    .add_columns(AccessToken.id.label("token_id"), AccessToken.token_hash)
+    .join(AccessToken, AccessToken.user_id == User.id)
+    .where(
+        AccessToken.token_hash == bindparam("digest"),
+        AccessToken.kind == bindparam("kind"),
+        AccessToken.revoked_at.is_(None),
+        AccessToken.expires_at > bindparam("now", type_=UTCDateTime()),
+    )
+)
 
 
 def _principal_from(
@@ -93,19 +109,7 @@ async def principal_for_token(
 ) -> Principal | None:
     """One indexed query: token → user → tenant (→ partner account → its programs)."""
     digest = token_hash(token)
-    rows = (
-        await session.execute(
-            _principal_query()
-            .add_columns(AccessToken.id.label("token_id"), AccessToken.token_hash)
-            .join(AccessToken, AccessToken.user_id == User.id)
-            .where(
-                AccessToken.token_hash == digest,
-                AccessToken.kind == kind,
-                AccessToken.revoked_at.is_(None),
-                AccessToken.expires_at > utcnow(),
-            )
-        )
-    ).all()
+    rows = await _BY_TOKEN.all(session, digest=digest, kind=kind, now=utcnow())
     if not rows or not same_hash(rows[0].token_hash, digest):
         return None
     via = "bearer" if kind == TokenKind.api else "session"
@@ -184,10 +188,13 @@ async def optional_principal(
     return principal
 
 
-@answers(authenticates=True)
+@answers(403, authenticates=True)  # 403: as optional_principal, whose check this repeats
 async def current_principal(
-    principal: Principal | None = Depends(optional_principal),
+    principal: Principal | None = Depends(resolve_principal),
 ) -> Principal:
+    # One dependency less per request than through optional_principal.
+    if principal is not None and principal.password_change_due:
+        raise PasswordChangeRequired()
     return signed_in_only(principal)
 
 

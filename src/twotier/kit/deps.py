@@ -22,7 +22,11 @@ from twotier.kit.openapi import document_problems
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies are ``async def`` even when they do not wait: FastAPI runs a plain ``def``
+# dependency in a worker thread, a hop that costs more than most requests' own work.
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -33,15 +37,19 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_db(request: Request) -> Database:
+def database_of(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
+
+
+async def get_db(request: Request) -> Database:
+    return database_of(request)
 
 
 async def get_session(request: Request) -> AsyncSession:
     session: AsyncSession | None = getattr(request.state, "db_session", None)
     if session is None:
-        db = get_db(request)
+        db = database_of(request)
         if request.method in SAFE_METHODS:
             session = read_only(db.read_sessions())
         else:

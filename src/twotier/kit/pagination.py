@@ -43,7 +43,7 @@ class PageParams:
     list_name: str = ""
 
 
-def page_params(
+async def page_params(  # async: FastAPI runs a plain def dependency in a thread
     request: Request,
     limit: int = Query(
         DEFAULT_LIMIT,
@@ -57,7 +57,7 @@ def page_params(
     return PageParams(limit=min(limit, MAX_LIMIT), cursor=cursor, list_name=name)
 
 
-def _binding(list_name: str, keys: Sequence[InstrumentedAttribute[Any]], descending: bool) -> str:
+def binding(list_name: str, keys: Sequence[InstrumentedAttribute[Any]], descending: bool) -> str:
     """A short tag naming the list, its sort keys and direction (not a secret: a cursor is
     only a position, but one from another list would page through the wrong thing)."""
     spec = "|".join(
@@ -67,7 +67,7 @@ def _binding(list_name: str, keys: Sequence[InstrumentedAttribute[Any]], descend
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
-def _encode(values: Sequence[Any], binding: str) -> str:
+def encode(values: Sequence[Any], tag: str) -> str:
     def plain(value: Any) -> Any:
         if isinstance(value, datetime):
             return value.isoformat()
@@ -75,17 +75,17 @@ def _encode(values: Sequence[Any], binding: str) -> str:
             return str(value)
         return value
 
-    raw = json.dumps([binding, *[plain(v) for v in values]], separators=(",", ":")).encode()
+    raw = json.dumps([tag, *[plain(v) for v in values]], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]], binding: str) -> list[Any]:
+def decode(cursor: str, keys: Sequence[InstrumentedAttribute[Any]], tag: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(decoded, list) or len(decoded) != len(keys) + 1:
             raise ValueError("wrong shape")
-        if decoded[0] != binding:
+        if decoded[0] != tag:
             raise ValueError("a cursor of another list")
         values = decoded[1:]
         out: list[Any] = []
@@ -118,9 +118,9 @@ async def paginate(
 
     ``keys`` must end in a unique column so the order is total.
     """
-    binding = _binding(params.list_name, keys, descending)
+    tag = binding(params.list_name, keys, descending)
     if params.cursor:
-        after = _decode(params.cursor, keys, binding)
+        after = decode(params.cursor, keys, tag)
         if descending:
             stmt = stmt.where(tuple_(*keys) < tuple_(*after))
         else:
@@ -132,7 +132,7 @@ async def paginate(
     next_cursor = None
     if len(rows) > params.limit:
         rows = rows[: params.limit]
-        next_cursor = _encode(_key_values(rows[-1], keys, scalars), binding)
+        next_cursor = encode(_key_values(rows[-1], keys, scalars), tag)
     return rows, next_cursor
 
 
@@ -166,16 +166,16 @@ def page_of(
 ) -> tuple[list[T], str | None]:
     """A page of a short list computed in full (a catalog, per-SKU totals): the items after
     the cursor in ``key`` order, which must be unique, and the cursor of the next page."""
-    binding = hashlib.sha256(f"{params.list_name}|in memory".encode()).hexdigest()[:12]
+    tag = hashlib.sha256(f"{params.list_name}|in memory".encode()).hexdigest()[:12]
     ordered = sorted(items, key=key)
     if params.cursor:
-        after = _decode_strings(params.cursor, binding)
+        after = _decode_strings(params.cursor, tag)
         ordered = [item for item in ordered if key(item) > after]
     page = ordered[: params.limit]
-    return page, _encode(key(page[-1]), binding) if len(ordered) > params.limit else None
+    return page, encode(key(page[-1]), tag) if len(ordered) > params.limit else None
 
 
-def _decode_strings(cursor: str, binding: str) -> tuple[str, ...]:
+def _decode_strings(cursor: str, tag: str) -> tuple[str, ...]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -184,7 +184,7 @@ def _decode_strings(cursor: str, binding: str) -> tuple[str, ...]:
     if not (
         isinstance(decoded, list)
         and len(decoded) > 1
-        and decoded[0] == binding
+        and decoded[0] == tag
         and all(isinstance(v, str) for v in decoded)
     ):
         raise Invalid("The cursor is not valid for this list.", code="invalid_cursor")
