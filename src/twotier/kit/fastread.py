@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Integer, Row, bindparam, tuple_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import SimpleResultMetaData
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
@@ -30,13 +31,16 @@ from twotier.kit.pagination import PageParams
 Processor = Callable[[Any], Any] | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Compiled:
     sql: str
     binds: tuple[tuple[str, Processor], ...]  # in the order the SQL's placeholders take them
     defaults: Mapping[str, Any]  # values the statement binds itself (enum members, literals)
-    results: list[Processor]
+    types: list[Any]  # the result columns' SQLAlchemy types
     metadata: SimpleResultMetaData
+    # The result processors, made once the driver has said what types it returns (some
+    # types' processors depend on it: PostgreSQL's numeric).
+    results: list[Processor] | None = None
 
 
 class Read:
@@ -51,12 +55,11 @@ class Read:
         names: Sequence[str] = compiled.positiontup or []
         processors = compiled._bind_processors
         columns = compiled._result_columns
-        results = [column.type._cached_result_processor(dialect, None) for column in columns]
         done = _Compiled(
             sql=compiled.string,
             binds=tuple((name, processors.get(name)) for name in names),
             defaults=compiled.construct_params(_check=False),
-            results=results,
+            types=[column.type for column in columns],
             metadata=SimpleResultMetaData([column.keyname for column in columns]),
         )
         self._compiled[dialect.name] = done
@@ -76,12 +79,24 @@ class Read:
         listeners = sync.dispatch.before_cursor_execute
         if listeners:
             listeners(sync, None, compiled.sql, tuple(values), None, False)
-        if dialect.name == "sqlite":
-            cursor = await raw.execute(compiled.sql, values)
-            fetched = await cursor.fetchall()
-            await cursor.close()
-        else:
-            fetched = await raw.fetch(compiled.sql, *values)
+        try:
+            if compiled.results is None:
+                compiled.results = await _result_processors(raw, dialect, compiled)
+            if dialect.name == "sqlite":
+                cursor = await raw.execute(compiled.sql, values)
+                fetched = await cursor.fetchall()
+                await cursor.close()
+            else:
+                fetched = await raw.fetch(compiled.sql, *values)
+        except Exception as exc:
+            # As SQLAlchemy would tell it: a DBAPIError, and a connection the server closed
+            # invalidated (the pool replaces it; the request may be tried once more).
+            closed = dialect.name != "sqlite" and raw.is_closed()
+            if closed:
+                await conn.invalidate(exc)
+            raise DBAPIError(
+                compiled.sql, values, exc, hide_parameters=True, connection_invalidated=closed
+            ) from exc
         meta, processors = compiled.metadata, compiled.results
         keys = meta._key_to_index
         return [Row(meta, processors, keys, record) for record in fetched]  # type: ignore[arg-type]
@@ -89,6 +104,20 @@ class Read:
     async def first(self, session: AsyncSession, **params: Any) -> Row[Any] | None:
         rows = await self.all(session, **params)
         return rows[0] if rows else None
+
+
+async def _result_processors(raw: Any, dialect: Dialect, compiled: _Compiled) -> list[Processor]:
+    """What SQLAlchemy's cursor result would apply to each column, given the driver's type
+    of it (asyncpg's type OIDs; SQLite's results carry no type)."""
+    if dialect.name == "sqlite":
+        codes: list[Any] = [None] * len(compiled.types)
+    else:
+        statement = await raw.prepare(compiled.sql)
+        codes = [attribute.type.oid for attribute in statement.get_attributes()]
+    return [
+        type_._cached_result_processor(dialect, code)
+        for type_, code in zip(compiled.types, codes, strict=True)
+    ]
 
 
 class PagedRead:

@@ -1,0 +1,85 @@
+"""A hot read on the driver's connection returns exactly what ``session.execute`` returns
+for the same statement: the same rows, the same Python types (UUIDs, enum members, aware
+datetimes, exact money, JSON lists), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.commerce.helpers import World, subscribe, two_tier_world
+from tests.statements import statements
+from twotier.commerce import queries as commerce_queries
+from twotier.config import Settings
+from twotier.customers import queries as customer_queries
+from twotier.directory import auth
+from twotier.directory import queries as directory_queries
+from twotier.directory.models import TokenKind
+from twotier.kit.clock import utcnow
+from twotier.kit.db import Database
+from twotier.kit.fastread import Read
+from twotier.kit.security import token_hash
+
+
+@pytest.fixture
+async def world(
+    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
+) -> World:
+    world = await two_tier_world(client, db, settings, operator)
+    await subscribe(client, world, quantity=3)
+    await subscribe(client, world, quantity=4)
+    return world
+
+
+def _types(rows: list[Any]) -> list[list[type]]:
+    return [[type(value) for value in row] for row in rows]
+
+
+async def _same(session: AsyncSession, read: Read, params: dict[str, Any]) -> list[Any]:
+    expected = (await session.execute(read.statement, params)).all()
+    got = await read.all(session, **params)
+    assert got == expected
+    assert _types(got) == _types(expected)
+    assert [list(r._mapping) for r in got] == [list(r._mapping) for r in expected]
+    return got
+
+
+async def test_every_hot_read_answers_as_sqlalchemy_does(
+    session: AsyncSession, world: World
+) -> None:
+    reseller, customer = uuid.UUID(world.reseller_account_id), uuid.UUID(world.customer.id)
+    [principal] = await _same(
+        session,
+        auth._BY_TOKEN,
+        {"digest": token_hash(world.reseller.token), "kind": TokenKind.api, "now": utcnow()},
+    )
+    assert principal.partner_account_id == reseller
+    [me] = await _same(session, directory_queries._ME, {"tenant_id": principal.tenant_id})
+    assert me.partner_account_id == reseller
+    record = await _same(
+        session, customer_queries._RECORD, {"mine": reseller, "customer": customer}
+    )
+    assert record[0].tenant_id == customer
+    assert record[0].grant_id is not None
+    page = customer_queries._page_read(None, None)._first
+    [row] = await _same(session, page, {"mine": reseller, "page_limit": 51})
+    assert row.tenant_id == customer
+    subscriptions = commerce_queries._subscription_page(True, False)._first
+    rows = await _same(
+        session, subscriptions, {"mine": reseller, "customer": customer, "page_limit": 51}
+    )
+    assert sorted(r.quantity for r in rows) == [3, 4]
+    assert {str(r.unit_price) for r in rows} == {"375.50"}
+
+
+async def test_a_hot_read_is_heard_by_the_engines_listeners(
+    session: AsyncSession, world: World, db: Database
+) -> None:
+    with statements(db.engine) as seen:
+        await directory_queries._ME.all(session, tenant_id=uuid.UUID(world.customer.id))
+    assert len(seen) == 1
+    assert "FROM tenants" in seen[0]
