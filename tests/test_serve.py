@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from typer.testing import CliRunner
 
 from tests.conftest import create_database, drop_database
 from twotier import cli
@@ -184,7 +186,92 @@ async def test_serve_believes_forwarded_headers_only_from_the_named_proxies(
     monkeypatch.setattr(migrate, "upgrade", lambda *_args: None)
     monkeypatch.setattr(uvicorn, "run", lambda *_args, **kwargs: passed.update(kwargs))
 
-    cli.serve(host="127.0.0.1", port=8000, workers=1, with_demo=False)
+    cli.serve(host="127.0.0.1", port=8000, workers=1, worker_timeout=60, with_demo=False)
 
     assert passed["proxy_headers"] is bool(allowed)
     assert await _client_seen(passed, peer) == seen
+
+
+def _workers(supervisor: int) -> list[int]:
+    """The server processes uvicorn's supervisor started (not multiprocessing's helpers)."""
+    children = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    return [
+        int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
+def test_serve_with_two_workers_starts_both_and_each_answers(
+    pg_base_url: str | None, tmp_path: Path
+) -> None:
+    """Each worker answers while the other is stopped (SIGSTOP): both serve."""
+    if pg_base_url is None:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'twotier.db'}"
+    else:
+        url = asyncio.run(create_database(pg_base_url, tmp_path))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOTIER_")}
+    env |= {"TWOTIER_DATABASE_URL": url, "TWOTIER_OUTBOX_IN_PROCESS": "false"}
+    if pg_base_url is not None:
+        subprocess.run([TWOTIER, "db", "upgrade"], env=env, check=True, capture_output=True)
+    log = (tmp_path / "serve.log").open("w+")
+    proc = subprocess.Popen(
+        [TWOTIER, "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while len(_workers(proc.pid)) < 2 or not _ready(base):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                pytest.fail(f"twotier serve --workers 2 did not start:\n{log.read()}")
+            time.sleep(0.2)
+        workers = _workers(proc.pid)
+        assert len(workers) == 2
+        for answering, stopped in (workers, reversed(workers)):
+            os.kill(stopped, signal.SIGSTOP)
+            try:
+                # A new connection each time: only the running worker can accept it.
+                with httpx.Client(base_url=base, timeout=10) as client:
+                    assert client.get("/readyz").json() == {"status": "ok"}
+            finally:
+                os.kill(stopped, signal.SIGCONT)
+            assert answering in _workers(proc.pid)
+        assert sorted(_workers(proc.pid)) == sorted(workers)  # neither was replaced
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        if pg_base_url is not None:
+            asyncio.run(drop_database(url, pg_base_url))
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def test_workers_get_a_minute_to_start_and_answer_the_health_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvicorn's own 5 s replaced slow-starting workers on a loaded machine, forever."""
+    settings = Settings(database_url="sqlite+aiosqlite:///:memory:", _env_file=None)
+    passed: dict[str, Any] = {}
+    monkeypatch.setattr(cli, "_settings", lambda: settings)
+    monkeypatch.setattr(migrate, "upgrade", lambda *_args: None)
+    monkeypatch.setattr(uvicorn, "run", lambda *_args, **kwargs: passed.update(kwargs))
+    cli.serve(host="127.0.0.1", port=8000, workers=2, worker_timeout=60, with_demo=False)
+    assert (passed["workers"], passed["timeout_worker_healthcheck"]) == (2, 60)
+    result = CliRunner().invoke(
+        cli.app, ["serve", "--workers", "2"], env={"TWOTIER_WORKER_TIMEOUT_SECONDS": "240"}
+    )
+    assert result.exit_code == 0, result.output
+    assert passed["timeout_worker_healthcheck"] == 240

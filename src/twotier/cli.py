@@ -120,6 +120,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(envvar="PORT", help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    worker_timeout: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            envvar="TWOTIER_WORKER_TIMEOUT_SECONDS",
+            help="With --workers: how long a worker may take to start, or to answer the "
+            "supervisor's health check, before it is replaced.",
+        ),
+    ] = 60,
     with_demo: Annotated[
         bool, typer.Option("--demo", help="Seed the demo world if the database is empty.")
     ] = False,
@@ -145,6 +154,8 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # uvicorn's 5 s replaced workers that were only slow on a loaded machine, forever.
+        timeout_worker_healthcheck=worker_timeout,
         # X-Forwarded-* only from the proxies the operator names; otherwise the socket's peer.
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips,
