@@ -55,8 +55,12 @@ migrate: install
 openapi: install
 	$(BIN)/python -m twotier.openapi > openapi.json
 
-# BENCH_DATABASE_URL=postgresql+asyncpg://... for PostgreSQL (default: a temporary SQLite file).
+# The small benchmark (a few minutes; BENCHMARKS.md has the full runs): a fresh database on
+# BENCH_POSTGRES_URL's server (default: postgres@127.0.0.1:5432), 10,000 customers, the hot
+# reads side by side with the bare app; then the principal lookup and audit writes
+# (BENCH_DATABASE_URL=postgresql+asyncpg://... for those on PostgreSQL; default SQLite).
 bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/principal_lookup.py $(BENCH_DATABASE_URL)
 	$(BIN)/python bench/audit_write.py $(BENCH_DATABASE_URL)
 

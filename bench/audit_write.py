@@ -28,16 +28,9 @@ from pathlib import Path
 from sqlalchemy import delete, func, select
 
 from twotier.audit import service as audit
-from twotier.audit.chain import (
-    chain_hash,
-    hash_content,
-    record_content,
-    seal,
-    use_key,
-    verify,
-    write_key,
-)
+from twotier.audit.chain import chain_hash, seal, verify
 from twotier.audit.models import AuditChainHead, AuditRecord
+from twotier.audit.service import hash_content, record_content, use_key, write_key
 from twotier.config import Settings
 from twotier.kit import migrate
 from twotier.kit.clock import utcnow
