@@ -101,7 +101,7 @@ async def test_a_hot_read_is_the_principal_and_one_query(
     shown, count, seen, body = await _cost(client, engine, world, read)
     assert shown == read.rows
     assert count == 2, "\n\n".join(seen)  # the principal, then the answer
-    # Built without validation on the way out (kit.fastread): validated now, it is the same.
+    # Read on the driver's connection (kit.fastread): validated again, it is the same.
     assert read.model.model_validate(body).model_dump(mode="json") == body
 
 

@@ -469,12 +469,11 @@ async def orders_out(
         [o.provider_account_id for o in orders]
         + [line.reseller_account_id for line, _n, _s in lines],
     )
-    subs = [
-        queries.subscription_out(row)
-        for row in await session.execute(
-            queries.subscription_rows().where(Subscription.order_id.in_(ids))
+    subs = queries.subscriptions_out(
+        list(
+            await session.execute(queries.subscription_rows().where(Subscription.order_id.in_(ids)))
         )
-    ]
+    )
     by_id = {s.id: s for s in subs}
     out = []
     for order in orders:

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, Row, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
@@ -52,41 +53,56 @@ CUSTOMER_COLUMNS = (
 )
 
 
+def relationship_dict(
+    kind: RelationshipKind, tier: Tier, since: datetime, other: dict[str, Any] | None
+) -> dict[str, Any]:
+    """A relationship as its partner sees it: since when, direct or two-tier, and the other
+    tier (the provider on a reseller's relationship, the reseller on a provider's)."""
+    return {
+        "since": since,
+        "kind": "two_tier" if kind == RelationshipKind.two_tier else "direct",
+        "indirect_provider": other if tier == Tier.reseller else None,
+        "indirect_reseller": other if tier == Tier.provider else None,
+    }
+
+
 def relationship_out(
     kind: RelationshipKind, tier: Tier, since: datetime, other: PartnerRef | None
 ) -> RelationshipOut:
-    """A relationship as its partner sees it: since when, direct or two-tier, and the other
-    tier (the provider on a reseller's relationship, the reseller on a provider's)."""
-    return RelationshipOut.model_construct(
-        since=since,
-        kind="two_tier" if kind == RelationshipKind.two_tier else "direct",
-        indirect_provider=other if tier == Tier.reseller else None,
-        indirect_reseller=other if tier == Tier.provider else None,
+    ref = other.model_dump() if other is not None else None
+    return RelationshipOut.model_validate(relationship_dict(kind, tier, since, ref))
+
+
+def customer_dict(row: Row[Any]) -> dict[str, Any]:
+    """A customer row as its answer's fields, for one validation of a whole page (pydantic
+    validates nested dicts in its core three times faster than Python builds models). The
+    row is unpacked by position (CUSTOMER_COLUMNS' order): a Row's attributes cost more."""
+    (since, _id, kind, tier, tenant_id, name, domain, country, other_id, other_partner_id,
+     other_name, other_country) = tuple(row)[:12]  # fmt: skip
+    other = (
+        {
+            "id": other_id,
+            "partner_id": other_partner_id,
+            "company_name": other_name,
+            "country": other_country,
+        }
+        if other_id is not None
+        else None
     )
+    return {
+        "id": tenant_id,
+        "company_name": name,
+        "domain": domain,
+        "country": country,
+        "relationship": relationship_dict(kind, tier, since, other),
+    }
 
 
-# Hot reads construct their answers without validating them again: every value comes from a
-# typed column of the query (a test compares the answers with the validated models').
+CUSTOMER_LIST = TypeAdapter(list[CustomerOut])
 
 
 def customer_out(row: Row[Any]) -> CustomerOut:
-    other = (
-        PartnerRef.model_construct(
-            id=row.other_id,
-            partner_id=row.other_partner_id,
-            company_name=row.other_company_name,
-            country=row.other_country,
-        )
-        if row.other_id is not None
-        else None
-    )
-    return CustomerOut.model_construct(
-        id=row.tenant_id,
-        company_name=row.display_name,
-        domain=row.domain,
-        country=row.country,
-        relationship=relationship_out(row.kind, row.tier, row.created_at, other),
-    )
+    return CustomerOut.model_validate(customer_dict(row))
 
 
 def _customers_of(partner_account_id: Any) -> AnySelect:
@@ -180,7 +196,7 @@ async def customer_page(
         if high is not None:
             binds["high"] = high
     rows, cursor = await _page_read(side, search).page(session, params, **binds)
-    return [customer_out(row) for row in rows], cursor
+    return CUSTOMER_LIST.validate_python([customer_dict(row) for row in rows]), cursor
 
 
 # The customer record adds the caller's grants in the customer's tenant (and the caller's
@@ -225,14 +241,14 @@ async def customer_record(
     if not rows:
         return None
     first, now = rows[0], utcnow()
-    me = PartnerRef.model_construct(
+    me = PartnerRef(
         id=first.my_id,
         partner_id=first.my_partner_id,
         company_name=first.my_company_name,
         country=first.my_country,
     )
     grants = [
-        GrantOut.model_construct(
+        GrantOut(
             id=row.grant_id,
             partner=me,
             roles=row.roles,

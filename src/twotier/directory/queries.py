@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.directory.models import PartnerAccount, Tenant
 from twotier.directory.principal import Principal
-from twotier.directory.schemas import MeOut, MePartner, MeUser, TenantDetail
+from twotier.directory.schemas import MeOut
 from twotier.kit.fastread import Read
 
 # Hot reads are built once, with bound parameters: building costs more than running.
@@ -32,30 +32,32 @@ async def me(session: AsyncSession, principal: Principal) -> MeOut:
     principal holds their ids and programs, not their names)."""
     [row] = await _ME.all(session, tenant_id=principal.tenant_id)
     partner = (
-        MePartner.model_construct(
-            id=row.partner_account_id,
-            partner_id=row.partner_id,
-            company_name=row.company_name,
-            country=row.partner_country,
-            programs=sorted(principal.partner_programs),
-            partner_roles=sorted(principal.partner_roles),
-        )
+        {
+            "id": row.partner_account_id,
+            "partner_id": row.partner_id,
+            "company_name": row.company_name,
+            "country": row.partner_country,
+            "programs": sorted(principal.partner_programs),
+            "partner_roles": sorted(principal.partner_roles),
+        }
         if row.partner_account_id is not None
         else None
     )
-    return MeOut.model_construct(
-        user=MeUser.model_construct(
-            id=principal.user_id,
-            email=principal.email,
-            display_name=principal.display_name,
-            roles=sorted(principal.roles),
-        ),
-        tenant=TenantDetail.model_construct(
-            id=principal.tenant_id,
-            display_name=row.display_name,
-            domain=row.domain,
-            country=row.country,
-            kind=row.kind,
-        ),
-        partner=partner,
+    return MeOut.model_validate(
+        {
+            "user": {
+                "id": principal.user_id,
+                "email": principal.email,
+                "display_name": principal.display_name,
+                "roles": sorted(principal.roles),
+            },
+            "tenant": {
+                "id": principal.tenant_id,
+                "display_name": row.display_name,
+                "domain": row.domain,
+                "country": row.country,
+                "kind": row.kind,
+            },
+            "partner": partner,
+        }
     )
