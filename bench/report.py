@@ -64,13 +64,37 @@ def scale(small: dict[str, Any], large: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def big_and_small(result: dict[str, Any]) -> str:
+    """The reseller with many customers ÷ the one with few (the target: ≤ 1.2)."""
+    by = {w["name"]: w for w in result["workloads"]}
+    lines = [
+        f"#### big reseller ÷ small reseller, {result['world']['customers']:,} customers",
+        "",
+        "| workload | p99 ratio | CPU ms/req ratio |",
+        "|---|---|---|",
+    ]
+    for name, w in by.items():
+        if "big reseller" not in name:
+            continue
+        small = next(
+            (v for k, v in by.items() if k.startswith(name.split(" · ")[0] + " · small")), None
+        )
+        if small is None:
+            continue
+        p99 = w["twotier"]["p99_ms"] / small["twotier"]["p99_ms"]
+        cpu = w["twotier"]["cpu_ms"] / small["twotier"]["cpu_ms"]
+        lines.append(f"| {name.split(' · ')[0]} | {p99:.2f} | {cpu:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     results = [json.loads(Path(arg).read_text()) for arg in sys.argv[1:]]
     results.sort(key=lambda r: r["world"]["customers"])
     for result in results:
         print(table(result), end="\n\n")
     if len(results) > 1:
-        print(scale(results[0], results[-1]))
+        print(scale(results[0], results[-1]), end="\n\n")
+    print(big_and_small(results[-1]))
 
 
 if __name__ == "__main__":
