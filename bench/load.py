@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
+
+KEY = b"{key}"  # replaced in a request by a new random value each time it is sent
 
 
 @dataclass
@@ -34,6 +37,8 @@ async def _connection(
         while time.perf_counter() < until:
             request = requests[n % len(requests)]
             n += 1
+            if KEY in request:  # a fresh Idempotency-Key for each request
+                request = request.replace(KEY, uuid.uuid4().hex.encode())
             started = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -45,7 +50,7 @@ async def _connection(
                     break
             body = await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
-            if status != b"200":
+            if status not in (b"200", b"201"):
                 errors.append(f"{status.decode()} {body[:200]!r}")
     finally:
         writer.close()
@@ -78,6 +83,15 @@ def request_bytes(host: str, path: str, token: str) -> bytes:
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
         "Accept: application/json\r\n\r\n"
     ).encode()
+
+
+def post_bytes(host: str, path: str, token: str, body: bytes) -> bytes:
+    """A POST with a JSON body and an Idempotency-Key that is new at each send."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Idempotency-Key: {key}\r\n\r\n"
+    ).encode() + body
 
 
 def run(host: str, port: int, requests: list[bytes], connections: int, seconds: float) -> Result:
