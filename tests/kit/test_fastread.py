@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.commerce.helpers import World, subscribe, two_tier_world
@@ -18,9 +19,9 @@ from twotier.config import Settings
 from twotier.customers import queries as customer_queries
 from twotier.directory import auth
 from twotier.directory import queries as directory_queries
-from twotier.directory.models import TokenKind
+from twotier.directory.models import Tenant, TokenKind
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Database
+from twotier.kit.db import Database, ReadSession
 from twotier.kit.fastread import Read
 from twotier.kit.security import token_hash
 
@@ -83,3 +84,28 @@ async def test_a_hot_read_is_heard_by_the_engines_listeners(
         await directory_queries._ME.all(session, tenant_id=uuid.UUID(world.customer.id))
     assert len(seen) == 1
     assert "FROM tenants" in seen[0]
+
+
+async def test_a_read_session_lends_one_pooled_connection_and_gives_it_back(
+    committed_db: Database,
+) -> None:
+    """A GET's session (ReadSession) reads on a pooled driver connection of its own, the
+    same rows as SQLAlchemy reads, and returns it to the pool when closed."""
+    async with committed_db.write_sessions() as writer, writer.begin():
+        writer.add(Tenant(kind="organization", display_name="Pooled Ltd", domain="pooled.example",
+                          country="TW"))  # fmt: skip
+    pool: Any = committed_db.engine.sync_engine.pool
+    before = pool.checkedout()
+    session = committed_db.read_sessions()
+    assert isinstance(session, ReadSession)
+    tenant_id = await session.scalar(select(Tenant.id).where(Tenant.domain == "pooled.example"))
+    with statements(committed_db.engine) as seen:
+        first = await directory_queries._ME.all(session, tenant_id=tenant_id)
+        again = await directory_queries._ME.all(session, tenant_id=tenant_id)
+    assert len(seen) == 2  # heard by the engine's listeners, without a Connection
+    assert first == again == (await session.execute(directory_queries._ME.statement,
+                                                    {"tenant_id": tenant_id})).all()  # fmt: skip
+    assert first[0].display_name == "Pooled Ltd"
+    assert pool.checkedout() == before + 2  # the ORM's connection and the lent one
+    await session.close()
+    assert pool.checkedout() == before

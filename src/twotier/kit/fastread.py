@@ -8,8 +8,9 @@ results with the types' own processors — the rows are what ``session.execute``
 switch, no per-call statement cache lookup.
 
 The engine's ``before_cursor_execute`` listeners still hear every statement (the test
-suite counts statements that way), and the statement runs inside the session's
-transaction, if it has one.
+suite counts statements that way). A ``ReadSession`` (a GET's) lends a pooled driver
+connection of its own; any other session's reads run on its connection, inside its
+transaction if it has one.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from sqlalchemy import Integer, Row, bindparam, tuple_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Select
 
 from twotier.kit import pagination
+from twotier.kit.db import ReadSession
 from twotier.kit.pagination import PageParams
 
 Processor = Callable[[Any], Any] | None
@@ -66,17 +68,24 @@ class Read:
         return done
 
     async def all(self, session: AsyncSession, **params: Any) -> list[Row[Any]]:
-        conn = await session.connection()
-        sync = conn.sync_connection
-        assert sync is not None  # noqa: S101 — an open AsyncConnection has one
-        dialect = sync.dialect
+        conn: AsyncConnection | None = None
+        if isinstance(session, ReadSession):
+            engine: Any = session.bind
+            pooled = await session.pooled()
+            dialect, dispatch, sync = engine.dialect, engine.sync_engine.dispatch, None
+            raw: Any = pooled.driver_connection
+        else:
+            conn = await session.connection()
+            sync = conn.sync_connection
+            assert sync is not None  # noqa: S101 — an open AsyncConnection has one
+            dialect, dispatch = sync.dialect, sync.dispatch
+            raw = (await conn.get_raw_connection()).driver_connection
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
         values = []
         for name, process in compiled.binds:
             value = params[name] if name in params else compiled.defaults[name]
             values.append(process(value) if process is not None else value)
-        raw: Any = (await conn.get_raw_connection()).driver_connection
-        listeners = sync.dispatch.before_cursor_execute
+        listeners = dispatch.before_cursor_execute
         if listeners:
             listeners(sync, None, compiled.sql, tuple(values), None, False)
         try:
@@ -92,8 +101,10 @@ class Read:
             # As SQLAlchemy would tell it: a DBAPIError, and a connection the server closed
             # invalidated (the pool replaces it; the request may be tried once more).
             closed = dialect.name != "sqlite" and raw.is_closed()
-            if closed:
+            if closed and conn is not None:
                 await conn.invalidate(exc)
+            elif closed and isinstance(session, ReadSession):
+                await session.invalidate_pooled(exc)
             raise DBAPIError(
                 compiled.sql, values, exc, hide_parameters=True, connection_invalidated=closed
             ) from exc
