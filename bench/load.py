@@ -10,6 +10,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 KEY = b"{key}"  # replaced in a request by a new random value each time it is sent
 
@@ -57,15 +58,24 @@ async def _connection(
 
 
 async def _run(
-    host: str, port: int, requests: list[bytes], connections: int, seconds: float
+    host: str, port: int, requests: list[Any], connections: int, seconds: float
 ) -> Result:
     latencies: list[float] = []
     errors: list[str] = []
     started = time.perf_counter()
     until = started + seconds
+    # A list of lists gives each connection its own requests (the i-th list, in turn).
+    own = bool(requests) and isinstance(requests[0], list)
     await asyncio.gather(
         *(
-            _connection(host, port, requests[i:] + requests[:i], until, latencies, errors)
+            _connection(
+                host,
+                port,
+                requests[i % len(requests)] if own else requests[i:] + requests[:i],
+                until,
+                latencies,
+                errors,
+            )
             for i in range(connections)
         )
     )
@@ -86,7 +96,8 @@ def request_bytes(host: str, path: str, token: str) -> bytes:
 
 
 def post_bytes(host: str, path: str, token: str, body: bytes) -> bytes:
-    """A POST with a JSON body and an Idempotency-Key that is new at each send."""
+    """A POST with a JSON body and an Idempotency-Key that is new at each send (routes
+    that take none ignore it)."""
     return (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
@@ -94,7 +105,7 @@ def post_bytes(host: str, path: str, token: str, body: bytes) -> bytes:
     ).encode() + body
 
 
-def run(host: str, port: int, requests: list[bytes], connections: int, seconds: float) -> Result:
+def run(host: str, port: int, requests: list[Any], connections: int, seconds: float) -> Result:
     """In the calling process: use ``multiprocessing`` to put it on the other core."""
     try:
         import uvloop
