@@ -5,6 +5,7 @@ datetimes, exact money, JSON lists), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from typing import Any
 
 import httpx
@@ -66,6 +67,9 @@ async def test_every_hot_read_answers_as_sqlalchemy_does(
     )
     assert record[0].tenant_id == customer
     assert record[0].grant_id is not None
+    # Aware UTC datetimes on both databases (on PostgreSQL as asyncpg gives them, untouched).
+    assert record[0].expires_at.tzinfo is UTC
+    assert record[0].expires_at > utcnow()
     page = customer_queries._page_read(None, None)._first
     [row] = await _same(session, page, {"mine": reseller, "page_limit": 51})
     assert row.tenant_id == customer

@@ -60,6 +60,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        # asyncpg already answers timestamptz as aware UTC datetimes: nothing to do per
+        # value (a Python call for every datetime of every row otherwise).
+        if dialect.name == "postgresql" and dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
+
 
 CENT = Decimal("0.01")
 
