@@ -21,6 +21,7 @@ from twotier.kit import migrate
 from twotier.kit.clock import as_utc
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress, TaskID
 
     from twotier.audit.chain import Problem, VerifyResult
@@ -47,6 +48,28 @@ def _prepare_sqlite_dir(settings: Settings) -> None:
         path = settings.database_url.split(":///", 1)[1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _progress(console: Console) -> Progress:
+    """Progress bars on stderr (none when it is not a terminal): a name, the bar, done of
+    all, time spent and left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    return Progress(*columns, console=console, disable=not console.is_terminal)
 
 
 def _settings() -> Settings:
@@ -274,14 +297,6 @@ def membership_import(
 ) -> None:
     settings = _settings()
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from twotier.kit.db import Database
     from twotier.membership.importer import (
@@ -296,15 +311,8 @@ def membership_import(
 
     async def main() -> ImportSummary:
         db = Database(settings.database_url)
-        columns = (
-            TextColumn("{task.description:<18}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-        )
         try:
-            with Progress(*columns, console=console, disable=not console.is_terminal) as bars:
+            with _progress(console) as bars:
                 return await import_memberships(
                     db, file.read_bytes(), source=file.name, jobs=jobs, progress=_Bars(bars)
                 )
@@ -484,14 +492,6 @@ def bench_seed(
     users, tokens, a catalog and some subscriptions."""
     settings = _settings()
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
 
     from twotier.demo.bulk import seed
     from twotier.demo.seed import is_empty
@@ -506,14 +506,7 @@ def bench_seed(
             if not await is_empty(db):
                 typer.secho("The database is not empty: seed an empty one.", err=True)
                 raise typer.Exit(2)
-            columns = (
-                TextColumn("customers"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-            )
-            with Progress(*columns, console=console, disable=not console.is_terminal) as bars:
+            with _progress(console) as bars:
                 task = bars.add_task("customers", total=customers)
                 world = await seed(
                     db,

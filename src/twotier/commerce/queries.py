@@ -123,18 +123,15 @@ def subscription_dict(row: Row[Any]) -> dict[str, Any]:
     """A subscription row as its answer's fields (a row's attributes cost more than one
     zip of its values with the column names)."""
     r = dict(zip(_KEYS, row, strict=False))
-    reseller = {
-        "id": r["reseller_id"],
-        "partner_id": r["reseller_partner_id"],
-        "company_name": r["reseller_name"],
-        "country": r["reseller_country"],
-    }
-    provider = {
-        "id": r["provider_id"],
-        "partner_id": r["provider_partner_id"],
-        "company_name": r["provider_name"],
-        "country": r["provider_country"],
-    }
+
+    def ref(tier: str) -> dict[str, Any]:  # a PartnerRef's fields, from the tier's columns
+        return {
+            "id": r[f"{tier}_id"],
+            "partner_id": r[f"{tier}_partner_id"],
+            "company_name": r[f"{tier}_name"],
+            "country": r[f"{tier}_country"],
+        }
+
     return {
         "id": r["id"],
         "customer_id": r["customer_tenant_id"],
@@ -152,8 +149,8 @@ def subscription_dict(row: Row[Any]) -> dict[str, Any]:
         "unit_price": r["unit_price"],
         "currency": r["currency"],
         "partner_id_on_record": r["reseller_partner_id"],
-        "indirect_reseller": reseller,
-        "indirect_provider": provider,
+        "indirect_reseller": ref("reseller"),
+        "indirect_provider": ref("provider"),
         "created_at": r["created_at"],
         "updated_at": r["updated_at"],
         "term_ends_at": r["term_ends_at"],

@@ -112,10 +112,6 @@ class Read:
         keys = meta._key_to_index
         return [Row(meta, processors, keys, record) for record in fetched]  # type: ignore[arg-type]
 
-    async def first(self, session: AsyncSession, **params: Any) -> Row[Any] | None:
-        rows = await self.all(session, **params)
-        return rows[0] if rows else None
-
 
 async def _result_processors(raw: Any, dialect: Dialect, compiled: _Compiled) -> list[Processor]:
     """What SQLAlchemy's cursor result would apply to each column, given the driver's type
