@@ -228,7 +228,8 @@ class ReadSession(AsyncSession):
 
     async def close(self) -> None:
         try:
-            await super().close()
+            if self.sync_session._transaction is not None or self.sync_session.identity_map:
+                await super().close()
         finally:
             if self._pooled is not None:
                 pooled, self._pooled = self._pooled, None

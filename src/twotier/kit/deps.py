@@ -16,7 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.config import Settings
-from twotier.kit.db import Database, read_only
+from twotier.kit.db import Database, ReadSession, read_only
+from twotier.kit.fastroute import lean_handler
 from twotier.kit.openapi import document_problems
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -51,10 +52,11 @@ async def get_session(request: Request) -> AsyncSession:
     if session is None:
         db = database_of(request)
         if request.method in SAFE_METHODS:
+            # No transaction to begin: its reads run statement by statement (autocommit).
             session = read_only(db.read_sessions())
         else:
             session = db.write_sessions()
-        await session.begin()
+            await session.begin()
         request.state.db_session = session
     return session
 
@@ -64,6 +66,10 @@ async def _finish(request: Request, *, commit: bool) -> None:
     if session is None:
         return
     request.state.db_session = None
+    if isinstance(session, ReadSession) and not session.in_transaction():
+        # A read that only ran hot reads: nothing to end, the lent connection goes back.
+        await session.close()
+        return
     try:
         if commit:
             await session.commit()
@@ -84,6 +90,8 @@ class TransactionalRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         inner = super().get_route_handler()
+        # A reading route's answer through the lean handler, FastAPI's otherwise.
+        inner = lean_handler(self, inner) or inner
 
         async def handler(request: Request) -> Response:
             try:

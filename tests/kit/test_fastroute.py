@@ -1,0 +1,122 @@
+"""The lean handler of reading routes (``kit.fastroute``) answers as FastAPI's handler does:
+the same status, body and headers for the same request, FastAPI's 422 for bad parameters,
+the dependencies' errors first — and it is the one serving the API's reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fastapi.routing as fastapi_routing
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from tests.commerce.helpers import World, subscribe, two_tier_world
+from twotier.config import Settings
+from twotier.kit import fastroute
+from twotier.kit.db import Database
+
+# Reads a reseller, a provider and a customer make, hot and not, with ids and query strings.
+READS = [
+    ("reseller", "/api/v1/me"),
+    ("customer", "/api/v1/me"),
+    ("reseller", "/api/v1/customers"),
+    ("reseller", "/api/v1/customers?limit=1"),
+    ("reseller", "/api/v1/customers?q=north"),
+    ("reseller", "/api/v1/customers/{customer}"),
+    ("provider", "/api/v1/customers/{customer}"),
+    ("reseller", "/api/v1/customers/{customer}/subscriptions"),
+    ("customer", "/api/v1/customers/{customer}/subscriptions"),
+    ("reseller", "/api/v1/customers/{customer}/delegated-access"),
+    ("provider", "/api/v1/indirect-resellers/{reseller}/customers"),
+    ("reseller", "/api/v1/indirect-providers"),
+    ("reseller", "/api/v1/offers"),
+    ("reseller", "/api/v1/partner"),
+    ("reseller", "/api/v1/audit-records"),
+    # Refused or not found: the dependencies' and the services' errors.
+    ("customer", "/api/v1/customers"),
+    ("provider", "/api/v1/customers/00000000-0000-4000-8000-000000000000"),
+    # Bad parameters: FastAPI's own 422.
+    ("reseller", "/api/v1/customers?limit=0"),
+    ("reseller", "/api/v1/customers/not-a-uuid"),
+    ("reseller", "/api/v1/customers?cursor=forged"),
+    # No credentials at all, and a bad id: the 401 comes first.
+    (None, "/api/v1/customers/not-a-uuid"),
+    (None, "/api/v1/me"),
+]
+
+
+@pytest.fixture
+async def world(
+    client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
+) -> World:
+    world = await two_tier_world(client, db, settings, operator)
+    await subscribe(client, world, quantity=2)
+    return world
+
+
+def _answer(response: httpx.Response) -> tuple[int, str, Any]:
+    body = response.json() if response.content else None
+    if isinstance(body, dict):
+        body.pop("request_id", None)  # a new one per request
+    return response.status_code, response.headers.get("content-type", ""), body
+
+
+async def test_the_lean_handler_answers_as_fastapi_does(
+    app: FastAPI, client: httpx.AsyncClient, world: World
+) -> None:
+    answers: dict[str, list[tuple[int, str, Any]]] = {"lean": [], "fastapi": []}
+    for handler in ("lean", "fastapi"):
+        if handler == "fastapi":
+            # Any override sends every request through FastAPI's own handler.
+            app.dependency_overrides[_unrelated] = _unrelated
+        for who, path in READS:
+            url = path.format(customer=world.customer.id, reseller=world.reseller_account_id)
+            headers = getattr(world, who).auth if who else {}
+            answers[handler].append(_answer(await client.get(url, headers=headers)))
+    assert answers["lean"] == answers["fastapi"]
+    statuses = [status for status, _, _ in answers["lean"]]
+    # The walk met answers and refusals of each kind.
+    assert {200, 401, 403, 404, 422} <= set(statuses), statuses
+
+
+async def test_the_api_reads_are_served_lean(
+    app: FastAPI, client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    solved: list[str] = []
+    original = fastapi_routing.solve_dependencies  # type: ignore[attr-defined]
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs["request"].url.path)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr("fastapi.routing.solve_dependencies", counting)
+    ok = await client.get("/api/v1/me", headers=world.reseller.auth)
+    assert ok.status_code == 200
+    assert solved == []  # the lean handler solved it
+    bad = await client.get("/api/v1/customers?limit=0", headers=world.reseller.auth)
+    assert bad.status_code == 422
+    assert solved == ["/api/v1/customers"]  # FastAPI's handler told what is wrong
+
+
+def test_which_routes_get_the_lean_handler(app: FastAPI) -> None:
+    lean: set[str] = set()
+    full: set[str] = set()
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if not isinstance(route, APIRoute) or "GET" not in (route.methods or set()):
+            continue
+        (lean if fastroute.lean_handler(route, _fallback) else full).add(route.path)
+    # Every API read answering a model; no page (HTML), no write.
+    assert {"/api/v1/me", "/api/v1/customers", "/api/v1/customers/{customer_id}"} <= lean
+    assert all(path.startswith(("/api/v1/", "/healthz")) for path in lean)
+    assert {"/dashboard", "/customers", "/api/docs"} <= full
+
+
+async def _unrelated() -> None:
+    """A dependency no route has: overriding it changes nothing but the handler."""
+
+
+async def _fallback(_request: Any) -> Any:
+    raise AssertionError("not called")
