@@ -184,18 +184,21 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.add_middleware(SecurityHeadersMiddleware, production=settings.is_production)
     app.add_middleware(RequestIdMiddleware)
 
-    app.include_router(health.router)
+    # FastAPI tries routes in the order they were added, one by one: the routers partners
+    # call most (their customers, subscriptions and themselves) first, the API before the
+    # portal (whose paths never start with /api/).
     app.include_router(directory_routes.router)
+    app.include_router(customer_routes.router)
+    app.include_router(commerce_routes.router)
+    app.include_router(customer_routes.channel_router)
+    app.include_router(grant_routes.router)
+    app.include_router(channel_routes.router)
+    app.include_router(health.router)
     app.include_router(operator_routes.router)
     app.include_router(membership_routes.router)
     app.include_router(enrollment_routes.router)
     app.include_router(enrollment_routes.operator_router)
     app.include_router(partner_routes.router)
-    app.include_router(channel_routes.router)
-    app.include_router(customer_routes.channel_router)
-    app.include_router(customer_routes.router)
-    app.include_router(grant_routes.router)
-    app.include_router(commerce_routes.router)
     app.include_router(audit_routes.router)
     app.include_router(webhook_routes.router)
     if settings.mailbox_enabled:
