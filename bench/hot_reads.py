@@ -240,11 +240,18 @@ async def explain(db: Any, statement: str, parameters: Any) -> str:
         return "\n".join(r[0] for r in rows)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def world_parser(doc: str | None, *, seconds: float) -> argparse.ArgumentParser:
+    """A benchmark's arguments on a seeded world: the world's file, its database, the
+    seconds each measurement runs."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--world", type=Path, default=ROOT / "var" / "bench-world.json")
     parser.add_argument("--database-url", default=os.environ.get("TWOTIER_DATABASE_URL"))
-    parser.add_argument("--seconds", type=float, default=5.0, help="per round and app")
+    parser.add_argument("--seconds", type=float, default=seconds, help="per measurement")
+    return parser
+
+
+def main() -> None:
+    parser = world_parser(__doc__, seconds=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--resellers", default="big,small", help="big, small or both")

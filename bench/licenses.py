@@ -7,11 +7,9 @@ customer of its own, against a real `twotier serve`.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -19,7 +17,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hot_reads import HOST, Workload, cpu_seconds, percentile, port_taken, start  # noqa: E402
+from bench.hot_reads import (  # noqa: E402
+    HOST,
+    Workload,
+    cpu_seconds,
+    percentile,
+    port_taken,
+    start,
+    world_parser,
+)
 from bench.load import post_bytes, run  # noqa: E402
 
 from twotier.demo.bulk import BenchWorld  # noqa: E402
@@ -47,10 +53,7 @@ async def targets(url: str, world: BenchWorld, count: int) -> list[tuple[str, st
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--world", type=Path, default=ROOT / "var" / "bench-world.json")
-    parser.add_argument("--database-url", default=os.environ.get("TWOTIER_DATABASE_URL"))
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser = world_parser(__doc__, seconds=10.0)
     parser.add_argument("--connections", default="8,32")
     args = parser.parse_args()
     world = BenchWorld.from_json(args.world.read_text())

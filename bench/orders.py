@@ -11,11 +11,9 @@ order, and the statements one order runs (counted in process).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -32,6 +30,7 @@ from bench.hot_reads import (  # noqa: E402
     port_taken,
     rss_mib,
     start,
+    world_parser,
 )
 from bench.load import post_bytes, run  # noqa: E402
 
@@ -92,10 +91,7 @@ async def statements_per_order(url: str, world: BenchWorld, customer: str, body:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--world", type=Path, default=ROOT / "var" / "bench-world.json")
-    parser.add_argument("--database-url", default=os.environ.get("TWOTIER_DATABASE_URL"))
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser = world_parser(__doc__, seconds=10.0)
     parser.add_argument("--connections", default="8,32")
     parser.add_argument("--customers", type=int, default=500)
     args = parser.parse_args()

@@ -58,10 +58,15 @@ def scale(small: dict[str, Any], large: dict[str, Any]) -> str:
         b = before.get(_key(w["name"]))
         if b is None:
             continue
-        p99 = w["twotier"]["p99_ms"] / b["twotier"]["p99_ms"]
-        cpu = w["twotier"]["cpu_ms"] / b["twotier"]["cpu_ms"]
-        lines.append(f"| {_key(w['name'])} | {p99:.2f} | {cpu:.2f} |")
+        lines.append(_ratio_row(_key(w["name"]), w, b))
     return "\n".join(lines)
+
+
+def _ratio_row(name: str, workload: dict[str, Any], base: dict[str, Any]) -> str:
+    """A table row: twotier's p99 and CPU per request in ``workload`` ÷ those in ``base``."""
+    p99 = workload["twotier"]["p99_ms"] / base["twotier"]["p99_ms"]
+    cpu = workload["twotier"]["cpu_ms"] / base["twotier"]["cpu_ms"]
+    return f"| {name} | {p99:.2f} | {cpu:.2f} |"
 
 
 def big_and_small(result: dict[str, Any]) -> str:
@@ -81,9 +86,7 @@ def big_and_small(result: dict[str, Any]) -> str:
         )
         if small is None:
             continue
-        p99 = w["twotier"]["p99_ms"] / small["twotier"]["p99_ms"]
-        cpu = w["twotier"]["cpu_ms"] / small["twotier"]["cpu_ms"]
-        lines.append(f"| {name.split(' · ')[0]} | {p99:.2f} | {cpu:.2f} |")
+        lines.append(_ratio_row(name.split(" · ")[0], w, small))
     return "\n".join(lines)
 
 

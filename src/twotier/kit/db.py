@@ -228,7 +228,7 @@ class ReadSession(AsyncSession):
 
     async def close(self) -> None:
         try:
-            if self.sync_session._transaction is not None or self.sync_session.identity_map:
+            if self.in_transaction() or self.sync_session.identity_map:
                 await super().close()
         finally:
             if self._pooled is not None:
