@@ -32,7 +32,7 @@ from twotier.directory import routes as directory_routes
 from twotier.directory import views as directory_views
 from twotier.enrollment import routes as enrollment_routes
 from twotier.enrollment import views as enrollment_views
-from twotier.kit import openapi
+from twotier.kit import openapi, routeindex
 from twotier.kit.db import Database
 from twotier.kit.errors import (
     AppError,
@@ -220,4 +220,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(webhook_views.router)
     app.add_api_route(DOCS_PATH, api_docs, include_in_schema=False, methods=["GET"])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    routeindex.install(app.router)
     return app
