@@ -128,8 +128,7 @@ async def test_every_route_is_reached_as_through_fastapis_router(spied: None) ->
         handed += through_index["route"] is not None
     # Most requests reach a route; the rest are FastAPI's own 404, 405 and redirect.
     assert handed > 150
-    statuses = {(await _dispatch(app, "GET", path))["status"] for path in ("/api/v1/nothing",)}
-    assert statuses == {404}
+    assert (await _dispatch(app, "GET", "/api/v1/nothing"))["status"] == 404
 
 
 async def test_the_apis_routes_are_indexed_and_taken_from_the_index(

@@ -113,7 +113,9 @@ class RouteIndex:
         self._table: dict[Key, list[Leaf]] = {}
 
     def _current(self) -> dict[Key, list[Leaf]]:
-        # Routes added to the app itself after start-up (tests do) are seen at once.
+        # Routes added to the app itself after start-up (tests do) are seen at once. A route
+        # added to an included router after the first request is not indexed (FastAPI's way
+        # still finds it when no indexed route matches): routes are added in create_app.
         version = (len(self.router.routes), getattr(self.router, "_routes_version", 0))
         if version != self._version:
             self._table = build(list(self.router.routes))
