@@ -22,8 +22,9 @@ from tests.commerce.helpers import (
 )
 from tests.customers.helpers import customer_of, linked_pair
 from tests.factories import make_org
+from tests.statements import statements
 from twotier.audit.models import AuditRecord
-from twotier.commerce.models import Order, Subscription
+from twotier.commerce.models import Order, SeatPool, Subscription
 from twotier.config import Settings
 from twotier.events.models import Event
 from twotier.kit.db import Database
@@ -415,3 +416,92 @@ async def test_a_retired_offer_is_no_longer_sold_but_its_subscriptions_go_on(
     assert refused.status_code == 403
     missing = await client.post(f"/api/v1/operator/offers/{uuid.uuid4()}/retire", headers=operator)
     assert missing.status_code == 404
+
+
+async def test_an_orders_answer_is_what_reading_it_back_shows(
+    client: httpx.AsyncClient, session: AsyncSession, world: World, operator: dict[str, str]
+) -> None:
+    other = await make_offer(client, operator, product="Contoso Teams", sku="Phone")
+    body = order_body(world, 3)
+    body["line_items"] += [
+        {"offer_id": other["id"], "quantity": 2, "partner_id_on_record": world.reseller_partner_id},
+        {
+            "offer_id": world.offer["id"],
+            "quantity": 4,
+            "partner_id_on_record": world.reseller_partner_id,
+        },
+    ]
+    response = await place_order(client, world, body)
+    assert response.status_code == 201, response.text
+    order = response.json()
+    assert [line["quantity"] for line in order["line_items"]] == [3, 2, 4]
+    read = await client.get(world.path(f"/orders/{order['id']}"), headers=world.provider.auth)
+    assert read.json() == order
+    for sub in order["subscriptions"]:
+        one = await client.get(
+            world.path(f"/subscriptions/{sub['id']}"), headers=world.provider.auth
+        )
+        assert one.json() == sub
+    # Seats: one pool per SKU, its total the lines' quantities of that SKU.
+    rows = await session.execute(
+        select(SeatPool.sku_id, SeatPool.total).where(
+            SeatPool.customer_tenant_id == uuid.UUID(world.customer.id)
+        )
+    )
+    pools = {sku_id: total for sku_id, total in rows}
+    assert pools == {
+        uuid.UUID(world.offer["sku_id"]): 7,
+        uuid.UUID(other["sku_id"]): 2,
+    }
+    again = await place_order(client, world, order_body(world, 1))
+    assert again.status_code == 201
+    total = await session.scalar(
+        select(SeatPool.total).where(SeatPool.sku_id == uuid.UUID(world.offer["sku_id"]))
+    )
+    assert total == 8
+
+
+def _shape(sql: str) -> str:
+    """``INSERT orders``, ``SELECT webhook_endpoints``: a statement's verb and first table."""
+    words = sql.replace("\n", " ").split()
+    verb = words[0].upper()
+    after = {"INSERT": "INTO", "UPDATE": "UPDATE", "SELECT": "FROM"}[verb]
+    return f"{verb} {words[words.index(after) + 1]}"
+
+
+async def test_an_order_is_thirteen_statements_whatever_its_lines(
+    client: httpx.AsyncClient, engine: AsyncEngine, world: World, operator: dict[str, str]
+) -> None:
+    other = await make_offer(client, operator, product="Contoso Teams", sku="Phone")
+    with statements(engine) as one:
+        assert (await place_order(client, world)).status_code == 201
+    assert [_shape(s) for s in one] == [
+        "SELECT users",  # the principal
+        "INSERT idempotency_keys",  # the key, taken (nothing when another request has it)
+        "SELECT customer_relationships",  # the provider's, with the customer's country
+        "SELECT offers",  # every line's offer, SKU, product and price
+        "SELECT partner_accounts",  # every reseller of record, linked and related
+        "INSERT orders",
+        "INSERT subscriptions",
+        "INSERT order_lines",
+        "INSERT seat_pools",  # one per SKU: created or added to
+        "SELECT webhook_endpoints",  # once for all the change's events
+        "UPDATE idempotency_keys",  # the answer kept for a retry
+        "INSERT audit_records",
+        "INSERT events",
+    ]
+    body = order_body(world, 3)
+    body["line_items"] += [
+        {"offer_id": other["id"], "quantity": 2, "partner_id_on_record": world.reseller_partner_id},
+        {
+            "offer_id": world.offer["id"],
+            "quantity": 1,
+            "partner_id_on_record": world.reseller_partner_id,
+        },
+    ]
+    with statements(engine) as three:
+        assert (await place_order(client, world, body)).status_code == 201
+    # Three lines on two SKUs: one seat pool statement more, nothing else.
+    shapes = [_shape(s) for s in one]
+    shapes.insert(shapes.index("INSERT seat_pools"), "INSERT seat_pools")
+    assert [_shape(s) for s in three] == shapes

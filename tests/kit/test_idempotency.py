@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.factories import tenant_body
+from twotier.config import Settings
 from twotier.directory.models import Tenant
 from twotier.kit import clock
 from twotier.kit.db import Database
@@ -79,3 +80,17 @@ async def test_concurrent_duplicates_create_one_tenant(
             select(func.count()).select_from(Tenant).where(Tenant.domain == body["domain"])
         )
     assert count == 1
+
+
+async def test_an_expired_key_is_free_for_a_new_request(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    headers = {"Idempotency-Key": "reused-later"}
+    first = await client.post("/api/v1/tenants", json=tenant_body(), headers=headers)
+    clock.travel(settings.idempotency_ttl_hours * 3600 + 60)
+    later = await client.post("/api/v1/tenants", json=tenant_body(), headers=headers)
+    assert first.status_code == later.status_code == 201
+    assert later.json()["id"] != first.json()["id"]
+    assert "Idempotent-Replayed" not in later.headers
+    again = await client.post("/api/v1/tenants", json=tenant_body(), headers=headers)
+    assert (again.status_code, again.json()["code"]) == (422, "idempotency_key_reused")

@@ -14,9 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel.models import LinkStatus, ResellerLink
@@ -29,6 +29,7 @@ from twotier.commerce.models import (
     Order,
     OrderLine,
     OrderStatus,
+    Product,
     SeatPool,
     Sku,
     Subscription,
@@ -49,7 +50,7 @@ from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
 from twotier.events.catalog import EventType
 from twotier.kit.clock import utcnow
-from twotier.kit.db import canonical_money
+from twotier.kit.db import canonical_money, upsert
 from twotier.kit.errors import (
     Conflict,
     Forbidden,
@@ -106,30 +107,6 @@ async def _partners(
 # Seats: the pool's total follows the quantity of the customer's active subscriptions.
 
 
-async def _pool(session: AsyncSession, customer_id: uuid.UUID, sku_id: uuid.UUID) -> None:
-    """Make sure the (customer, SKU) seat pool exists (concurrent creators: one wins)."""
-    exists = await session.scalar(
-        select(SeatPool.id).where(
-            SeatPool.customer_tenant_id == customer_id, SeatPool.sku_id == sku_id
-        )
-    )
-    if exists is not None:
-        return
-    try:
-        async with session.begin_nested():
-            session.add(
-                SeatPool(
-                    id=uuid.uuid4(),
-                    customer_tenant_id=customer_id,
-                    sku_id=sku_id,
-                    total=0,
-                    assigned=0,
-                )
-            )
-    except IntegrityError:
-        pass  # created by a concurrent request, which has committed
-
-
 async def change_seats(
     session: AsyncSession,
     customer_id: uuid.UUID,
@@ -138,20 +115,43 @@ async def change_seats(
     *,
     keep_assigned: bool,
 ) -> None:
-    """Move the pool's total by ``delta`` in one conditional UPDATE. With ``keep_assigned``
-    a decrease that would leave fewer seats than assigned licenses is refused."""
+    """Move the (customer, SKU) pool's total by ``delta`` in one statement: an insert that
+    adds to the pool when it exists (concurrent creators: the unique index orders them).
+    With ``keep_assigned`` a decrease that would leave fewer seats than assigned licenses is
+    refused (the pool's WHERE)."""
     if delta == 0:
         return
-    await _pool(session, customer_id, sku_id)
-    stmt = update(SeatPool).where(
-        SeatPool.customer_tenant_id == customer_id, SeatPool.sku_id == sku_id
-    )
     if delta < 0 and keep_assigned:
-        stmt = stmt.where(SeatPool.assigned <= SeatPool.total + delta)
-    result = await session.execute(
-        stmt.values(total=SeatPool.total + delta).execution_options(synchronize_session=False)
-    )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+        moved = await session.scalar(
+            update(SeatPool)
+            .where(
+                SeatPool.customer_tenant_id == customer_id,
+                SeatPool.sku_id == sku_id,
+                SeatPool.assigned <= SeatPool.total + delta,
+            )
+            .values(total=SeatPool.total + delta)
+            .returning(SeatPool.id)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        moved = await session.scalar(
+            upsert(
+                session,
+                SeatPool,
+                ["customer_tenant_id", "sku_id"],
+                {
+                    "id": uuid.uuid4(),
+                    "customer_tenant_id": customer_id,
+                    "sku_id": sku_id,
+                    "total": delta,
+                    "assigned": 0,
+                },
+                total=SeatPool.total + delta,
+            )
+            .returning(SeatPool.id)
+            .execution_options(synchronize_session=False)
+        )
+    if moved is None:
         raise Conflict(
             "Licenses are assigned to more users than this quantity would leave; "
             "unassign licenses first.",
@@ -160,44 +160,6 @@ async def change_seats(
 
 
 # Orders.
-
-
-async def _reseller_of_record(
-    session: AsyncSession, provider_id: uuid.UUID, customer_id: uuid.UUID, partner_id: str
-) -> PartnerAccount:
-    """The reseller named on a line, if it may be the partner of record for this order."""
-    reseller = await session.scalar(
-        select(PartnerAccount)
-        .join(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
-        .where(
-            PartnerAccount.partner_id == partner_id.strip(),
-            PartnerProgram.program == Program.indirect_reseller,
-        )
-    )
-    invalid = Invalid(
-        f"Partner ID {partner_id} cannot be the partner of record: it must be an indirect "
-        "reseller linked to you that has an active relationship with this customer.",
-        code="partner_on_record_invalid",
-    )
-    if reseller is None:
-        raise invalid
-    link = await session.scalar(
-        select(ResellerLink.id).where(
-            ResellerLink.provider_account_id == provider_id,
-            ResellerLink.reseller_account_id == reseller.id,
-            ResellerLink.status == LinkStatus.active,
-        )
-    )
-    relationship = await session.scalar(
-        select(CustomerRelationship.id).where(
-            CustomerRelationship.partner_account_id == reseller.id,
-            CustomerRelationship.customer_tenant_id == customer_id,
-            CustomerRelationship.status == RelationshipStatus.active,
-        )
-    )
-    if link is None or relationship is None:
-        raise invalid
-    return reseller
 
 
 def require_ordering_provider(principal: Principal) -> uuid.UUID:
@@ -238,18 +200,100 @@ async def create_order(
 ) -> OrderOut:
     """A provider's order on behalf of a customer: check, write, announce."""
     plan = await _check_order(session, principal, customer_id, data)
-    order = await _write_order(session, principal, customer_id, data, plan)
-    return await _announce_order(session, principal, customer_id, order, plan)
+    out = await _write_order(session, principal, customer_id, data, plan)
+    await _announce_order(session, principal, customer_id, out, plan)
+    return out
 
 
 @dataclass(frozen=True)
 class _OrderPlan:
-    """What an order was checked against: every line's offer, price and reseller."""
+    """What an order was checked against, read in three queries whatever its lines: the
+    provider and the customer's country, every line's offer (with its SKU, product and
+    price in that country), every reseller of record."""
 
-    provider_id: uuid.UUID
-    offers: dict[uuid.UUID, tuple[Offer, Sku]]
-    prices: dict[uuid.UUID, OfferPrice]
-    resellers: dict[str, PartnerAccount]
+    provider: Row[Any]
+    country: str
+    offers: dict[uuid.UUID, Row[Any]]
+    resellers: dict[str, Row[Any]]
+
+
+_ORDERING_PROVIDER: AnySelect = (
+    select(
+        Tenant.country.label("customer_country"),
+        PartnerAccount.id,
+        PartnerAccount.partner_id,
+        PartnerAccount.company_name,
+        PartnerAccount.country,
+        PartnerAccount.tenant_id,
+    )
+    .select_from(CustomerRelationship)
+    .join(Tenant, Tenant.id == CustomerRelationship.customer_tenant_id)
+    .join(PartnerAccount, PartnerAccount.id == CustomerRelationship.partner_account_id)
+)
+
+
+def _offers_to_order(offer_ids: Iterable[uuid.UUID], country: str) -> AnySelect:
+    return (
+        select(
+            Offer.id,
+            Offer.name,
+            Offer.sku_id,
+            Offer.billing_cycle,
+            Offer.term,
+            Offer.cancellation_window_days,
+            Offer.min_quantity,
+            Offer.max_quantity,
+            Sku.name.label("sku_name"),
+            Product.name.label("product_name"),
+            OfferPrice.unit_price,
+            OfferPrice.currency,
+        )
+        .join(Sku, Sku.id == Offer.sku_id)
+        .join(Product, Product.id == Sku.product_id)
+        .outerjoin(OfferPrice, and_(OfferPrice.offer_id == Offer.id, OfferPrice.country == country))
+        .where(Offer.id.in_(list(offer_ids)), Offer.status == OfferStatus.active)
+    )
+
+
+def _resellers_of_record(
+    provider_id: uuid.UUID, customer_id: uuid.UUID, partner_ids: Iterable[str]
+) -> AnySelect:
+    """The named resellers that may be partner of record: indirect resellers linked to the
+    provider with an active relationship with the customer."""
+    linked = (
+        select(ResellerLink.id)
+        .where(
+            ResellerLink.provider_account_id == provider_id,
+            ResellerLink.reseller_account_id == PartnerAccount.id,
+            ResellerLink.status == LinkStatus.active,
+        )
+        .exists()
+    )
+    related = (
+        select(CustomerRelationship.id)
+        .where(
+            CustomerRelationship.partner_account_id == PartnerAccount.id,
+            CustomerRelationship.customer_tenant_id == customer_id,
+            CustomerRelationship.status == RelationshipStatus.active,
+        )
+        .exists()
+    )
+    return (
+        select(
+            PartnerAccount.id,
+            PartnerAccount.partner_id,
+            PartnerAccount.company_name,
+            PartnerAccount.country,
+            PartnerAccount.tenant_id,
+        )
+        .join(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
+        .where(
+            PartnerAccount.partner_id.in_(list(partner_ids)),
+            PartnerProgram.program == Program.indirect_reseller,
+            linked,
+            related,
+        )
+    )
 
 
 async def _check_order(
@@ -258,42 +302,42 @@ async def _check_order(
     """The provider's relationship, the attestation, and each line: a live offer sold in the
     customer's country, a quantity it allows, a reseller of record that may be named."""
     provider_id = require_ordering_provider(principal)
-    await access_customer(session, principal, customer_id)
+    provider = (
+        await session.execute(
+            _ORDERING_PROVIDER.where(
+                CustomerRelationship.partner_account_id == provider_id,
+                CustomerRelationship.customer_tenant_id == customer_id,
+                CustomerRelationship.status == RelationshipStatus.active,
+            )
+        )
+    ).one_or_none()
+    if provider is None:
+        raise NotFound("No such customer.", code="customer_not_found")
     if not data.attestation_accepted:
         raise Invalid(
             "Accept the attestation: you confirm the customer agreed to the vendor's terms and "
             "that the named reseller is the partner of record.",
             code="attestation_required",
         )
-    customer = await session.get_one(Tenant, customer_id)
-    offer_ids = {line.offer_id for line in data.line_items}
+    country = provider.customer_country
     offers = {
-        o.id: (o, s)
-        for o, s in (
-            await session.execute(
-                select(Offer, Sku)
-                .join(Sku, Sku.id == Offer.sku_id)
-                .where(Offer.id.in_(offer_ids), Offer.status == OfferStatus.active)
-            )
-        ).all()
-    }
-    prices = {
-        p.offer_id: p
-        for p in await session.scalars(
-            select(OfferPrice).where(
-                OfferPrice.offer_id.in_(offer_ids), OfferPrice.country == customer.country
-            )
+        row.id: row
+        for row in await session.execute(
+            _offers_to_order({line.offer_id for line in data.line_items}, country)
         )
     }
-    resellers: dict[str, PartnerAccount] = {}
+    keys = {line.partner_id_on_record.strip() for line in data.line_items}
+    resellers = {
+        row.partner_id: row
+        for row in await session.execute(_resellers_of_record(provider_id, customer_id, keys))
+    }
     for n, line in enumerate(data.line_items, start=1):
-        if line.offer_id not in offers:
+        offer = offers.get(line.offer_id)
+        if offer is None:
             raise Invalid(f"Line {n}: there is no such offer.", code="offer_not_found")
-        offer = offers[line.offer_id][0]
-        if line.offer_id not in prices:
+        if offer.unit_price is None:
             raise Invalid(
-                f"Line {n}: {offer.name} is not sold in {customer.country}, the customer's "
-                "country.",
+                f"Line {n}: {offer.name} is not sold in {country}, the customer's country.",
                 code="offer_not_available_in_country",
             )
         if not offer.min_quantity <= line.quantity <= offer.max_quantity:
@@ -304,8 +348,18 @@ async def _check_order(
             )
         key = line.partner_id_on_record.strip()
         if key not in resellers:
-            resellers[key] = await _reseller_of_record(session, provider_id, customer_id, key)
-    return _OrderPlan(provider_id, offers, prices, resellers)
+            raise Invalid(
+                f"Partner ID {key} cannot be the partner of record: it must be an indirect "
+                "reseller linked to you that has an active relationship with this customer.",
+                code="partner_on_record_invalid",
+            )
+    return _OrderPlan(provider, country, offers, resellers)
+
+
+def _ref(row: Row[Any]) -> PartnerRef:
+    return PartnerRef(
+        id=row.id, partner_id=row.partner_id, company_name=row.company_name, country=row.country
+    )
 
 
 async def _write_order(
@@ -314,92 +368,147 @@ async def _write_order(
     customer_id: uuid.UUID,
     data: OrderCreate,
     plan: _OrderPlan,
-) -> Order:
-    """The order, one subscription and one line per order line, and the seats they add."""
-    provider_id, offers, prices, resellers = (
-        plan.provider_id,
-        plan.offers,
-        plan.prices,
-        plan.resellers,
-    )
+) -> OrderOut:
+    """The order, one subscription and one line per order line, and the seats they add, in
+    one INSERT per table; answered from what was written (no read back)."""
     now = utcnow()
-    order = Order(
-        id=uuid.uuid4(),
-        customer_tenant_id=customer_id,
-        provider_account_id=provider_id,
-        status=OrderStatus.completed,
-        created_by_user_id=principal.user_id,
-        attestation_accepted_at=now,
-        created_at=now,
-    )
-    session.add(order)
-    await session.flush()
-    subscriptions: list[Subscription] = []
-    lines: list[OrderLine] = []
+    provider = _ref(plan.provider)
+    order_id = uuid.uuid4()
+    subscriptions: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    line_items: list[LineItemOut] = []
+    subs_out: list[SubscriptionOut] = []
     for n, line in enumerate(data.line_items, start=1):
-        offer, sku = offers[line.offer_id]
-        price = prices[line.offer_id]
-        reseller = resellers[line.partner_id_on_record.strip()]
-        sub = Subscription(
-            id=uuid.uuid4(),
-            customer_tenant_id=customer_id,
-            order_id=order.id,
-            offer_id=offer.id,
-            sku_id=sku.id,
-            provider_account_id=provider_id,
-            reseller_account_id=reseller.id,
-            quantity=line.quantity,
-            status=SubscriptionStatus.active,
-            auto_renew=True,
-            unit_price=price.unit_price,
-            currency=price.currency,
-            term_ends_at=add_term(now, offer.term),
-            cancellable_until=now + timedelta(days=offer.cancellation_window_days),
-            version=1,
-            created_at=now,
-            updated_at=now,
-        )
+        offer = plan.offers[line.offer_id]
+        reseller = plan.resellers[line.partner_id_on_record.strip()]
+        sub_id = uuid.uuid4()
+        sub = {
+            "id": sub_id,
+            "customer_tenant_id": customer_id,
+            "order_id": order_id,
+            "offer_id": offer.id,
+            "sku_id": offer.sku_id,
+            "provider_account_id": provider.id,
+            "reseller_account_id": reseller.id,
+            "quantity": line.quantity,
+            "status": SubscriptionStatus.active,
+            "auto_renew": True,
+            "unit_price": offer.unit_price,
+            "currency": offer.currency,
+            "term_ends_at": add_term(now, offer.term),
+            "cancellable_until": now + timedelta(days=offer.cancellation_window_days),
+            "suspended_at": None,
+            "cancelled_at": None,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
+        }
         subscriptions.append(sub)
         lines.append(
-            OrderLine(
-                id=uuid.uuid4(),
-                order_id=order.id,
+            {
+                "id": uuid.uuid4(),
+                "order_id": order_id,
+                "line_number": n,
+                "offer_id": offer.id,
+                "quantity": line.quantity,
+                "reseller_account_id": reseller.id,
+                "unit_price": offer.unit_price,
+                "currency": offer.currency,
+                "subscription_id": sub_id,
+            }
+        )
+        line_items.append(
+            LineItemOut(
                 line_number=n,
                 offer_id=offer.id,
+                offer_name=offer.name,
+                sku_id=offer.sku_id,
                 quantity=line.quantity,
-                reseller_account_id=reseller.id,
-                unit_price=price.unit_price,
-                currency=price.currency,
-                subscription_id=sub.id,
+                partner_id_on_record=reseller.partner_id,
+                unit_price=offer.unit_price,
+                currency=offer.currency,
+                amount=canonical_money(offer.unit_price * Decimal(line.quantity)),
+                subscription_id=sub_id,
             )
         )
-    session.add_all(subscriptions)
-    session.add_all(lines)
-    await session.flush()
+        subs_out.append(
+            SubscriptionOut(
+                id=sub_id,
+                customer_id=customer_id,
+                order_id=order_id,
+                offer_id=offer.id,
+                offer_name=offer.name,
+                product_name=offer.product_name,
+                sku_id=offer.sku_id,
+                sku_name=offer.sku_name,
+                quantity=line.quantity,
+                status="active",
+                auto_renew=True,
+                billing_cycle=offer.billing_cycle,
+                term=offer.term,
+                unit_price=offer.unit_price,
+                currency=offer.currency,
+                partner_id_on_record=reseller.partner_id,
+                indirect_reseller=_ref(reseller),
+                indirect_provider=provider,
+                created_at=now,
+                updated_at=now,
+                term_ends_at=sub["term_ends_at"],
+                cancellable_until=sub["cancellable_until"],
+                suspended_at=None,
+                cancelled_at=None,
+                etag=queries.etag(sub_id, 1),
+            )
+        )
+    await session.execute(
+        insert(Order).values(
+            id=order_id,
+            customer_tenant_id=customer_id,
+            provider_account_id=provider.id,
+            status=OrderStatus.completed,
+            created_by_user_id=principal.user_id,
+            attestation_accepted_at=now,
+            created_at=now,
+        )
+    )
+    await session.execute(insert(Subscription), subscriptions)
+    await session.execute(insert(OrderLine), lines)
+    seats: dict[uuid.UUID, int] = {}
     for sub in subscriptions:
-        await change_seats(session, customer_id, sub.sku_id, sub.quantity, keep_assigned=False)
-    return order
+        seats[sub["sku_id"]] = seats.get(sub["sku_id"], 0) + sub["quantity"]
+    for sku_id, quantity in seats.items():
+        await change_seats(session, customer_id, sku_id, quantity, keep_assigned=False)
+    return OrderOut(
+        id=order_id,
+        customer_id=customer_id,
+        status=OrderStatus.completed,
+        indirect_provider=provider,
+        line_items=line_items,
+        subscriptions=subs_out,
+        attestation_accepted_at=now,
+        created_by_user_id=principal.user_id,
+        created_at=now,
+    )
 
 
 async def _announce_order(
     session: AsyncSession,
     principal: Principal,
     customer_id: uuid.UUID,
-    order: Order,
+    out: OrderOut,
     plan: _OrderPlan,
-) -> OrderOut:
+) -> None:
     """Audit the order (each line's price and reseller) and tell the provider, the resellers
     of record and the customer of it and of each subscription."""
-    provider_id, resellers = plan.provider_id, plan.resellers
-    out = await order_out(session, order)
-    provider = await session.get_one(PartnerAccount, provider_id)
-    audience = [customer_id, provider.tenant_id, *(r.tenant_id for r in resellers.values())]
+    provider = plan.provider.tenant_id
+    resellers = plan.resellers
+    audience = [customer_id, provider, *(r.tenant_id for r in resellers.values())]
     await events.announce(
         session,
         principal,
         "order_created",
         resource_type="order",
-        resource_id=order.id,
+        resource_id=out.id,
         on_behalf_of_customer_id=customer_id,
         detail={
             "lines": [
@@ -417,8 +526,8 @@ async def _announce_order(
             events.Tell(
                 EventType.order_created,
                 resource_type="order",
-                resource_id=order.id,
-                resource_uri=f"/api/v1/customers/{customer_id}/orders/{order.id}",
+                resource_id=out.id,
+                resource_uri=f"/api/v1/customers/{customer_id}/orders/{out.id}",
                 audience=audience,
                 data=out.model_dump(mode="json", include={"id", "status", "line_items"}),
             ),
@@ -430,7 +539,7 @@ async def _announce_order(
                     resource_uri=f"/api/v1/customers/{customer_id}/subscriptions/{sub_out.id}",
                     audience=[
                         customer_id,
-                        provider.tenant_id,
+                        provider,
                         resellers[sub_out.partner_id_on_record].tenant_id,
                     ],
                     data=sub_out.model_dump(mode="json"),
@@ -439,7 +548,6 @@ async def _announce_order(
             ),
         ],
     )
-    return out
 
 
 async def order_out(

@@ -49,11 +49,13 @@ async def emit(
     on_behalf_of_customer_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
     fan_out: bool = True,
+    subscribers: Sequence[fanout.Subscriber] | None = None,
 ) -> Event:
     """Record an event in the caller's transaction; it exists only if the change commits.
 
     With it, one webhook delivery for each active endpoint of its audience that subscribes
-    to its type (one query for all the audience's endpoints); ``fan_out=False`` makes none.
+    to its type (one query for all the audience's endpoints, none when ``subscribers``
+    already holds them); ``fan_out=False`` makes none.
     """
     seen: list[str] = []
     for tenant_id in audience:
@@ -74,7 +76,7 @@ async def emit(
     )
     session.add(event)
     if fan_out:
-        await fanout.fan_out(session, event)
+        await fanout.fan_out(session, event, subscribers)
     return event
 
 
@@ -122,6 +124,14 @@ async def announce(
         actor_tenant_id=actor_tenant_id,
         request_id=request_id,
     )
+    # The endpoints of everyone told, read once for all the events.
+    known = (
+        await fanout.subscribers(
+            session, (t for event in tell for t in event.audience if t is not None)
+        )
+        if len(tell) > 1
+        else None
+    )
     for event in tell:
         await emit(
             session,
@@ -133,5 +143,6 @@ async def announce(
             audience=event.audience,
             on_behalf_of_customer_id=event.on_behalf_of_customer_id or on_behalf_of_customer_id,
             data=event.data,
+            subscribers=known,
         )
     return entry

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,13 +19,12 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import JSON, Index, String, UniqueConstraint, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, Index, String, UniqueConstraint, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base, IdMixin
+from twotier.kit.db import Base, IdMixin, insert_or_ignore
 from twotier.kit.errors import Conflict, Invalid, PreconditionRequired
 
 MAX_KEY_LENGTH = 255
@@ -52,7 +52,27 @@ def fingerprint(request: Request, body: Any) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
+@dataclass
+class Claimed:
+    """A (scope, key) row as ``claim`` found or made it: what the first request stored."""
+
+    id: uuid.UUID
+    request_hash: str
+    status_code: int | None
+    response_body: Any
+    expires_at: datetime
+
+    async def done(self, session: AsyncSession, status_code: int, body: Any) -> None:
+        """Remember what the first request answered (in its transaction)."""
+        await session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.id == self.id)
+            .values(status_code=status_code, response_body=body)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _replay(row: Claimed, request_hash: str) -> JSONResponse:
     if row.request_hash != request_hash:
         raise Invalid(
             "This Idempotency-Key was used with a different request.",
@@ -68,41 +88,61 @@ def _replay(row: IdempotencyKey, request_hash: str) -> JSONResponse:
     )
 
 
+_STORED = (
+    IdempotencyKey.id,
+    IdempotencyKey.request_hash,
+    IdempotencyKey.status_code,
+    IdempotencyKey.response_body,
+    IdempotencyKey.expires_at,
+)
+
+
 async def claim(
     session: AsyncSession, *, scope: str, key: str, request_hash: str, ttl_hours: int
-) -> tuple[IdempotencyKey, bool]:
+) -> tuple[Claimed, bool]:
     """Take (scope, key) for this request: ``(row, True)`` when it is ours now, or the live
-    row another request stored first and ``False``. A concurrent duplicate waits on the
-    unique index (PostgreSQL) or the write lock (SQLite) until the first one commits."""
+    row another request stored first and ``False``.
+
+    One statement when the key is new: an INSERT that does nothing on a taken key. A
+    concurrent duplicate waits on the unique index (PostgreSQL) or the write lock (SQLite)
+    until the first one commits, then reads what it stored."""
     now = utcnow()
-
-    async def existing() -> IdempotencyKey | None:
-        return await session.scalar(
-            select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    expires_at = now + timedelta(hours=ttl_hours)
+    for _ in range(2):
+        new_id = uuid.uuid4()
+        taken = await session.scalar(
+            insert_or_ignore(session, IdempotencyKey, ["scope", "key"])
+            .values(
+                id=new_id,
+                scope=scope,
+                key=key,
+                request_hash=request_hash,
+                created_at=now,
+                expires_at=expires_at,
+            )
+            .returning(IdempotencyKey.id)
         )
-
-    row = await existing()
-    if row is not None and row.expires_at > now:
-        return row, False
-    if row is not None:
-        await session.delete(row)
-        await session.flush()
-    row = IdempotencyKey(
-        scope=scope,
-        key=key,
-        request_hash=request_hash,
-        expires_at=now + timedelta(hours=ttl_hours),
+        if taken is not None:
+            return Claimed(new_id, request_hash, None, None, expires_at), True
+        stored = (
+            await session.execute(
+                select(*_STORED).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+            )
+        ).one_or_none()
+        if stored is not None and stored.expires_at > now:
+            return Claimed(*stored), False
+        # Expired (and not yet pruned), or gone since: the key is free again.
+        await session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.scope == scope,
+                IdempotencyKey.key == key,
+                IdempotencyKey.expires_at <= now,
+            )
+        )
+    raise Conflict(  # pragma: no cover — taken, then free, then taken again within one call
+        "A request with this Idempotency-Key is in progress.",
+        code="idempotency_key_in_progress",
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Another request with this key committed first.
-        winner = await existing()
-        if winner is None:  # pragma: no cover — the winner cannot vanish inside our txn
-            raise
-        return winner, False
-    return row, True
 
 
 @dataclass
@@ -113,13 +153,11 @@ class FormSubmission:
 
     first: bool
     same: bool
-    _row: IdempotencyKey
+    _row: Claimed
 
     async def done(self, session: AsyncSession, status_code: int, body: Any) -> None:
         """Remember what the first submission answered (in its transaction)."""
-        self._row.status_code = status_code
-        self._row.response_body = body
-        await session.flush()
+        await self._row.done(session, status_code, body)
 
 
 async def submit_form_once(
@@ -174,9 +212,7 @@ async def idempotent(
     if not fresh:
         return _replay(row, request_hash)
     status, payload = await create()
-    row.status_code = status
-    row.response_body = payload
-    await session.flush()
+    await row.done(session, status, payload)
     return JSONResponse(payload, status_code=status)
 
 

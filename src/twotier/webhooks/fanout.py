@@ -6,7 +6,8 @@ endpoint's own ordering key, so a slow or dead endpoint holds back only its own 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,31 +59,56 @@ def new_delivery(
     return delivery
 
 
-async def subscribed(
-    session: AsyncSession, event_type: str, tenant_ids: Sequence[uuid.UUID]
-) -> list[uuid.UUID]:
-    """The active endpoints of these tenants that want ``event_type``: one query for all.
+@dataclass(frozen=True)
+class Subscriber:
+    """An active endpoint: whose it is and which event types it wants."""
+
+    id: uuid.UUID
+    tenant_id: uuid.UUID
+    events: Sequence[str]
+
+
+async def subscribers(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> list[Subscriber]:
+    """The active endpoints of these tenants, oldest first: one query for all.
 
     FOR KEY SHARE (PostgreSQL; SQLite serialises writers) holds off the endpoints' deletion
     until this transaction's deliveries, which reference them, are written.
     """
+    wanted = list(dict.fromkeys(tenant_ids))
+    if not wanted:
+        return []
     rows = await session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.events)
+        select(WebhookEndpoint.id, WebhookEndpoint.tenant_id, WebhookEndpoint.events)
         .where(
-            WebhookEndpoint.tenant_id.in_(tenant_ids),
+            WebhookEndpoint.tenant_id.in_(wanted),
             WebhookEndpoint.status == EndpointStatus.active,
         )
         .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
         .with_for_update(read=True, key_share=True)
     )
-    return [endpoint_id for endpoint_id, types in rows if event_type in types]
+    return [Subscriber(*row) for row in rows]
 
 
-async def fan_out(session: AsyncSession, event: Event) -> int:
-    """One delivery per subscribed endpoint of the event's audience; how many were made."""
+async def subscribed(
+    session: AsyncSession, event_type: str, tenant_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """The active endpoints of these tenants that want ``event_type``."""
+    return [s.id for s in await subscribers(session, tenant_ids) if event_type in s.events]
+
+
+async def fan_out(
+    session: AsyncSession, event: Event, known: Sequence[Subscriber] | None = None
+) -> int:
+    """One delivery per subscribed endpoint of the event's audience; how many were made.
+    ``known``: the active endpoints of (at least) the audience, read once for several
+    events of one change."""
     if not event.audience:
         return 0
-    wanted = await subscribed(session, event.type, [uuid.UUID(t) for t in event.audience])
+    audience = [uuid.UUID(t) for t in event.audience]
+    if known is None:
+        known = await subscribers(session, audience)
+    members = set(audience)
+    wanted = [s.id for s in known if s.tenant_id in members and event.type in s.events]
     if wanted:
         # The event row first: nothing but this flush orders it before its deliveries.
         await session.flush()
