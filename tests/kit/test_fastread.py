@@ -23,7 +23,7 @@ from twotier.directory import queries as directory_queries
 from twotier.directory.models import Tenant, TokenKind
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database, ReadSession
-from twotier.kit.fastread import Read
+from twotier.kit.fastread import Read, insert_row
 from twotier.kit.security import token_hash
 
 
@@ -113,3 +113,42 @@ async def test_a_read_session_lends_one_pooled_connection_and_gives_it_back(
     assert pool.checkedout() == before + 2  # the ORM's connection and the lent one
     await session.close()
     assert pool.checkedout() == before
+
+
+_ADD_TENANT = Read(insert_row(Tenant.__table__))
+
+
+def _tenant(domain: str) -> dict[str, Any]:
+    now = utcnow()
+    return {"id": uuid.uuid4(), "kind": "organization", "display_name": "Fast Write Ltd",
+            "domain": domain, "country": "TW", "created_at": now, "updated_at": now}  # fmt: skip
+
+
+async def test_a_write_is_part_of_the_sessions_transaction_even_when_it_runs_first(
+    committed_db: Database,
+) -> None:
+    """The driver's transaction is begun before a write runs on it, so a rollback undoes
+    it and a commit keeps it — also when no SQLAlchemy statement ran before."""
+    async with committed_db.write_sessions() as session, session.begin():
+        await _ADD_TENANT.all(session, **_tenant("undone.example"))
+        await session.rollback()
+    async with committed_db.write_sessions() as session, session.begin():
+        with statements(committed_db.engine) as seen:
+            await _ADD_TENANT.many(session, [_tenant("kept.example"), _tenant("also.example")])
+        # Both rows in one round trip, heard by the listeners (after SQLite's BEGIN).
+        assert [s.split()[0] for s in seen if not s.startswith("BEGIN")] == ["INSERT"]
+    async with committed_db.read_sessions() as session:
+        found = await session.scalars(
+            select(Tenant.domain).where(Tenant.domain.like("%.example")).order_by(Tenant.domain)
+        )
+        assert list(found) == ["also.example", "kept.example"]
+
+
+async def test_a_write_missing_a_value_is_refused_not_written_as_null(
+    session: AsyncSession,
+) -> None:
+    row = _tenant("missing.example")
+    del row["country"]
+    with pytest.raises(KeyError, match="country"):
+        await _ADD_TENANT.all(session, **row)
+    assert await session.scalar(select(Tenant.id).where(Tenant.domain == "missing.example")) is None

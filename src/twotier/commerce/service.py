@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Integer, Row, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.channel.models import LinkStatus, ResellerLink
@@ -50,7 +50,7 @@ from twotier.directory.principal import Permission, Principal
 from twotier.events import service as events
 from twotier.events.catalog import EventType
 from twotier.kit.clock import utcnow
-from twotier.kit.db import canonical_money, upsert
+from twotier.kit.db import canonical_money, dialect_insert
 from twotier.kit.errors import (
     Conflict,
     Forbidden,
@@ -59,6 +59,7 @@ from twotier.kit.errors import (
     PreconditionFailed,
     PreconditionRequired,
 )
+from twotier.kit.fastread import Read, insert_row
 from twotier.kit.pagination import AnySelect, PageParams, paginate
 from twotier.partners.schemas import PartnerRef
 
@@ -107,6 +108,29 @@ async def _partners(
 # Seats: the pool's total follows the quantity of the customer's active subscriptions.
 
 
+def _add_seats(dialect_name: str) -> Any:
+    table: Any = SeatPool.__table__
+    delta = bindparam("delta", type_=Integer())
+    return (
+        dialect_insert(dialect_name)(table)
+        .values(
+            id=bindparam("id", type_=table.c.id.type),
+            customer_tenant_id=bindparam("customer_tenant_id", type_=table.c.id.type),
+            sku_id=bindparam("sku_id", type_=table.c.id.type),
+            total=delta,
+            assigned=0,
+        )
+        .on_conflict_do_update(
+            index_elements=["customer_tenant_id", "sku_id"], set_={"total": table.c.total + delta}
+        )
+        .returning(table.c.id)
+    )
+
+
+# The (customer, SKU) pool created with ``delta`` seats, or ``delta`` added to it.
+_ADD_SEATS = Read(_add_seats("postgresql"), sqlite=_add_seats("sqlite"))
+
+
 async def change_seats(
     session: AsyncSession,
     customer_id: uuid.UUID,
@@ -134,23 +158,10 @@ async def change_seats(
             .execution_options(synchronize_session=False)
         )
     else:
-        moved = await session.scalar(
-            upsert(
-                session,
-                SeatPool,
-                ["customer_tenant_id", "sku_id"],
-                {
-                    "id": uuid.uuid4(),
-                    "customer_tenant_id": customer_id,
-                    "sku_id": sku_id,
-                    "total": delta,
-                    "assigned": 0,
-                },
-                total=SeatPool.total + delta,
-            )
-            .returning(SeatPool.id)
-            .execution_options(synchronize_session=False)
+        added = await _ADD_SEATS.all(
+            session, id=uuid.uuid4(), customer_tenant_id=customer_id, sku_id=sku_id, delta=delta
         )
+        moved = added[0].id if added else None
     if moved is None:
         raise Conflict(
             "Licenses are assigned to more users than this quantity would leave; "
@@ -217,7 +228,8 @@ class _OrderPlan:
     resellers: dict[str, Row[Any]]
 
 
-_ORDERING_PROVIDER: AnySelect = (
+# The provider's active relationship with the customer, with the customer's country.
+_ORDERING_PROVIDER = Read(
     select(
         Tenant.country.label("customer_country"),
         PartnerAccount.id,
@@ -229,71 +241,68 @@ _ORDERING_PROVIDER: AnySelect = (
     .select_from(CustomerRelationship)
     .join(Tenant, Tenant.id == CustomerRelationship.customer_tenant_id)
     .join(PartnerAccount, PartnerAccount.id == CustomerRelationship.partner_account_id)
+    .where(
+        CustomerRelationship.partner_account_id == bindparam("provider_id"),
+        CustomerRelationship.customer_tenant_id == bindparam("customer_id"),
+        CustomerRelationship.status == RelationshipStatus.active,
+    )
 )
 
-
-def _offers_to_order(offer_ids: Iterable[uuid.UUID], country: str) -> AnySelect:
-    return (
-        select(
-            Offer.id,
-            Offer.name,
-            Offer.sku_id,
-            Offer.billing_cycle,
-            Offer.term,
-            Offer.cancellation_window_days,
-            Offer.min_quantity,
-            Offer.max_quantity,
-            Sku.name.label("sku_name"),
-            Product.name.label("product_name"),
-            OfferPrice.unit_price,
-            OfferPrice.currency,
-        )
-        .join(Sku, Sku.id == Offer.sku_id)
-        .join(Product, Product.id == Sku.product_id)
-        .outerjoin(OfferPrice, and_(OfferPrice.offer_id == Offer.id, OfferPrice.country == country))
-        .where(Offer.id.in_(list(offer_ids)), Offer.status == OfferStatus.active)
+# The lines' live offers, with their SKU, product and price in the customer's country.
+_OFFERS_TO_ORDER: AnySelect = (
+    select(
+        Offer.id,
+        Offer.name,
+        Offer.sku_id,
+        Offer.billing_cycle,
+        Offer.term,
+        Offer.cancellation_window_days,
+        Offer.min_quantity,
+        Offer.max_quantity,
+        Sku.name.label("sku_name"),
+        Product.name.label("product_name"),
+        OfferPrice.unit_price,
+        OfferPrice.currency,
     )
+    .join(Sku, Sku.id == Offer.sku_id)
+    .join(Product, Product.id == Sku.product_id)
+    .outerjoin(
+        OfferPrice,
+        and_(OfferPrice.offer_id == Offer.id, OfferPrice.country == bindparam("country")),
+    )
+    .where(Offer.id.in_(bindparam("offer_ids", expanding=True)), Offer.status == OfferStatus.active)
+)
 
-
-def _resellers_of_record(
-    provider_id: uuid.UUID, customer_id: uuid.UUID, partner_ids: Iterable[str]
-) -> AnySelect:
-    """The named resellers that may be partner of record: indirect resellers linked to the
-    provider with an active relationship with the customer."""
-    linked = (
+# The named resellers that may be partner of record: indirect resellers linked to the
+# provider with an active relationship with the customer.
+_RESELLERS_OF_RECORD: AnySelect = (
+    select(
+        PartnerAccount.id,
+        PartnerAccount.partner_id,
+        PartnerAccount.company_name,
+        PartnerAccount.country,
+        PartnerAccount.tenant_id,
+    )
+    .join(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
+    .where(
+        PartnerAccount.partner_id.in_(bindparam("partner_ids", expanding=True)),
+        PartnerProgram.program == Program.indirect_reseller,
         select(ResellerLink.id)
         .where(
-            ResellerLink.provider_account_id == provider_id,
+            ResellerLink.provider_account_id == bindparam("provider_id"),
             ResellerLink.reseller_account_id == PartnerAccount.id,
             ResellerLink.status == LinkStatus.active,
         )
-        .exists()
-    )
-    related = (
+        .exists(),
         select(CustomerRelationship.id)
         .where(
             CustomerRelationship.partner_account_id == PartnerAccount.id,
-            CustomerRelationship.customer_tenant_id == customer_id,
+            CustomerRelationship.customer_tenant_id == bindparam("customer_id"),
             CustomerRelationship.status == RelationshipStatus.active,
         )
-        .exists()
+        .exists(),
     )
-    return (
-        select(
-            PartnerAccount.id,
-            PartnerAccount.partner_id,
-            PartnerAccount.company_name,
-            PartnerAccount.country,
-            PartnerAccount.tenant_id,
-        )
-        .join(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
-        .where(
-            PartnerAccount.partner_id.in_(list(partner_ids)),
-            PartnerProgram.program == Program.indirect_reseller,
-            linked,
-            related,
-        )
-    )
+)
 
 
 async def _check_order(
@@ -302,16 +311,8 @@ async def _check_order(
     """The provider's relationship, the attestation, and each line: a live offer sold in the
     customer's country, a quantity it allows, a reseller of record that may be named."""
     provider_id = require_ordering_provider(principal)
-    provider = (
-        await session.execute(
-            _ORDERING_PROVIDER.where(
-                CustomerRelationship.partner_account_id == provider_id,
-                CustomerRelationship.customer_tenant_id == customer_id,
-                CustomerRelationship.status == RelationshipStatus.active,
-            )
-        )
-    ).one_or_none()
-    if provider is None:
+    found = await _ORDERING_PROVIDER.all(session, provider_id=provider_id, customer_id=customer_id)
+    if not found:
         raise NotFound("No such customer.", code="customer_not_found")
     if not data.attestation_accepted:
         raise Invalid(
@@ -319,17 +320,22 @@ async def _check_order(
             "that the named reseller is the partner of record.",
             code="attestation_required",
         )
+    provider = found[0]
     country = provider.customer_country
+    offer_ids = list(dict.fromkeys(line.offer_id for line in data.line_items))
     offers = {
         row.id: row
         for row in await session.execute(
-            _offers_to_order({line.offer_id for line in data.line_items}, country)
+            _OFFERS_TO_ORDER, {"offer_ids": offer_ids, "country": country}
         )
     }
-    keys = {line.partner_id_on_record.strip() for line in data.line_items}
+    keys = list(dict.fromkeys(line.partner_id_on_record.strip() for line in data.line_items))
     resellers = {
         row.partner_id: row
-        for row in await session.execute(_resellers_of_record(provider_id, customer_id, keys))
+        for row in await session.execute(
+            _RESELLERS_OF_RECORD,
+            {"partner_ids": keys, "provider_id": provider_id, "customer_id": customer_id},
+        )
     }
     for n, line in enumerate(data.line_items, start=1):
         offer = offers.get(line.offer_id)
@@ -360,6 +366,11 @@ def _ref(row: Row[Any]) -> PartnerRef:
     return PartnerRef(
         id=row.id, partner_id=row.partner_id, company_name=row.company_name, country=row.country
     )
+
+
+_INSERT_ORDER = Read(insert_row(Order.__table__))
+_INSERT_SUBSCRIPTION = Read(insert_row(Subscription.__table__))
+_INSERT_LINE = Read(insert_row(OrderLine.__table__))
 
 
 async def _write_order(
@@ -460,19 +471,18 @@ async def _write_order(
                 etag=queries.etag(sub_id, 1),
             )
         )
-    await session.execute(
-        insert(Order).values(
-            id=order_id,
-            customer_tenant_id=customer_id,
-            provider_account_id=provider.id,
-            status=OrderStatus.completed,
-            created_by_user_id=principal.user_id,
-            attestation_accepted_at=now,
-            created_at=now,
-        )
+    await _INSERT_ORDER.all(
+        session,
+        id=order_id,
+        customer_tenant_id=customer_id,
+        provider_account_id=provider.id,
+        status=OrderStatus.completed,
+        created_by_user_id=principal.user_id,
+        attestation_accepted_at=now,
+        created_at=now,
     )
-    await session.execute(insert(Subscription), subscriptions)
-    await session.execute(insert(OrderLine), lines)
+    await _INSERT_SUBSCRIPTION.many(session, subscriptions)
+    await _INSERT_LINE.many(session, lines)
     seats: dict[uuid.UUID, int] = {}
     for sub in subscriptions:
         seats[sub["sku_id"]] = seats.get(sub["sku_id"], 0) + sub["quantity"]

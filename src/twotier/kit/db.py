@@ -266,25 +266,9 @@ def _no_dml_when_reading(state: ORMExecuteState) -> None:
         raise WriteInReadOnlySession("a read-only session was asked to write")
 
 
-def _insert_of(session: AsyncSession) -> Any:
-    name = session.get_bind().dialect.name
+def dialect_insert(name: str) -> Any:
+    """The dialect's ``insert`` (with ``on_conflict_do_nothing`` / ``_do_update``)."""
     return sqlite_insert if name == "sqlite" else postgresql_insert
-
-
-def insert_or_ignore(session: AsyncSession, model: Any, conflict: list[str]) -> Any:
-    """``INSERT … ON CONFLICT (conflict) DO NOTHING`` in the session's dialect: with
-    ``.returning(…)``, a row when it inserted and none when the key was taken."""
-    return _insert_of(session)(model).on_conflict_do_nothing(index_elements=conflict)
-
-
-def upsert(
-    session: AsyncSession, model: Any, conflict: list[str], values: dict[str, Any], **update: Any
-) -> Any:
-    """``INSERT values … ON CONFLICT (conflict) DO UPDATE SET update`` in the session's
-    dialect; ``excluded(column)`` in ``update`` names the value the insert would have
-    written."""
-    stmt = _insert_of(session)(model).values(**values)
-    return stmt.on_conflict_do_update(index_elements=conflict, set_=update)
 
 
 class Database:

@@ -19,12 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Row, bindparam, tuple_
+from sqlalchemy import Insert, Integer, Row, bindparam, insert, tuple_
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Executable, Select
 
 from twotier.kit import pagination
 from twotier.kit.db import ReadSession
@@ -38,6 +38,7 @@ class _Compiled:
     sql: str
     binds: tuple[tuple[str, Processor], ...]  # in the order the SQL's placeholders take them
     defaults: Mapping[str, Any]  # values the statement binds itself (enum members, literals)
+    required: frozenset[str]  # the parameters each call must give
     types: list[Any]  # the result columns' SQLAlchemy types
     metadata: SimpleResultMetaData
     # The result processors, made once the driver has said what types it returns (some
@@ -46,14 +47,23 @@ class _Compiled:
 
 
 class Read:
-    """A statement run as a hot read: ``await read.all(session, name=value, ...)``."""
+    """A statement run as a hot read (or write): ``await read.all(session, name=value, ...)``.
 
-    def __init__(self, statement: Select[*tuple[Any, ...]]) -> None:
+    Any statement with bound parameters will do: a SELECT, or an INSERT, UPDATE or DELETE
+    (with RETURNING for what it wrote) run in the session's transaction. ``sqlite`` is the
+    statement to run on SQLite where the dialects need different constructs (an upsert)."""
+
+    def __init__(self, statement: Executable, *, sqlite: Executable | None = None) -> None:
         self.statement = statement
+        self._variants = {"sqlite": sqlite} if sqlite is not None else {}
         self._compiled: dict[str, _Compiled] = {}
 
+    def statement_for(self, dialect_name: str) -> Executable:
+        return self._variants.get(dialect_name, self.statement)
+
     def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled: Any = self.statement.compile(dialect=dialect)
+        statement: Any = self.statement_for(dialect.name)
+        compiled: Any = statement.compile(dialect=dialect)
         names: Sequence[str] = compiled.positiontup or []
         processors = compiled._bind_processors
         columns = compiled._result_columns
@@ -61,6 +71,7 @@ class Read:
             sql=compiled.string,
             binds=tuple((name, processors.get(name)) for name in names),
             defaults=compiled.construct_params(_check=False),
+            required=frozenset(name for name in names if compiled.binds[name].required),
             types=[column.type for column in columns],
             metadata=SimpleResultMetaData([column.keyname for column in columns]),
         )
@@ -68,6 +79,17 @@ class Read:
         return done
 
     async def all(self, session: AsyncSession, **params: Any) -> list[Row[Any]]:
+        """The statement's rows (a SELECT's, or what a write RETURNs; none otherwise)."""
+        return await self._run(session, [params], many=False)
+
+    async def many(self, session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+        """The write once per row of parameters, in one round trip (executemany)."""
+        if rows:
+            await self._run(session, rows, many=True)
+
+    async def _run(
+        self, session: AsyncSession, rows: Sequence[Mapping[str, Any]], *, many: bool
+    ) -> list[Row[Any]]:
         conn: AsyncConnection | None = None
         if isinstance(session, ReadSession):
             engine: Any = session.bind
@@ -75,28 +97,26 @@ class Read:
             dialect, dispatch, sync = engine.dialect, engine.sync_engine.dispatch, None
             raw: Any = pooled.driver_connection
         else:
-            conn = await session.connection()
-            sync = conn.sync_connection
-            assert sync is not None  # noqa: S101 — an open AsyncConnection has one
+            conn, sync, raw = await _connection_of(session)
             dialect, dispatch = sync.dialect, sync.dispatch
-            raw = (await conn.get_raw_connection()).driver_connection
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
-        values = []
-        for name, process in compiled.binds:
-            value = params[name] if name in params else compiled.defaults[name]
-            values.append(process(value) if process is not None else value)
+        batch = [_values(compiled, params) for params in rows]
         listeners = dispatch.before_cursor_execute
         if listeners:
-            listeners(sync, None, compiled.sql, tuple(values), None, False)
+            shown = batch if many else tuple(batch[0])
+            listeners(sync, None, compiled.sql, shown, None, many)
         try:
             if compiled.results is None:
                 compiled.results = await _result_processors(raw, dialect, compiled)
-            if dialect.name == "sqlite":
-                cursor = await raw.execute(compiled.sql, values)
+            if many:
+                await raw.executemany(compiled.sql, batch)
+                fetched: Any = []
+            elif dialect.name == "sqlite":
+                cursor = await raw.execute(compiled.sql, batch[0])
                 fetched = await cursor.fetchall()
                 await cursor.close()
             else:
-                fetched = await raw.fetch(compiled.sql, *values)
+                fetched = await raw.fetch(compiled.sql, *batch[0])
         except Exception as exc:
             # As SQLAlchemy would tell it: a DBAPIError, and a connection the server closed
             # invalidated (the pool replaces it; the request may be tried once more).
@@ -106,11 +126,67 @@ class Read:
             elif closed and isinstance(session, ReadSession):
                 await session.invalidate_pooled(exc)
             raise DBAPIError(
-                compiled.sql, values, exc, hide_parameters=True, connection_invalidated=closed
+                compiled.sql, batch, exc, hide_parameters=True, connection_invalidated=closed
             ) from exc
         meta, processors = compiled.metadata, compiled.results
         keys = meta._key_to_index
         return [Row(meta, processors, keys, record) for record in fetched]  # type: ignore[arg-type]
+
+
+def _values(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
+    values = []
+    for name, process in compiled.binds:
+        if name in params:
+            value = params[name]
+        elif name in compiled.required:
+            raise KeyError(f"no value for the statement's parameter {name!r}")
+        else:
+            value = compiled.defaults[name]
+        values.append(process(value) if process is not None else value)
+    return values
+
+
+def insert_row(table: Any) -> Insert:
+    """``INSERT INTO table (every column) VALUES (:column, ...)``: each call gives every
+    column's value (a missing one is an error, not a NULL)."""
+    return insert(table).values(
+        {column.key: bindparam(column.key, type_=column.type) for column in table.columns}
+    )
+
+
+_UNSET = object()
+_LENT = "fastread_connection"
+
+
+async def _connection_of(session: AsyncSession) -> tuple[AsyncConnection, Any, Any]:
+    """The session's connection in its transaction, begun: (async connection, sync
+    connection, driver connection), asked of the session once per transaction."""
+    transaction = session.sync_session.get_transaction()
+    lent = session.info.get(_LENT)
+    if lent is not None and transaction is not None and lent[0] is transaction:
+        known: tuple[AsyncConnection, Any, Any] = lent[1]
+        return known
+    conn = await session.connection()
+    sync = conn.sync_connection
+    assert sync is not None  # noqa: S101 — an open AsyncConnection has one
+    proxied = await conn.get_raw_connection()
+    if sync.dialect.name == "postgresql":
+        await _begun(proxied.dbapi_connection, conn)
+    found = (conn, sync, proxied.driver_connection)
+    session.info[_LENT] = (session.sync_session.get_transaction(), found)
+    return found
+
+
+async def _begun(adapted: Any, conn: AsyncConnection) -> None:
+    """The session's transaction begun on the driver before a statement runs there.
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, at its own first statement; a write
+    of ours may come first and must not run outside the transaction."""
+    pending = getattr(adapted, "_transaction", _UNSET)
+    if pending is None:
+        if adapted.isolation_level != "autocommit":
+            await adapted._start_transaction()
+    elif pending is _UNSET:  # pragma: no cover — an adapter we do not know: let it begin
+        await conn.exec_driver_sql("SELECT 1")
 
 
 async def _result_processors(raw: Any, dialect: Dialect, compiled: _Compiled) -> list[Processor]:

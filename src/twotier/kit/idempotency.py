@@ -19,13 +19,24 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import JSON, Index, String, UniqueConstraint, delete, select, update
+from sqlalchemy import (
+    JSON,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base, IdMixin, insert_or_ignore
+from twotier.kit.db import Base, IdMixin, dialect_insert
 from twotier.kit.errors import Conflict, Invalid, PreconditionRequired
+from twotier.kit.fastread import Read
 
 MAX_KEY_LENGTH = 255
 
@@ -64,12 +75,7 @@ class Claimed:
 
     async def done(self, session: AsyncSession, status_code: int, body: Any) -> None:
         """Remember what the first request answered (in its transaction)."""
-        await session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.id == self.id)
-            .values(status_code=status_code, response_body=body)
-            .execution_options(synchronize_session=False)
-        )
+        await _DONE.all(session, key_id=self.id, status_code=status_code, response_body=body)
 
 
 def _replay(row: Claimed, request_hash: str) -> JSONResponse:
@@ -87,6 +93,28 @@ def _replay(row: Claimed, request_hash: str) -> JSONResponse:
         row.response_body, status_code=row.status_code, headers={"Idempotent-Replayed": "true"}
     )
 
+
+def _take(dialect_name: str) -> Any:
+    table: Any = IdempotencyKey.__table__
+    columns = ("id", "scope", "key", "request_hash", "created_at", "expires_at")
+    return (
+        dialect_insert(dialect_name)(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(table.c.id)
+    )
+
+
+# The key taken in one statement: a row back when it was free, none when it was not.
+_TAKE = Read(_take("postgresql"), sqlite=_take("sqlite"))
+_DONE = Read(
+    update(IdempotencyKey)
+    .where(IdempotencyKey.id == bindparam("key_id"))
+    .values(
+        status_code=bindparam("status_code", type_=Integer()),
+        response_body=bindparam("response_body", type_=JSON()),
+    )
+)
 
 _STORED = (
     IdempotencyKey.id,
@@ -110,19 +138,16 @@ async def claim(
     expires_at = now + timedelta(hours=ttl_hours)
     for _ in range(2):
         new_id = uuid.uuid4()
-        taken = await session.scalar(
-            insert_or_ignore(session, IdempotencyKey, ["scope", "key"])
-            .values(
-                id=new_id,
-                scope=scope,
-                key=key,
-                request_hash=request_hash,
-                created_at=now,
-                expires_at=expires_at,
-            )
-            .returning(IdempotencyKey.id)
+        taken = await _TAKE.all(
+            session,
+            id=new_id,
+            scope=scope,
+            key=key,
+            request_hash=request_hash,
+            created_at=now,
+            expires_at=expires_at,
         )
-        if taken is not None:
+        if taken:
             return Claimed(new_id, request_hash, None, None, expires_at), True
         stored = (
             await session.execute(

@@ -7,13 +7,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Base
+from twotier.kit.db import Base, dialect_insert
 
 
 class RateLimitCounter(Base):
@@ -55,9 +53,8 @@ async def retry_after(
 
 
 def _upsert(session: AsyncSession, values: dict[str, Any], set_: dict[str, Any]) -> Any:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     return (
-        insert(RateLimitCounter)
+        dialect_insert(session.get_bind().dialect.name)(RateLimitCounter)
         .values(**values)
         .on_conflict_do_update(
             index_elements=[RateLimitCounter.key, RateLimitCounter.window_start], set_=set_

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.events.models import Event
@@ -68,6 +68,17 @@ class Subscriber:
     events: Sequence[str]
 
 
+_SUBSCRIBERS = (
+    select(WebhookEndpoint.id, WebhookEndpoint.tenant_id, WebhookEndpoint.events)
+    .where(
+        WebhookEndpoint.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
+        WebhookEndpoint.status == EndpointStatus.active,
+    )
+    .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+    .with_for_update(read=True, key_share=True)
+)
+
+
 async def subscribers(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) -> list[Subscriber]:
     """The active endpoints of these tenants, oldest first: one query for all.
 
@@ -77,15 +88,7 @@ async def subscribers(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) ->
     wanted = list(dict.fromkeys(tenant_ids))
     if not wanted:
         return []
-    rows = await session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.tenant_id, WebhookEndpoint.events)
-        .where(
-            WebhookEndpoint.tenant_id.in_(wanted),
-            WebhookEndpoint.status == EndpointStatus.active,
-        )
-        .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
-        .with_for_update(read=True, key_share=True)
-    )
+    rows = await session.execute(_SUBSCRIBERS, {"tenant_ids": wanted})
     return [Subscriber(*row) for row in rows]
 
 
