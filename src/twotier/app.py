@@ -34,6 +34,7 @@ from twotier.enrollment import routes as enrollment_routes
 from twotier.enrollment import views as enrollment_views
 from twotier.kit import openapi, routeindex
 from twotier.kit.db import Database
+from twotier.kit.edge import EdgeMiddleware
 from twotier.kit.errors import (
     AppError,
     NotFound,
@@ -42,10 +43,8 @@ from twotier.kit.errors import (
     install_error_handlers,
     internal_error_problem,
 )
-from twotier.kit.headers import DOCS_CDN, DOCS_PATH, SecurityHeadersMiddleware, security_headers
-from twotier.kit.inputguard import InputGuardMiddleware
+from twotier.kit.headers import DOCS_CDN, DOCS_PATH, security_headers
 from twotier.kit.outbox import Worker
-from twotier.kit.requestid import RequestIdMiddleware
 from twotier.mail import routes as mail_routes
 from twotier.mail import views as mail_views
 from twotier.membership import routes as membership_routes
@@ -179,10 +178,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_middleware(
-        InputGuardMiddleware, max_body_bytes=settings.max_body_bytes, render_error=refused_input
+        EdgeMiddleware,
+        production=settings.is_production,
+        max_body_bytes=settings.max_body_bytes,
+        render_error=refused_input,
     )
-    app.add_middleware(SecurityHeadersMiddleware, production=settings.is_production)
-    app.add_middleware(RequestIdMiddleware)
 
     # FastAPI tries routes in the order they were added, one by one: the routers partners
     # call most (their customers, subscriptions and themselves) first, the API before the

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.commerce.helpers import World, subscribe, two_tier_world
@@ -20,7 +20,7 @@ from twotier.config import Settings
 from twotier.customers import queries as customer_queries
 from twotier.directory import auth
 from twotier.directory import queries as directory_queries
-from twotier.directory.models import Tenant, TokenKind
+from twotier.directory.models import Tenant, TenantKind, TokenKind
 from twotier.kit.clock import utcnow
 from twotier.kit.db import Database, ReadSession
 from twotier.kit.fastread import Read, insert_row
@@ -94,7 +94,8 @@ async def test_a_read_session_lends_one_pooled_connection_and_gives_it_back(
     committed_db: Database,
 ) -> None:
     """A GET's session (ReadSession) reads on a pooled driver connection of its own, the
-    same rows as SQLAlchemy reads, and returns it to the pool when closed."""
+    same rows as SQLAlchemy reads; when closed, the lender keeps the connection for the next
+    reading session, and gives it back to the pool when the database is disposed."""
     async with committed_db.write_sessions() as writer, writer.begin():
         writer.add(Tenant(kind="organization", display_name="Pooled Ltd", domain="pooled.example",
                           country="TW"))  # fmt: skip
@@ -111,8 +112,36 @@ async def test_a_read_session_lends_one_pooled_connection_and_gives_it_back(
                                                     {"tenant_id": tenant_id})).all()  # fmt: skip
     assert first[0].display_name == "Pooled Ltd"
     assert pool.checkedout() == before + 2  # the ORM's connection and the lent one
+    lent = (await session.pooled()).driver_connection
     await session.close()
+    assert pool.checkedout() == before + 1  # the lent one, kept by the lender
+    assert len(committed_db.lender.idle) == 1
+    # The next reading session gets the same connection without asking the pool.
+    second = committed_db.read_sessions()
+    assert isinstance(second, ReadSession)
+    assert await directory_queries._ME.all(second, tenant_id=tenant_id) == first
+    assert (await second.pooled()).driver_connection is lent
+    assert pool.checkedout() == before + 1
+    await second.close()
+    await committed_db.lender.close()
     assert pool.checkedout() == before
+
+
+async def test_the_lender_keeps_no_connection_the_server_closed(committed_db: Database) -> None:
+    if committed_db.is_sqlite:
+        pytest.skip("a PostgreSQL server's connections are what gets closed")
+    session = committed_db.read_sessions()
+    assert isinstance(session, ReadSession)
+    await directory_queries._ME.all(session, tenant_id=uuid.uuid4())
+    closed = (await session.pooled()).driver_connection
+    await session.close()
+    assert len(committed_db.lender.idle) == 1
+    await closed.close()  # as the server's end of it would be
+    other = committed_db.read_sessions()
+    assert isinstance(other, ReadSession)
+    assert await directory_queries._ME.all(other, tenant_id=uuid.uuid4()) == []
+    assert (await other.pooled()).driver_connection is not closed
+    await other.close()
 
 
 _ADD_TENANT = Read(insert_row(Tenant.__table__))
@@ -152,3 +181,26 @@ async def test_a_write_missing_a_value_is_refused_not_written_as_null(
     with pytest.raises(KeyError, match="country"):
         await _ADD_TENANT.all(session, **row)
     assert await session.scalar(select(Tenant.id).where(Tenant.domain == "missing.example")) is None
+
+
+_TENANTS_IN = Read(
+    select(Tenant.id, Tenant.domain)
+    .where(
+        Tenant.id.in_(bindparam("ids", expanding=True)),
+        Tenant.kind == TenantKind.organization,
+        Tenant.country == bindparam("country"),
+    )
+    .order_by(Tenant.domain)
+)
+
+
+async def test_an_in_list_is_read_for_each_of_its_lengths_as_sqlalchemy_reads_it(
+    session: AsyncSession,
+) -> None:
+    rows = [_tenant(f"in-{n}.example") for n in range(3)]
+    await _ADD_TENANT.many(session, rows)
+    ids = [row["id"] for row in rows]
+    for wanted in ([], ids[:1], ids, ids[1:], [ids[2], uuid.uuid4()]):
+        got = await _same(session, _TENANTS_IN, {"ids": wanted, "country": "TW"})
+        assert {r.id for r in got} == set(wanted) & set(ids)
+    assert await _TENANTS_IN.all(session, ids=ids, country="JP") == []

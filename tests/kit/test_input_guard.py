@@ -21,7 +21,7 @@ from twotier.app import create_app
 from twotier.config import Settings
 from twotier.directory.models import Tenant, User
 from twotier.kit.db import Database, make_engine
-from twotier.kit.inputguard import InputGuardMiddleware
+from twotier.kit.edge import EdgeMiddleware
 
 
 def assert_invalid_characters(response: httpx.Response) -> None:
@@ -213,7 +213,7 @@ def test_default_body_cap_is_one_mebibyte(settings: Settings) -> None:
     caps = [
         m.kwargs["max_body_bytes"]
         for m in app.user_middleware
-        if m.cls is InputGuardMiddleware  # type: ignore[comparison-overlap]  # starlette types it as a factory
+        if m.cls is EdgeMiddleware  # type: ignore[comparison-overlap]  # starlette types it as a factory
     ]
     assert caps == [settings.max_body_bytes]
 

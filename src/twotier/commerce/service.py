@@ -249,7 +249,7 @@ _ORDERING_PROVIDER = Read(
 )
 
 # The lines' live offers, with their SKU, product and price in the customer's country.
-_OFFERS_TO_ORDER: AnySelect = (
+_OFFERS_TO_ORDER = Read(
     select(
         Offer.id,
         Offer.name,
@@ -275,7 +275,7 @@ _OFFERS_TO_ORDER: AnySelect = (
 
 # The named resellers that may be partner of record: indirect resellers linked to the
 # provider with an active relationship with the customer.
-_RESELLERS_OF_RECORD: AnySelect = (
+_RESELLERS_OF_RECORD = Read(
     select(
         PartnerAccount.id,
         PartnerAccount.partner_id,
@@ -325,16 +325,13 @@ async def _check_order(
     offer_ids = list(dict.fromkeys(line.offer_id for line in data.line_items))
     offers = {
         row.id: row
-        for row in await session.execute(
-            _OFFERS_TO_ORDER, {"offer_ids": offer_ids, "country": country}
-        )
+        for row in await _OFFERS_TO_ORDER.all(session, offer_ids=offer_ids, country=country)
     }
     keys = list(dict.fromkeys(line.partner_id_on_record.strip() for line in data.line_items))
     resellers = {
         row.partner_id: row
-        for row in await session.execute(
-            _RESELLERS_OF_RECORD,
-            {"partner_ids": keys, "provider_id": provider_id, "customer_id": customer_id},
+        for row in await _RESELLERS_OF_RECORD.all(
+            session, partner_ids=keys, provider_id=provider_id, customer_id=customer_id
         )
     }
     for n, line in enumerate(data.line_items, start=1):

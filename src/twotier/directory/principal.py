@@ -6,6 +6,7 @@ in a partner's tenant, partner roles (Partner Center's agent roles).
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -147,7 +148,14 @@ PARTNER_ONLY = frozenset(
 def permissions_for(
     roles: Iterable[str], partner_roles: Iterable[str], *, tenant_kind: str, is_partner: bool
 ) -> frozenset[Permission]:
-    roles = frozenset(roles)
+    """What these roles allow (the same few combinations every request: remembered)."""
+    return _permissions(frozenset(roles), frozenset(partner_roles), str(tenant_kind), is_partner)
+
+
+@functools.lru_cache(maxsize=1024)
+def _permissions(
+    roles: frozenset[str], partner_roles: frozenset[str], tenant_kind: str, is_partner: bool
+) -> frozenset[Permission]:
     granted: set[Permission] = set()
     for role in roles:
         if role in DirectoryRole.__members__:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import deque
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Enum, MetaData, Numeric, String, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -170,11 +173,20 @@ def _check_alive(engine: AsyncEngine) -> None:
             raise DisconnectionError("the server closed this connection")
 
 
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns read with orjson (a fifth of json's time); anything orjson refuses that
+    json accepts (NaN, integers past 64 bits) read by json as before."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(
     url: str, *, pool: bool = True, pool_size: int = 20, max_overflow: int = 10
 ) -> AsyncEngine:
     # Bound parameters (password hashes, tokens, personal data) never reach logs or errors.
-    kwargs: dict[str, Any] = {"hide_parameters": True}
+    kwargs: dict[str, Any] = {"hide_parameters": True, "json_deserializer": json_loads}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     elif not pool:
@@ -207,6 +219,45 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+class Lender:
+    """Driver connections for hot reads, kept between requests.
+
+    Taking a connection from SQLAlchemy's pool and giving it back each costs a greenlet
+    switch and the pool's bookkeeping (about a seventh of ``/me``). The lender keeps up to
+    ``keep`` of them checked out and hands one to the next reading session directly; a
+    connection the server closed is invalidated, not lent (as the pool's checkout check
+    does). ``close`` gives them all back to the pool (``Database.dispose`` calls it)."""
+
+    def __init__(self, engine: AsyncEngine, keep: int) -> None:
+        self.engine = engine
+        self.keep = keep
+        self.idle: deque[Any] = deque()
+
+    async def lend(self) -> Any:
+        while self.idle:
+            pooled = self.idle.pop()
+            raw = pooled.driver_connection
+            if raw is not None and not _closed(raw):
+                return pooled
+            await greenlet_spawn(pooled.invalidate, DisconnectionError("closed while kept"))
+        return await self.engine.raw_connection()
+
+    async def give_back(self, pooled: Any) -> None:
+        if len(self.idle) < self.keep and pooled.is_valid:
+            self.idle.append(pooled)
+        else:
+            await greenlet_spawn(pooled.close)
+
+    async def close(self) -> None:
+        while self.idle:
+            await greenlet_spawn(self.idle.pop().close)
+
+
+def _closed(raw: Any) -> bool:
+    is_closed = getattr(raw, "is_closed", None)  # asyncpg's; aiosqlite's has none
+    return bool(is_closed()) if is_closed is not None else False
+
+
 class ReadSession(AsyncSession):
     """A reading session (a GET's) whose hot reads (``kit.fastread``) run on a pooled
     driver connection of its own, taken at the first and given back at ``close``, without
@@ -215,12 +266,19 @@ class ReadSession(AsyncSession):
 
     _pooled: Any = None
 
+    def __init__(self, *args: Any, lender: Lender | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lender = lender
+
     async def pooled(self) -> Any:
         """The pooled connection (SQLAlchemy's ``PoolProxiedConnection``)."""
         if self._pooled is None:
-            engine = self.bind
-            assert isinstance(engine, AsyncEngine)  # noqa: S101 — made by Database
-            self._pooled = await engine.raw_connection()
+            if self._lender is not None:
+                self._pooled = await self._lender.lend()
+            else:
+                engine = self.bind
+                assert isinstance(engine, AsyncEngine)  # noqa: S101 — made by Database
+                self._pooled = await engine.raw_connection()
         return self._pooled
 
     async def invalidate_pooled(self, exc: BaseException) -> None:
@@ -235,7 +293,10 @@ class ReadSession(AsyncSession):
         finally:
             if self._pooled is not None:
                 pooled, self._pooled = self._pooled, None
-                await greenlet_spawn(pooled.close)
+                if self._lender is not None:
+                    await self._lender.give_back(pooled)
+                else:
+                    await greenlet_spawn(pooled.close)
 
 
 READ_ONLY = "read_only"
@@ -277,10 +338,16 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10) -> None:
         self.url = url
         self.engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        # Half the pool at most stays with the hot reads between requests.
+        self.lender = Lender(self.engine, keep=max(1, pool_size // 2))
         # Reads with no transaction (a GET, a worker's look for work); reads that must see
         # one state throughout (the audit verifier) take a transaction of their own.
         self.read_sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            reader(self.engine), class_=ReadSession, expire_on_commit=False, autoflush=False
+            reader(self.engine),
+            class_=ReadSession,
+            expire_on_commit=False,
+            autoflush=False,
+            lender=self.lender,
         )
         self.snapshot_sessions = make_sessionmaker(self.engine)
         self.write_sessions = make_sessionmaker(writer(self.engine))
@@ -290,4 +357,5 @@ class Database:
         return self.url.startswith("sqlite")
 
     async def dispose(self) -> None:
+        await self.lender.close()
         await self.engine.dispose()

@@ -16,7 +16,7 @@ transaction if it has one.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Insert, Integer, Row, bindparam, insert, tuple_
@@ -44,6 +44,17 @@ class _Compiled:
     # The result processors, made once the driver has said what types it returns (some
     # types' processors depend on it: PostgreSQL's numeric).
     results: list[Processor] | None = None
+    # An IN list's parameter (``bindparam(..., expanding=True)``): the SQL is made per
+    # length of its lists (``expanded``), from SQLAlchemy's compiled statement (``source``).
+    expanding: tuple[str, ...] = ()
+    source: Any = None
+    expanded: dict[tuple[int, ...], _Expanded] = field(default_factory=dict)
+
+
+@dataclass
+class _Expanded:
+    compiled: _Compiled
+    names: dict[str, list[str]]  # a list parameter → the names of its elements
 
 
 class Read:
@@ -67,16 +78,56 @@ class Read:
         names: Sequence[str] = compiled.positiontup or []
         processors = compiled._bind_processors
         columns = compiled._result_columns
+        expanding = tuple(bind.key for bind in compiled.post_compile_params if bind.expanding)
+        if len(expanding) != len(compiled.post_compile_params):  # pragma: no cover
+            raise TypeError("a hot read's late-rendered parameters must be expanding IN lists")
         done = _Compiled(
             sql=compiled.string,
             binds=tuple((name, processors.get(name)) for name in names),
-            defaults=compiled.construct_params(_check=False),
+            defaults={} if expanding else compiled.construct_params(_check=False),
             required=frozenset(name for name in names if compiled.binds[name].required),
             types=[column.type for column in columns],
             metadata=SimpleResultMetaData([column.keyname for column in columns]),
+            expanding=expanding,
+            source=compiled if expanding else None,
         )
         self._compiled[dialect.name] = done
         return done
+
+    @staticmethod
+    def _expand(done: _Compiled, params: Mapping[str, Any]) -> tuple[_Compiled, dict[str, Any]]:
+        """The statement for these lengths of its IN lists (made once per lengths), and the
+        parameters with each list's elements named as its SQL names them."""
+        lengths = tuple(len(params[name]) for name in done.expanding)
+        known = done.expanded.get(lengths)
+        if known is None:
+            state = done.source.construct_expanded_state(dict(params))
+            names = state.positiontup or []
+            processors = {**done.source._bind_processors, **state.processors}
+            expansion = {name: list(state.parameter_expansion.get(name, ())) for name in
+                         done.expanding}  # fmt: skip
+            elements = {element for names_ in expansion.values() for element in names_}
+            known = _Expanded(
+                _Compiled(
+                    sql=state.statement,
+                    binds=tuple((name, processors.get(name)) for name in names),
+                    defaults={
+                        name: value
+                        for name, value in state.parameters.items()
+                        if name not in params and name not in elements
+                    },
+                    required=frozenset(done.required | elements),
+                    types=done.types,
+                    metadata=done.metadata,
+                    results=done.results,
+                ),
+                expansion,
+            )
+            done.expanded[lengths] = known
+        given = dict(params)
+        for name, element_names in known.names.items():
+            given.update(zip(element_names, params[name], strict=True))
+        return known.compiled, given
 
     async def all(self, session: AsyncSession, **params: Any) -> list[Row[Any]]:
         """The statement's rows (a SELECT's, or what a write RETURNs; none otherwise)."""
@@ -100,6 +151,11 @@ class Read:
             conn, sync, raw = await _connection_of(session)
             dialect, dispatch = sync.dialect, sync.dispatch
         compiled = self._compiled.get(dialect.name) or self._compile(dialect)
+        if compiled.expanding:
+            if many:  # pragma: no cover — a write of many rows has no IN list
+                raise TypeError("executemany with an IN list")
+            compiled, expanded = self._expand(compiled, rows[0])
+            rows = [expanded]
         batch = [_values(compiled, params) for params in rows]
         listeners = dispatch.before_cursor_execute
         if listeners:

@@ -1,4 +1,4 @@
-"""Browser-facing security headers, set once for every response.
+"""Browser-facing security headers, set once for every response (by ``kit.edge``).
 
 No inline script anywhere (handlers live in /static), no framing (the consent pages must not
 be clickjacked), no Referer (invitation and verification tokens live in URLs), and nothing an
@@ -6,9 +6,6 @@ authenticated answer carries is kept by a cache. HSTS only in production, where 
 """
 
 from __future__ import annotations
-
-from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSP = "; ".join(
     [
@@ -56,25 +53,3 @@ def security_headers(path: str, *, production: bool) -> dict[str, str]:
     if production:
         headers["Strict-Transport-Security"] = HSTS
     return headers
-
-
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, production: bool) -> None:
-        self.app = app
-        self.production = production
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = security_headers(scope.get("path", ""), production=self.production)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in extra.items():
-                    if name not in headers:
-                        headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

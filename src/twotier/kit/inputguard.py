@@ -121,6 +121,19 @@ async def _check_multipart(headers: Headers, body: bytes) -> Invalid | None:
         await form.close()
 
 
+def _body_headers(scope: Scope) -> tuple[str | None, bytes]:
+    """``Content-Length`` (the first) and ``Transfer-Encoding``, in one look at the raw
+    headers (most requests have no body: nothing else is read)."""
+    length: str | None = None
+    encoding = b""
+    for name, value in scope["headers"]:
+        if name == b"content-length" and length is None:
+            length = value.decode("latin-1")
+        elif name == b"transfer-encoding":
+            encoding = value
+    return length, encoding
+
+
 class InputGuardMiddleware:
     """413 past ``max_body_bytes``; 422 ``invalid_characters`` for control characters."""
 
@@ -137,9 +150,8 @@ class InputGuardMiddleware:
         if problem is not None:
             await self._refuse(scope, receive, send, problem)
             return
-        headers = Headers(scope=scope)
-        length = headers.get("content-length")
-        if length is None and "chunked" not in headers.get("transfer-encoding", "").lower():
+        length, encoding = _body_headers(scope)
+        if length is None and b"chunked" not in encoding.lower():
             await self.app(scope, receive, send)  # no body to look at
             return
         if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
@@ -149,7 +161,7 @@ class InputGuardMiddleware:
         if more:
             await self._refuse(scope, receive, send, self._too_large())
             return
-        problem = await _check_body(headers, body)
+        problem = await _check_body(Headers(scope=scope), body)
         if problem is not None:
             await self._refuse(scope, receive, send, problem)
             return

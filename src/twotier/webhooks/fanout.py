@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from twotier.events.models import Event
 from twotier.kit.clock import utcnow
+from twotier.kit.fastread import Read
 from twotier.kit.outbox import enqueue
 from twotier.webhooks.models import (
     DeliveryKind,
@@ -68,7 +69,7 @@ class Subscriber:
     events: Sequence[str]
 
 
-_SUBSCRIBERS = (
+_SUBSCRIBERS = Read(
     select(WebhookEndpoint.id, WebhookEndpoint.tenant_id, WebhookEndpoint.events)
     .where(
         WebhookEndpoint.tenant_id.in_(bindparam("tenant_ids", expanding=True)),
@@ -88,8 +89,8 @@ async def subscribers(session: AsyncSession, tenant_ids: Iterable[uuid.UUID]) ->
     wanted = list(dict.fromkeys(tenant_ids))
     if not wanted:
         return []
-    rows = await session.execute(_SUBSCRIBERS, {"tenant_ids": wanted})
-    return [Subscriber(*row) for row in rows]
+    rows = await _SUBSCRIBERS.all(session, tenant_ids=wanted)
+    return [Subscriber(row.id, row.tenant_id, row.events) for row in rows]
 
 
 async def subscribed(
