@@ -198,8 +198,9 @@ def _subscription_page(partner: bool, status: bool) -> PagedRead:
 
 async def subscription_page(
     session: AsyncSession, scope: CustomerScope, params: PageParams, status: str | None
-) -> tuple[list[SubscriptionOut], str | None]:
-    """A page of the customer's subscriptions in ``scope``, oldest first. A partner's scope
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the customer's subscriptions in ``scope``, oldest first, as the answer's
+    dicts (``SUBSCRIPTION_LIST`` validates them). A partner's scope
     must be ``relationship_unchecked`` or checked: the read requires the relationship
     either way."""
     binds: dict[str, Any] = {"customer": scope.customer_id}
@@ -209,4 +210,4 @@ async def subscription_page(
         binds["status"] = status
     read = _subscription_page(scope.partner_account_id is not None, status is not None)
     rows, cursor = await read.page(session, params, **binds)
-    return subscriptions_out(rows), cursor
+    return [subscription_dict(row) for row in rows], cursor

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from twotier.directory.auth import CurrentPrincipal
 from twotier.kit.countries import CountryCodeText, normalize_country
 from twotier.kit.deps import TransactionalRoute, get_session
 from twotier.kit.errors import Invalid
+from twotier.kit.fastjson import page_response
 from twotier.kit.idempotency import create_once
 from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_of, page_params
@@ -241,11 +242,11 @@ async def list_subscriptions(
     status: Literal["active", "suspended", "cancelled"] | None = None,
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
-) -> Page[SubscriptionOut]:
-    items, cursor = await service.list_subscriptions(
+) -> Response:
+    items, cursor = await service.subscription_dicts(
         session, principal, customer_id, params, status=status
     )
-    return Page[SubscriptionOut](items=items, next_cursor=cursor)
+    return page_response(items, cursor)
 
 
 def _with_etag(out: SubscriptionOut) -> JSONResponse:

@@ -689,6 +689,19 @@ async def list_subscriptions(
     *,
     status: str | None = None,
 ) -> tuple[list[SubscriptionOut], str | None]:
+    """``subscription_dicts``, validated as ``SubscriptionOut`` (for the portal's pages)."""
+    items, cursor = await subscription_dicts(session, principal, customer_id, params, status=status)
+    return queries.SUBSCRIPTION_LIST.validate_python(items), cursor
+
+
+async def subscription_dicts(
+    session: AsyncSession,
+    principal: Principal,
+    customer_id: uuid.UUID,
+    params: PageParams,
+    *,
+    status: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
     scope = queries.scope_without_lookup(principal, customer_id) or await customer_scope(
         session, principal, customer_id
     )

@@ -181,6 +181,19 @@ async def customer_page(
     *,
     shared_with: tuple[Side, uuid.UUID] | None = None,
 ) -> tuple[list[CustomerOut], str | None]:
+    """``customer_dicts``, validated as ``CustomerOut`` (for the portal's pages)."""
+    items, cursor = await customer_dicts(session, principal, q, params, shared_with=shared_with)
+    return CUSTOMER_LIST.validate_python(items), cursor
+
+
+async def customer_dicts(
+    session: AsyncSession,
+    principal: Principal,
+    q: str | None,
+    params: PageParams,
+    *,
+    shared_with: tuple[Side, uuid.UUID] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the caller's active customers, oldest relationship first; ``q`` is a
     prefix of the name or the domain; ``shared_with`` (the caller's side of a link, the
     other side's account) keeps those shared with the partner the caller is linked to, and
@@ -196,7 +209,7 @@ async def customer_page(
         if high is not None:
             binds["high"] = high
     rows, cursor = await _page_read(side, search).page(session, params, **binds)
-    return CUSTOMER_LIST.validate_python([customer_dict(row) for row in rows]), cursor
+    return [customer_dict(row) for row in rows], cursor
 
 
 # The customer record adds the caller's grants in the customer's tenant (and the caller's
@@ -232,32 +245,47 @@ _RECORD = Read(
 )
 
 
-async def customer_record(
+async def customer_record_dict(
     session: AsyncSession, principal: Principal, customer_id: uuid.UUID
-) -> tuple[CustomerOut, list[GrantOut]] | None:
-    """One active customer of the caller's and the caller's grants in its tenant, oldest
-    first, in one query; None when there is no such customer."""
+) -> dict[str, Any] | None:
+    """One active customer of the caller's with the caller's grants in its tenant, oldest
+    first (a ``CustomerDetail``'s fields), in one query; None when there is no such
+    customer."""
     rows = await _RECORD.all(session, mine=readable_by(principal), customer=customer_id)
     if not rows:
         return None
     first, now = rows[0], utcnow()
-    me = PartnerRef(
-        id=first.my_id,
-        partner_id=first.my_partner_id,
-        company_name=first.my_company_name,
-        country=first.my_country,
-    )
-    grants = [
-        GrantOut(
-            id=row.grant_id,
-            partner=me,
-            roles=row.roles,
-            created_at=row.granted_at,
-            expires_at=row.expires_at,
-            status=grant_status(row.grant_status, row.expires_at, now),
-            extension_requested_days=row.extension_days,
-        )
+    me = {
+        "id": first.my_id,
+        "partner_id": first.my_partner_id,
+        "company_name": first.my_company_name,
+        "country": first.my_country,
+    }
+    access = [
+        {
+            "id": row.grant_id,
+            "partner": me,
+            "roles": row.roles,
+            "created_at": row.granted_at,
+            "expires_at": row.expires_at,
+            "status": grant_status(row.grant_status, row.expires_at, now),
+            "extension_requested_days": row.extension_days,
+        }
         for row in rows
         if row.grant_id is not None
     ]
-    return customer_out(first), grants
+    return {**customer_dict(first), "access": access}
+
+
+GRANT_LIST = TypeAdapter(list[GrantOut])
+
+
+async def customer_record(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> tuple[CustomerOut, list[GrantOut]] | None:
+    """``customer_record_dict`` as models: the customer and the caller's grants."""
+    record = await customer_record_dict(session, principal, customer_id)
+    if record is None:
+        return None
+    access = record.pop("access")
+    return CustomerOut.model_validate(record), GRANT_LIST.validate_python(access)

@@ -29,6 +29,7 @@ from twotier.directory.schemas import PasswordResetOut, UserCreate, UserOut, Use
 from twotier.invitations.schemas import SendIn, SendOut
 from twotier.kit.clock import utcnow
 from twotier.kit.deps import TransactionalRoute, get_session, get_settings
+from twotier.kit.fastjson import json_response, page_response
 from twotier.kit.idempotency import create_once
 from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_of, page_params
@@ -169,9 +170,9 @@ async def list_customers(
     q: str | None = Query(None, description="Case-insensitive prefix of name or domain"),
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
-) -> Page[CustomerOut]:
-    items, cursor = await queries.customer_page(session, principal, q, params)
-    return Page[CustomerOut](items=items, next_cursor=cursor)
+) -> Response:
+    items, cursor = await queries.customer_dicts(session, principal, q, params)
+    return page_response(items, cursor)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerDetail, responses=problems(403, 404))
@@ -179,9 +180,8 @@ async def get_customer(
     customer_id: uuid.UUID,
     principal: CurrentPrincipal,
     session: AsyncSession = Depends(get_session),
-) -> CustomerDetail:
-    customer, grants = await service.customer_detail(session, principal, customer_id)
-    return CustomerDetail(**customer.model_dump(), access=grants)
+) -> Response:
+    return json_response(await service.customer_detail_dict(session, principal, customer_id))
 
 
 @router.delete(
@@ -346,13 +346,13 @@ channel_router = APIRouter(prefix="/api/v1", tags=["channel"], route_class=Trans
 
 async def _shared_customers(
     session: AsyncSession, principal: Principal, side: Side, other_id: uuid.UUID, params: PageParams
-) -> Page[CustomerOut]:
-    items, cursor = await queries.customer_page(
+) -> Response:
+    items, cursor = await queries.customer_dicts(
         session, principal, None, params, shared_with=(side, other_id)
     )
     if not items:  # none shared, or no link at all (404)?
         await channel.access_link(session, principal, side, other_id)
-    return Page[CustomerOut](items=items, next_cursor=cursor)
+    return page_response(items, cursor)
 
 
 @channel_router.get(
@@ -366,7 +366,7 @@ async def indirect_resellers_customers(
     principal: CurrentPrincipal,
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
-) -> Page[CustomerOut]:
+) -> Response:
     return await _shared_customers(session, principal, Side.provider, reseller_id, params)
 
 
@@ -381,5 +381,5 @@ async def indirect_providers_customers(
     principal: CurrentPrincipal,
     params: PageParams = Depends(page_params),
     session: AsyncSession = Depends(get_session),
-) -> Page[CustomerOut]:
+) -> Response:
     return await _shared_customers(session, principal, Side.reseller, provider_id, params)

@@ -530,6 +530,16 @@ async def customer_detail(
     return record
 
 
+async def customer_detail_dict(
+    session: AsyncSession, principal: Principal, customer_id: uuid.UUID
+) -> dict[str, Any]:
+    """``customer_detail`` as one ``CustomerDetail``'s fields (the API's hot read)."""
+    record = await queries.customer_record_dict(session, principal, customer_id)
+    if record is None:
+        raise NotFound("No such customer.", code="customer_not_found")
+    return record
+
+
 async def _end(
     session: AsyncSession,
     settings: Settings,
