@@ -25,6 +25,7 @@ from twotier.directory.schemas import (
     UserUpdate,
 )
 from twotier.kit.deps import TransactionalRoute, client_address, get_session, get_settings
+from twotier.kit.fastjson import json_response
 from twotier.kit.idempotency import create_once
 from twotier.kit.openapi import idempotency_key, problems
 from twotier.kit.pagination import Page, PageParams, page_params
@@ -85,8 +86,8 @@ async def delete_token(
 
 
 @router.get("/me", response_model=MeOut, summary="Who am I")
-async def me(principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)) -> MeOut:
-    return await queries.me(session, principal)
+async def me(principal: CurrentPrincipal, session: AsyncSession = Depends(get_session)) -> Response:
+    return json_response(await queries.me_dict(session, principal))
 
 
 @router.get("/tenant/users", response_model=Page[UserOut], summary="Users of my tenant")
