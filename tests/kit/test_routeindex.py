@@ -227,3 +227,23 @@ async def test_the_first_route_in_fastapis_order_wins(spied: None) -> None:
         # No route of the method: the first of the path answers (in the app, its 405).
         ("DELETE", "/api/v1/others/special"): (200, post_special),
     }
+
+
+async def test_a_request_is_matched_only_against_routes_with_as_many_segments(
+    spied: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = create_app(SETTINGS)
+    tried: list[str] = []
+    original = fastapi_routing._EffectiveRouteContext.matches
+
+    def matches(self: Any, scope: Scope) -> Any:
+        tried.append(self.path_format)
+        return original(self, scope)
+
+    monkeypatch.setattr(fastapi_routing._EffectiveRouteContext, "matches", matches)
+    path = f"/api/v1/customers/{AN_ID}/subscriptions"
+    answer = await _dispatch(app, "GET", path)
+    assert answer["route"].path == "/api/v1/customers/{customer_id}/subscriptions"
+    # Only paths of five segments under /api/v1/customers were tried (not all of them).
+    assert tried
+    assert all(p.startswith("/api/v1/customers/") and p.count("/") == 5 for p in tried), tried

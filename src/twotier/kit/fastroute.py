@@ -24,15 +24,81 @@ from typing import Any
 
 from fastapi import Request, Response
 from fastapi.datastructures import DefaultPlaceholder
+from fastapi.dependencies import utils as dependency_utils
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import request_params_to_args
 from fastapi.routing import APIRoute
+from pydantic_core import PydanticUndefined as Undefined
+from starlette.datastructures import Headers, ImmutableMultiDict
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 class _Invalid(Exception):
     """A parameter did not validate: FastAPI's handler answers (its 422)."""
+
+
+# FastAPI's own pieces of ``request_params_to_args``, to read each parameter as it does with
+# what does not change between requests (aliases, whether it is a list) worked out once.
+_utils: Any = dependency_utils
+_PIECES = all(
+    hasattr(_utils, name)
+    for name in (
+        "_get_param_model",
+        "_get_param_aliases",
+        "_is_json_field",
+        "_validate_value_with_model_field",
+        "field_annotation_is_sequence",
+    )
+)
+
+
+@dataclass(frozen=True)
+class _Param:
+    field: Any
+    name: str
+    keys: tuple[str, ...]  # the request's names for it, in FastAPI's order of preference
+    where: str  # "path", "query"
+    many: bool  # read as a list (``getlist``)
+    sequence: bool  # an empty list is a missing value
+
+
+def _param_plan(fields: list[Any]) -> list[_Param] | None:
+    """How to read these parameters, or None to leave it to ``request_params_to_args``."""
+    if not _PIECES:
+        return None
+    plan = []
+    for field in fields:
+        if _utils._get_param_model(field) is not None:
+            return None
+        sequence = bool(_utils.field_annotation_is_sequence(field.field_info.annotation))
+        plan.append(
+            _Param(
+                field=field,
+                name=field.name,
+                keys=tuple(key for _alias, key in _utils._get_param_aliases(field)),
+                where=field.field_info.in_.value,
+                many=sequence and not _utils._is_json_field(field),
+                sequence=sequence,
+            )
+        )
+    return plan
+
+
+def _read_params(plan: list[_Param], received: Any, values: dict[str, Any]) -> None:
+    """What ``request_params_to_args`` finds, into ``values``; ``_Invalid`` on an error."""
+    lists = isinstance(received, ImmutableMultiDict | Headers)
+    for param in plan:
+        key = next((k for k in param.keys if k in received), param.keys[0])
+        value = received.getlist(key) if param.many and lists else received.get(key, None)
+        if value is None or (param.sequence and len(value) == 0):
+            value = Undefined
+        found, errors = _utils._validate_value_with_model_field(
+            field=param.field, value=value, values=values, loc=(param.where, key)
+        )
+        if errors:
+            raise _Invalid
+        values[param.name] = found
 
 
 @dataclass(frozen=True)
@@ -42,6 +108,8 @@ class _Step:
     path_params: list[Any]
     query_params: list[Any]
     dependencies: list[tuple[str, _Step]]
+    path_plan: list[_Param] | None = None
+    query_plan: list[_Param] | None = None
 
     async def run(self, request: Request, solved: dict[Any, Any]) -> Any:
         values: dict[str, Any] = {}
@@ -53,15 +121,21 @@ class _Step:
                 solved[step.call] = value
                 values[name] = value
         if self.path_params:
-            found, errors = request_params_to_args(self.path_params, request.path_params)
-            if errors:
-                raise _Invalid
-            values.update(found)
+            if self.path_plan is not None:
+                _read_params(self.path_plan, request.path_params, values)
+            else:
+                found, errors = request_params_to_args(self.path_params, request.path_params)
+                if errors:
+                    raise _Invalid
+                values.update(found)
         if self.query_params:
-            found, errors = request_params_to_args(self.query_params, request.query_params)
-            if errors:
-                raise _Invalid
-            values.update(found)
+            if self.query_plan is not None:
+                _read_params(self.query_plan, request.query_params, values)
+            else:
+                found, errors = request_params_to_args(self.query_params, request.query_params)
+                if errors:
+                    raise _Invalid
+                values.update(found)
         if self.request_name is not None:
             values[self.request_name] = request
         return await self.call(**values)
@@ -96,6 +170,8 @@ def _plan(dependant: Dependant) -> _Step | None:
         path_params=list(dependant.path_params),
         query_params=list(dependant.query_params),
         dependencies=dependencies,
+        path_plan=_param_plan(list(dependant.path_params)),
+        query_plan=_param_plan(list(dependant.query_params)),
     )
 
 

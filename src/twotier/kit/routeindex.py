@@ -6,12 +6,13 @@ matches once more. For ``GET /api/v1/customers/{id}`` that was about 26 regular 
 a quarter of the request's CPU in process.
 
 ``RouteIndex`` sits where the app's router starts (its ``middleware_stack``) and keeps, for
-the first three segments of every API path (``("api", "v1", "customers")``), the routes that
-can answer it, in the order FastAPI would try them. A request whose path leads to one of those
-routes with a full match is handed to that route exactly as FastAPI's router would hand it
-(the same scope keys, the same route-selected hook); everything else — a path no indexed
-route matches in full, a wrong method (405), trailing-slash redirects, websockets, lifespan,
-any route after one the index cannot see through — goes to FastAPI's own router unchanged.
+the first three segments of every API path and its number of segments (``("api", "v1",
+"customers", "5")``), the routes that can answer it, in the order FastAPI would try them. A
+request whose path leads to one of those routes with a full match is handed to that route
+exactly as FastAPI's router would hand it (the same scope keys, the same route-selected
+hook); everything else — a path no indexed route matches in full, a wrong method (405),
+trailing-slash redirects, websockets, lifespan, any route after one the index cannot see
+through — goes to FastAPI's own router unchanged.
 
 Indexed: the app's included routers whose routes are plain ``APIRoute``s with literal first
 three segments, up to the first top-level entry that is not (a mount, a route added to the app
@@ -58,7 +59,10 @@ Leaf = tuple[Any, Any]
 
 
 def path_key(path: str) -> Key:
-    return tuple(path.split("/", DEPTH + 1)[1 : DEPTH + 1])
+    """The path's first three segments and its number of segments: a route's parameters
+    match within a segment (no ``:path`` parameters are indexed), so only routes with as
+    many segments as the request's path can match it."""
+    return (*path.split("/", DEPTH + 1)[1 : DEPTH + 1], str(path.count("/")))
 
 
 def _leaves(entry: Any) -> list[Leaf] | None:
@@ -76,7 +80,9 @@ def _leaves(entry: Any) -> list[Leaf] | None:
             and not context.frontend_prefix
         ):
             return None
-        if any("{" in segment for segment in path_key(context.path_format)):
+        if ":path}" in context.path_format or any(
+            "{" in segment for segment in path_key(context.path_format)
+        ):
             return None
         leaves.append((entry, context))
     return leaves
