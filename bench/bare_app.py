@@ -146,7 +146,9 @@ def _default(value: Any) -> Any:
 
 
 def _json(body: Any) -> Response:
-    return Response(orjson.dumps(body, default=_default), media_type="application/json")
+    # Aware UTC datetimes as twotier writes them ("…Z").
+    body = orjson.dumps(body, default=_default, option=orjson.OPT_UTC_Z)
+    return Response(body, media_type="application/json")
 
 
 def _token(request: Request) -> str:

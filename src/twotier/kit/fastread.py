@@ -168,9 +168,8 @@ class Read:
                 await raw.executemany(compiled.sql, batch)
                 fetched: Any = []
             elif dialect.name == "sqlite":
-                cursor = await raw.execute(compiled.sql, batch[0])
-                fetched = await cursor.fetchall()
-                await cursor.close()
+                # One trip to aiosqlite's thread (execute, fetch and close are three).
+                fetched = await raw.execute_fetchall(compiled.sql, batch[0])
             else:
                 fetched = await raw.fetch(compiled.sql, *batch[0])
         except Exception as exc:
