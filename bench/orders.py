@@ -90,10 +90,20 @@ async def statements_per_order(url: str, world: BenchWorld, customer: str, body:
     return len(seen)
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """The CPU time of a process and all its descendants (``--workers``: the children)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += tree_cpu_seconds(int(child))
+    return total
+
+
 def main() -> None:
     parser = world_parser(__doc__, seconds=10.0)
     parser.add_argument("--connections", default="8,32")
     parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=1, help="twotier serve --workers")
     args = parser.parse_args()
     world = BenchWorld.from_json(args.world.read_text())
     url = args.database_url or world.database
@@ -119,20 +129,25 @@ def main() -> None:
         "TWOTIER_PASSWORD_HASH_PARALLELISM": "1",
     }
     probe = Workload("/me", "/api/v1/me", world.provider_token)
-    server = start("twotier", [str(Path(sys.executable).parent / "twotier"), "serve", "--port",
-                               str(PORT)], env, PORT, probe)  # fmt: skip
+    command = [str(Path(sys.executable).parent / "twotier"), "serve", "--port", str(PORT)]
+    if args.workers > 1:
+        command += ["--workers", str(args.workers)]
+    server = start("twotier", command, env, PORT, probe)
     out: list[dict[str, Any]] = []
     try:
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             pool.apply(run, (HOST, PORT, requests, 4, 2.0))  # warm up
             for connections in (int(c) for c in args.connections.split(",")):
-                before = cpu_seconds(server.process.pid)
+                before = tree_cpu_seconds(server.process.pid)
                 result = pool.apply(run, (HOST, PORT, requests, connections, args.seconds))
-                cpu = cpu_seconds(server.process.pid) - before
+                cpu = tree_cpu_seconds(server.process.pid) - before
                 if result.errors:
                     print(f"{result.errors} errors, e.g. {result.first_error}")
                 rate = result.requests / result.seconds
-                out.append({"connections": connections, "orders_per_s": round(rate, 1)})
+                out.append(
+                    {"workers": args.workers, "connections": connections,
+                     "orders_per_s": round(rate, 1)}
+                )  # fmt: skip
                 print(
                     f"{connections:>3} connections: {rate:7.1f} orders/s, "
                     f"p50 {percentile(result.latencies, 0.5) * 1000:6.1f} ms, "
