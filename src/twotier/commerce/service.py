@@ -510,6 +510,7 @@ async def _announce_order(
     provider = plan.provider.tenant_id
     resellers = plan.resellers
     audience = [customer_id, provider, *(r.tenant_id for r in resellers.values())]
+    told = out.model_dump(mode="json")  # once for all the events
     await events.announce(
         session,
         principal,
@@ -536,7 +537,7 @@ async def _announce_order(
                 resource_id=out.id,
                 resource_uri=f"/api/v1/customers/{customer_id}/orders/{out.id}",
                 audience=audience,
-                data=out.model_dump(mode="json", include={"id", "status", "line_items"}),
+                data={key: told[key] for key in ("id", "status", "line_items")},
             ),
             *(
                 events.Tell(
@@ -549,9 +550,9 @@ async def _announce_order(
                         provider,
                         resellers[sub_out.partner_id_on_record].tenant_id,
                     ],
-                    data=sub_out.model_dump(mode="json"),
+                    data=sub_told,
                 )
-                for sub_out in out.subscriptions
+                for sub_out, sub_told in zip(out.subscriptions, told["subscriptions"], strict=True)
             ),
         ],
     )
