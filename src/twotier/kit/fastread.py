@@ -1,16 +1,20 @@
-"""Hot reads on the driver's own connection.
+"""Hot reads (and writes) on the driver's own connection.
 
 A hot read (the principal's lookup, a customer page) is a SQLAlchemy statement built once,
-at import, with bound parameters. ``Read`` compiles it once per dialect and runs the SQL on
-the driver (asyncpg, aiosqlite) of the request's connection, processing parameters and
-results with the types' own processors — the rows are what ``session.execute`` returns
-(a test compares them), at a fraction of its cost: no ORM execution context, no greenlet
-switch, no per-call statement cache lookup.
+at import, with bound parameters. ``Read`` compiles it once per dialect (and, for an IN
+list, once per list length) and runs the SQL on the driver (asyncpg, aiosqlite) of the
+request's connection, processing parameters and results with the types' own processors —
+the rows are what ``session.execute`` returns (a test compares them), at a fraction of its
+cost: no ORM execution context, no greenlet switch, no per-call statement cache lookup.
+
+A hot write (an order's rows) is a ``Read`` of an INSERT, UPDATE or upsert, run inside the
+session's transaction, which is begun on the driver first; ``many`` writes many rows in one
+round trip.
 
 The engine's ``before_cursor_execute`` listeners still hear every statement (the test
-suite counts statements that way). A ``ReadSession`` (a GET's) lends a pooled driver
-connection of its own; any other session's reads run on its connection, inside its
-transaction if it has one.
+suite counts statements that way). A ``ReadSession`` (a GET's) reads on a driver connection
+the database's lender keeps; any other session's statements run on its connection, inside
+its transaction.
 """
 
 from __future__ import annotations
