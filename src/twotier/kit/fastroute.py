@@ -1,32 +1,37 @@
-"""A lean request handler for the routes that read: FastAPI's own answer, at less cost.
+"""A lean request handler for reads and JSON writes: FastAPI's own answer, at less cost.
 
 FastAPI's handler serves any route: it reads bodies and forms, solves dependencies with
 scopes, overrides and exit stacks, streams, validates the endpoint's answer again before
 serializing it. A reading route (a GET whose dependencies are plain ``async def``
 functions of the request, path and query parameters) needs little of that; its handler
-costs more than the route's own work (``/me``: two thirds of the request).
+costs more than the route's own work (``/me``: two thirds of the request). Nor does a
+write whose body is one JSON document (an order).
 
 ``lean_handler(route)`` compiles such a route's dependency tree once into a plan and answers
-as FastAPI would: the same dependencies called in the same order, each once per request
-(FastAPI's cache), parameters read and validated by FastAPI's own function, the answer
-serialized by the route's response field. A route the plan cannot serve exactly gets
-``None`` and keeps FastAPI's handler; so does any request with invalid parameters (FastAPI
-then answers its 422) and any app with dependency overrides. ``tests/kit/test_fastroute.py``
-compares both handlers' answers.
+as FastAPI would: the body read as FastAPI reads it (JSON only, before anything else), the
+same dependencies called in the same order, each once per request (FastAPI's cache),
+parameters and body read and validated by FastAPI's own functions, the answer serialized by
+the route's response field. A route the plan cannot serve exactly gets ``None`` and keeps
+FastAPI's handler; so does any request with an invalid parameter or body, or a body that is
+not plainly JSON (FastAPI then answers: its 422, before the endpoint runs), and any app with
+dependency overrides. A write whose answer fails validation raises FastAPI's own error
+rather than running again. ``tests/kit/test_fastroute.py`` compares both handlers' answers.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Request, Response, params
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.dependencies import utils as dependency_utils
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import request_params_to_args
+from fastapi.dependencies.utils import request_body_to_args, request_params_to_args
+from fastapi.exceptions import ResponseValidationError
 from fastapi.routing import APIRoute
 from pydantic_core import PydanticUndefined as Undefined
 from starlette.datastructures import Headers, ImmutableMultiDict
@@ -110,8 +115,9 @@ class _Step:
     dependencies: list[tuple[str, _Step]]
     path_plan: list[_Param] | None = None
     query_plan: list[_Param] | None = None
+    body: Any = None  # the route's one JSON body field (only a route's own step has one)
 
-    async def run(self, request: Request, solved: dict[Any, Any]) -> Any:
+    async def run(self, request: Request, solved: dict[Any, Any], document: Any = None) -> Any:
         values: dict[str, Any] = {}
         for name, step in self.dependencies:
             if step.call in solved:
@@ -136,12 +142,20 @@ class _Step:
                 if errors:
                     raise _Invalid
                 values.update(found)
+        if self.body is not None:
+            found, errors = await request_body_to_args(
+                [self.body], document, embed_body_fields=False
+            )
+            if errors:
+                raise _Invalid
+            values.update(found)
         if self.request_name is not None:
             values[self.request_name] = request
         return await self.call(**values)
 
 
-def _plan(dependant: Dependant) -> _Step | None:
+def _plan(dependant: Dependant, body: Any = None) -> _Step | None:
+    """``body``: the route's body field, for the route's own dependant (one JSON body)."""
     call = dependant.call
     if (
         call is None
@@ -149,7 +163,7 @@ def _plan(dependant: Dependant) -> _Step | None:
         or not dependant.use_cache
         or dependant.header_params
         or dependant.cookie_params
-        or dependant.body_params
+        or (dependant.body_params and (body is None or len(dependant.body_params) != 1))
         or dependant.websocket_param_name
         or dependant.http_connection_param_name
         or dependant.response_param_name
@@ -172,14 +186,39 @@ def _plan(dependant: Dependant) -> _Step | None:
         dependencies=dependencies,
         path_plan=_param_plan(list(dependant.path_params)),
         query_plan=_param_plan(list(dependant.query_params)),
+        body=body if dependant.body_params else None,
+    )
+
+
+def _json_body_field(route: APIRoute) -> Any:
+    """The route's body field when it is one JSON document (not a form, not embedded)."""
+    field = route.body_field
+    if (
+        field is None
+        or len(route.dependant.body_params) != 1
+        or getattr(route, "_embed_body_fields", True)
+        or isinstance(field.field_info, params.Form)
+    ):
+        return None
+    return route.dependant.body_params[0]
+
+
+def _json_media(content_type: str | None) -> bool:
+    if not content_type:
+        return False  # FastAPI's strict content type: not read as JSON
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
     )
 
 
 def lean_handler(route: APIRoute, fallback: Handler) -> Handler | None:
-    """The lean handler of a reading route, or ``None`` when only FastAPI's will do."""
+    """The lean handler of a route, or ``None`` when only FastAPI's will do: a read, or a
+    write whose body is one JSON document."""
     field = route.response_field
+    methods = route.methods or set()
     if (
-        route.methods != {"GET"}
+        len(methods) != 1
         or field is None
         or not isinstance(route.response_class, DefaultPlaceholder)
         or route.response_model_include is not None
@@ -190,27 +229,49 @@ def lean_handler(route: APIRoute, fallback: Handler) -> Handler | None:
         or route.response_model_exclude_none
     ):
         return None
-    step = _plan(route.dependant)
+    body = None
+    if route.dependant.body_params:
+        body = _json_body_field(route)
+        if body is None or methods == {"GET"}:
+            return None
+    elif methods != {"GET"}:
+        return None  # a write without a body: FastAPI's handler
+    step = _plan(route.dependant, body)
     if step is None:
         return None
     status_code = route.status_code or 200
     model = route.response_model
     overrides = route.dependency_overrides_provider
 
+    reads = methods == {"GET"}
+
     async def handler(request: Request) -> Response:
         if overrides is not None and getattr(overrides, "dependency_overrides", None):
             return await fallback(request)
+        document = None
+        if body is not None:
+            # As FastAPI reads it before solving anything; what is not plainly a JSON
+            # document (no body, another type, bad JSON) FastAPI's handler answers.
+            raw = await request.body()
+            if not raw or not _json_media(request.headers.get("content-type")):
+                return await fallback(request)
+            try:
+                document = json.loads(raw)
+            except (ValueError, RecursionError):
+                return await fallback(request)
         try:
-            answer = await step.run(request, {})
-        except _Invalid:
+            answer = await step.run(request, {}, document)
+        except _Invalid:  # raised before the endpoint runs: nothing was done
             return await fallback(request)
         if isinstance(answer, Response):
             return answer
         if type(answer) is not model:
             # Not the model itself (a dict, a subclass): validated as FastAPI would.
             value, errors = field.validate(answer, {}, loc=("response",))
-            if errors:
+            if errors and reads:
                 return await fallback(request)
+            if errors:  # a write has run: FastAPI's own error, not a second run
+                raise ResponseValidationError(errors=errors, body=answer)
             answer = value
         # The endpoint's model, built and validated by the endpoint: serialized as is.
         return Response(
