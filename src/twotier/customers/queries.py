@@ -101,10 +101,6 @@ def customer_dict(row: Row[Any]) -> dict[str, Any]:
 CUSTOMER_LIST = TypeAdapter(list[CustomerOut])
 
 
-def customer_out(row: Row[Any]) -> CustomerOut:
-    return CustomerOut.model_validate(customer_dict(row))
-
-
 def _customers_of(partner_account_id: Any) -> AnySelect:
     return (
         select(*CUSTOMER_COLUMNS)

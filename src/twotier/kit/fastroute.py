@@ -106,6 +106,19 @@ def _read_params(plan: list[_Param], received: Any, values: dict[str, Any]) -> N
         values[param.name] = found
 
 
+def _params(
+    fields: list[Any], plan: list[_Param] | None, received: Any, values: dict[str, Any]
+) -> None:
+    """The parameters, by their plan or by FastAPI's ``request_params_to_args``."""
+    if plan is not None:
+        _read_params(plan, received, values)
+        return
+    found, errors = request_params_to_args(fields, received)
+    if errors:
+        raise _Invalid
+    values.update(found)
+
+
 @dataclass(frozen=True)
 class _Step:
     call: Callable[..., Coroutine[Any, Any, Any]]
@@ -127,21 +140,9 @@ class _Step:
                 solved[step.call] = value
                 values[name] = value
         if self.path_params:
-            if self.path_plan is not None:
-                _read_params(self.path_plan, request.path_params, values)
-            else:
-                found, errors = request_params_to_args(self.path_params, request.path_params)
-                if errors:
-                    raise _Invalid
-                values.update(found)
+            _params(self.path_params, self.path_plan, request.path_params, values)
         if self.query_params:
-            if self.query_plan is not None:
-                _read_params(self.query_plan, request.query_params, values)
-            else:
-                found, errors = request_params_to_args(self.query_params, request.query_params)
-                if errors:
-                    raise _Invalid
-                values.update(found)
+            _params(self.query_params, self.query_plan, request.query_params, values)
         if self.body is not None:
             found, errors = await request_body_to_args(
                 [self.body], document, embed_body_fields=False
