@@ -240,6 +240,29 @@ async def explain(db: Any, statement: str, parameters: Any) -> str:
         return "\n".join(r[0] for r in rows)
 
 
+def serve_env(url: str, **settings: str) -> dict[str, str]:
+    """``twotier serve``'s environment for a benchmark: the database, cheap password hashing
+    (nothing measured signs in), and any other ``TWOTIER_*`` settings given."""
+    return {
+        "TWOTIER_DATABASE_URL": url,
+        "TWOTIER_PASSWORD_HASH_TIME_COST": "1",
+        "TWOTIER_PASSWORD_HASH_MEMORY_KIB": "8",
+        "TWOTIER_PASSWORD_HASH_PARALLELISM": "1",
+    } | {f"TWOTIER_{name.upper()}": value for name, value in settings.items()}
+
+
+def reads_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The hot-read benchmarks' arguments (this one's and ``sqlite_reads.py``'s)."""
+    parser = world_parser(doc, seconds=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--resellers", default="big,small", help="big, small or both")
+    parser.add_argument("--only", default="", help="workloads whose name contains this")
+    parser.add_argument("--plans", action="store_true", help="print the query plans")
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    return parser
+
+
 def world_parser(doc: str | None, *, seconds: float) -> argparse.ArgumentParser:
     """A benchmark's arguments on a seeded world: the world's file, its database, the
     seconds each measurement runs."""
@@ -251,14 +274,8 @@ def world_parser(doc: str | None, *, seconds: float) -> argparse.ArgumentParser:
 
 
 def main() -> None:
-    parser = world_parser(__doc__, seconds=5.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--resellers", default="big,small", help="big, small or both")
-    parser.add_argument("--only", default="", help="workloads whose name contains this")
+    parser = reads_parser(__doc__)
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of a memory soak")
-    parser.add_argument("--plans", action="store_true", help="print the query plans")
-    parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
 
     world = BenchWorld.from_json(args.world.read_text())
@@ -268,12 +285,7 @@ def main() -> None:
     loads = [w for w in workloads(world, args.resellers.split(",")) if args.only in w.name]
     counted = asyncio.run(statements_and_plans(url, loads))
 
-    env = {
-        "TWOTIER_DATABASE_URL": url,
-        "TWOTIER_PASSWORD_HASH_TIME_COST": "1",
-        "TWOTIER_PASSWORD_HASH_MEMORY_KIB": "8",
-        "TWOTIER_PASSWORD_HASH_PARALLELISM": "1",
-    }
+    env = serve_env(url)
     for port in (18601, 18602):
         if port_taken(port):
             raise SystemExit(f"port {port} is taken: is an earlier run still serving?")

@@ -29,6 +29,7 @@ from bench.hot_reads import (  # noqa: E402
     percentile,
     port_taken,
     rss_mib,
+    serve_env,
     start,
     world_parser,
 )
@@ -121,13 +122,7 @@ def main() -> None:
     ]
     if port_taken(PORT):
         raise SystemExit(f"port {PORT} is taken")
-    env = {
-        "TWOTIER_DATABASE_URL": url,
-        "TWOTIER_DB_POOL_SIZE": "40",
-        "TWOTIER_PASSWORD_HASH_TIME_COST": "1",
-        "TWOTIER_PASSWORD_HASH_MEMORY_KIB": "8",
-        "TWOTIER_PASSWORD_HASH_PARALLELISM": "1",
-    }
+    env = serve_env(url, db_pool_size="40")
     probe = Workload("/me", "/api/v1/me", world.provider_token)
     command = [str(Path(sys.executable).parent / "twotier"), "serve", "--port", str(PORT)]
     if args.workers > 1:

@@ -24,6 +24,10 @@ import asyncpg
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.hot_reads import serve_env  # noqa: E402
+
 TWOTIER = str(Path(sys.executable).with_name("twotier"))
 
 
@@ -54,12 +58,7 @@ def main() -> None:
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     world = ROOT / "var" / f"{name}.json"
     asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
-    env = os.environ | {
-        "TWOTIER_DATABASE_URL": url,
-        "TWOTIER_PASSWORD_HASH_TIME_COST": "1",
-        "TWOTIER_PASSWORD_HASH_MEMORY_KIB": "8",
-        "TWOTIER_PASSWORD_HASH_PARALLELISM": "1",
-    }
+    env = os.environ | serve_env(url)
     try:
         started = time.perf_counter()
         seed = [TWOTIER, "bench", "seed", "--customers", str(args.customers)]

@@ -39,11 +39,12 @@ from bench.hot_reads import (  # noqa: E402
     measure,
     port_taken,
     print_row,
+    reads_parser,
     rss_mib,
+    serve_env,
     start,
     statements_and_plans,
     workloads,
-    world_parser,
 )
 
 from twotier.demo.bulk import BenchWorld  # noqa: E402
@@ -108,15 +109,9 @@ def same_answers(twotier: Server, bare: Server, loads: list[Workload]) -> dict[s
 
 
 def main() -> None:
-    parser = world_parser(__doc__, seconds=5.0)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=16)
+    parser = reads_parser(__doc__)
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds, per app and load")
-    parser.add_argument("--resellers", default="big,small", help="big, small or both")
-    parser.add_argument("--only", default="", help="workloads whose name contains this")
     parser.add_argument("--pool-size", type=int, default=16, help="the bare app's connections")
-    parser.add_argument("--plans", action="store_true", help="print the query plans")
-    parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args()
 
     world = BenchWorld.from_json(args.world.read_text())
@@ -130,12 +125,7 @@ def main() -> None:
         raise SystemExit("no workload matches --resellers and --only")
     counted = asyncio.run(statements_and_plans(url, loads))
 
-    env = {
-        "TWOTIER_DATABASE_URL": url,
-        "TWOTIER_PASSWORD_HASH_TIME_COST": "1",
-        "TWOTIER_PASSWORD_HASH_MEMORY_KIB": "8",
-        "TWOTIER_PASSWORD_HASH_PARALLELISM": "1",
-    }
+    env = serve_env(url)
     for port in (TWOTIER_PORT, BARE_PORT):
         if port_taken(port):
             raise SystemExit(f"port {port} is taken: is an earlier run still serving?")
