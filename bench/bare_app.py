@@ -55,16 +55,18 @@ CUSTOMERS_FROM = f"""
 """
 
 PAGE = ME + "SELECT" + CUSTOMER_COLUMNS + CUSTOMERS_FROM + (" ORDER BY r.created_at, r.id LIMIT 51")
+# A search answers in the order of what matched (the name, else the domain), then the
+# relationship: a page from each search index, merged (twotier's ``MergedPagedRead``).
+_NAME = "r.search_name >= $2 AND r.search_name < $3"
+_BRANCH = "(SELECT" + CUSTOMER_COLUMNS + ", {key} AS match" + CUSTOMERS_FROM
 SEARCH = (
     ME
-    + "SELECT"
-    + CUSTOMER_COLUMNS
-    + CUSTOMERS_FROM
-    + """
-    AND ((r.search_name >= $2 AND r.search_name < $3)
-       OR (r.search_domain >= $2 AND r.search_domain < $3))
-    ORDER BY r.created_at, r.id LIMIT 51
-"""
+    + "SELECT * FROM ("
+    + _BRANCH.format(key="r.search_name")
+    + f" AND {_NAME} ORDER BY r.search_name, r.id LIMIT 51) UNION ALL "
+    + _BRANCH.format(key="r.search_domain")
+    + f" AND r.search_domain >= $2 AND r.search_domain < $3 AND NOT ({_NAME})"
+    + " ORDER BY r.search_domain, r.id LIMIT 51)) m ORDER BY match, rid LIMIT 51"
 )
 SHARED = (
     ME

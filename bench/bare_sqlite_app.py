@@ -71,26 +71,29 @@ CUSTOMERS_FROM = f"""
 ORDER = " ORDER BY r.created_at, r.id LIMIT 51"
 
 PAGE = ME + "SELECT" + CUSTOMER_COLUMNS + CUSTOMERS_FROM + ORDER
-# ?3, ?4: the prefix's range [low, high) (twotier's ``prefix_range``).
-SEARCH = (
-    ME
-    + "SELECT"
-    + CUSTOMER_COLUMNS
-    + CUSTOMERS_FROM
-    + """
-    AND ((r.search_name >= ?3 AND r.search_name < ?4)
-       OR (r.search_domain >= ?3 AND r.search_domain < ?4))
-"""
-    + ORDER
+
+
+# ?3, ?4: the prefix's range [low, high) (twotier's ``prefix_range``). A search answers
+# in the order of what matched (the name, else the domain), then the relationship: a page
+# from each search index, merged (twotier's ``MergedPagedRead``).
+def _search(name: str, domain: str) -> str:
+    """The search over two ranges: ``name`` and ``domain`` are the conditions on each."""
+    branch = "SELECT * FROM (SELECT" + CUSTOMER_COLUMNS + ", {key} AS match" + CUSTOMERS_FROM
+    return (
+        ME
+        + "SELECT * FROM ("
+        + branch.format(key="r.search_name")
+        + f" AND {name} ORDER BY r.search_name, r.id LIMIT 51) UNION ALL "
+        + branch.format(key="r.search_domain")
+        + f" AND {domain} AND NOT ({name}) ORDER BY r.search_domain, r.id LIMIT 51)"
+        + ") ORDER BY match, 2 LIMIT 51"
+    )
+
+
+SEARCH = _search(
+    "r.search_name >= ?3 AND r.search_name < ?4", "r.search_domain >= ?3 AND r.search_domain < ?4"
 )
-SEARCH_OPEN = (  # a prefix whose range has no end (it ends in U+10FFFF)
-    ME
-    + "SELECT"
-    + CUSTOMER_COLUMNS
-    + CUSTOMERS_FROM
-    + " AND (r.search_name >= ?3 OR r.search_domain >= ?3)"
-    + ORDER
-)
+SEARCH_OPEN = _search("r.search_name >= ?3", "r.search_domain >= ?3")  # no end (U+10FFFF)
 
 
 def _shared(mine: str, other: str) -> str:
@@ -175,14 +178,15 @@ ORDER BY s.created_at, s.id LIMIT 51
 )
 
 
-def _tag(list_name: str, table: str) -> str:
+def _tag(list_name: str, table: str, key: str = "created_at") -> str:
     """twotier's cursor tag (``kit.pagination.binding``) of a list sorted by its table's
-    (created_at, id), ascending."""
-    spec = f"{list_name}|asc|{table}.created_at|{table}.id"
+    (key, id), ascending."""
+    spec = f"{list_name}|asc|{table}.{key}|{table}.id"
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
 CUSTOMERS_TAG = _tag("GET /api/v1/customers", "customer_relationships")
+SEARCH_TAG = _tag("GET /api/v1/customers", "customer_relationships", "search_name")
 SHARED_RESELLER_TAG = _tag(
     "GET /api/v1/indirect-resellers/{reseller_id}/customers", "customer_relationships"
 )
@@ -342,8 +346,8 @@ async def customers(request: Request) -> Response:
             rows = await _pool(request).fetch(SEARCH_OPEN, (_token(request), _now(), low))
         else:
             rows = await _pool(request).fetch(SEARCH, (_token(request), _now(), low, high))
-    else:
-        rows = await _pool(request).fetch(PAGE, (_token(request), _now()))
+        return _page(rows, _customer, SEARCH_TAG, (12, 1))
+    rows = await _pool(request).fetch(PAGE, (_token(request), _now()))
     return _page(rows, _customer, CUSTOMERS_TAG, (0, 1))
 
 

@@ -55,9 +55,10 @@ async def customer_of(
     reseller: Org,
     provider_id: str | None = None,
     name: str = "Northwind Traders",
+    domain: str | None = None,
     **body: Any,
 ) -> Org:
-    customer = await make_org(client, name=name)
+    customer = await make_org(client, name=name, domain=domain)
     invitation = await invite_customer(client, reseller, provider_id, **body)
     response = await accept_as_customer(client, customer, invitation)
     assert response.status_code == 200, response.text

@@ -80,9 +80,12 @@ class CustomerRelationship(IdMixin, Base):
             "created_at",
             "id",
         ),
-        # q=: a case-insensitive prefix of the customer's name or domain, per partner.
-        Index("ix_relationships_search_name", "partner_account_id", "status", "search_name"),
-        Index("ix_relationships_search_domain", "partner_account_id", "status", "search_domain"),
+        # q=: a case-insensitive prefix of the customer's name or domain, per partner, in
+        # the order a search answers (the key, then the id): a page reads a page of each.
+        Index("ix_relationships_search_name", "partner_account_id", "status", "search_name", "id"),
+        Index(
+            "ix_relationships_search_domain", "partner_account_id", "status", "search_domain", "id"
+        ),
     )
 
     customer_tenant_id: Mapped[uuid.UUID] = mapped_column(

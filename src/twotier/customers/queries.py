@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import ColumnElement, Row, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Row, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -29,7 +29,7 @@ from twotier.directory.models import PartnerAccount, Tenant
 from twotier.directory.principal import Permission, Principal
 from twotier.kit.clock import utcnow
 from twotier.kit.errors import Forbidden
-from twotier.kit.fastread import PagedRead, Read
+from twotier.kit.fastread import MergedPagedRead, PagedRead, Read
 from twotier.kit.pagination import AnySelect, PageParams
 from twotier.partners.schemas import PartnerRef
 
@@ -148,17 +148,21 @@ def _page_read(shared: Side | None, search: str | None) -> PagedRead:
                 CustomerRelationship.other_tier_account_id == other,
                 linked(shared, bindparam("mine"), other),
             )
-        if search is not None:
-            bounded = search == "bounded"
-            stmt = stmt.where(
-                or_(
-                    _starts(CustomerRelationship.search_name, bounded),
-                    _starts(CustomerRelationship.search_domain, bounded),
-                )
-            )
         return stmt
 
-    return PagedRead(build, [CustomerRelationship.created_at, CustomerRelationship.id])
+    if search is None:
+        return PagedRead(build, [CustomerRelationship.created_at, CustomerRelationship.id])
+    # A search answers in the order of what matched (the name, else the domain), which the
+    # two search indexes serve: a page reads one page from each, however many match.
+    bounded = search == "bounded"
+    return MergedPagedRead(
+        build,
+        [
+            (key, _starts(key, bounded))
+            for key in (CustomerRelationship.search_name, CustomerRelationship.search_domain)
+        ],
+        CustomerRelationship.id,
+    )
 
 
 def readable_by(principal: Principal) -> uuid.UUID:
@@ -191,7 +195,8 @@ async def customer_dicts(
     shared_with: tuple[Side, uuid.UUID] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the caller's active customers, oldest relationship first; ``q`` is a
-    prefix of the name or the domain; ``shared_with`` (the caller's side of a link, the
+    prefix of the name or the domain, answered in name order (a customer matched by its
+    domain only, at its domain's place); ``shared_with`` (the caller's side of a link, the
     other side's account) keeps those shared with the partner the caller is linked to, and
     none without an active link."""
     binds: dict[str, Any] = {"mine": readable_by(principal)}

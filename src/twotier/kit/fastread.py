@@ -23,7 +23,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Insert, Integer, Row, bindparam, insert, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Integer,
+    Row,
+    bindparam,
+    insert,
+    not_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
@@ -270,13 +281,10 @@ class PagedRead:
 
     def __init__(self, build: Callable[[], Select[*tuple[Any, ...]]], keys: Sequence[Any]) -> None:
         self.keys = list(keys)
-        limit = bindparam("page_limit", type_=Integer())
-        after = tuple_(
-            *(bindparam(f"after_{n}", type_=key.type) for n, key in enumerate(self.keys))
-        )
-        self._first = Read(build().order_by(*self.keys).limit(limit))
+        self._names = [key.key for key in self.keys]
+        self._first = Read(build().order_by(*self.keys).limit(_LIMIT))
         self._next = Read(
-            build().where(tuple_(*self.keys) > after).order_by(*self.keys).limit(limit)
+            build().where(tuple_(*self.keys) > _after(self.keys)).order_by(*self.keys).limit(_LIMIT)
         )
 
     async def page(
@@ -293,5 +301,53 @@ class PagedRead:
         if len(rows) > params.limit:
             rows = rows[: params.limit]
             last = rows[-1]._mapping
-            cursor = pagination.encode([last[key.key] for key in self.keys], tag)
+            cursor = pagination.encode([last[name] for name in self._names], tag)
         return rows, cursor
+
+
+_LIMIT = bindparam("page_limit", type_=Integer())
+
+
+def _after(keys: Sequence[Any]) -> Any:
+    """The cursor's position: the last row's keys, bound as ``after_0``, ``after_1``, ..."""
+    return tuple_(*(bindparam(f"after_{n}", type_=key.type) for n, key in enumerate(keys)))
+
+
+class MergedPagedRead(PagedRead):
+    """A keyset-paged read of the rows that any of several conditions match, each condition
+    a range of an index of its own (a customer search: a prefix of the name, or of the
+    domain). A row's position is the value its first matching branch matched on, then
+    ``tiebreak``; each branch reads at most a page from its index in that order, excluding
+    the rows an earlier branch takes, and one outer sort merges those pages — so a page
+    costs the same however many rows match, where one ``OR`` sorted by another key reads
+    every match. ``build`` is as ``PagedRead``'s; the rows carry the matched value last,
+    as ``match``."""
+
+    def __init__(
+        self,
+        build: Callable[[], Select[*tuple[Any, ...]]],
+        branches: Sequence[tuple[Any, ColumnElement[bool]]],
+        tiebreak: Any,
+    ) -> None:
+        self.keys = [branches[0][0], tiebreak]
+        self._names = ["match", tiebreak.key]
+        self._first = Read(self._merged(build, branches, tiebreak, after=False))
+        self._next = Read(self._merged(build, branches, tiebreak, after=True))
+
+    @staticmethod
+    def _merged(
+        build: Callable[[], Select[*tuple[Any, ...]]],
+        branches: Sequence[tuple[Any, ColumnElement[bool]]],
+        tiebreak: Any,
+        after: bool,
+    ) -> Select[*tuple[Any, ...]]:
+        parts = []
+        for n, (key, matches) in enumerate(branches):
+            part = build().add_columns(key.label("match")).where(matches)
+            part = part.where(*(not_(earlier) for _key, earlier in branches[:n]))
+            if after:
+                part = part.where(tuple_(key, tiebreak) > _after([key, tiebreak]))
+            ordered = part.order_by(key, tiebreak).limit(_LIMIT).subquery(f"branch_{n}")
+            parts.append(select(ordered))
+        merged = union_all(*parts).subquery("merged")
+        return select(merged).order_by(merged.c.match, merged.c[tiebreak.key]).limit(_LIMIT)
