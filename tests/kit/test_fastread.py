@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC
 from typing import Any
 
+import aiosqlite
 import httpx
 import pytest
 from sqlalchemy import bindparam, select
@@ -88,6 +89,38 @@ async def test_a_hot_read_is_heard_by_the_engines_listeners(
         await directory_queries._ME.all(session, tenant_id=uuid.UUID(world.customer.id))
     assert len(seen) == 1
     assert "FROM tenants" in seen[0]
+
+
+async def test_on_sqlite_a_point_read_skips_the_trip_to_aiosqlites_thread_a_page_takes_it(
+    client: httpx.AsyncClient, world: World, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db.is_sqlite:
+        pytest.skip("aiosqlite's thread is SQLite's")
+    trips: list[str] = []  # the statements sent to aiosqlite's thread to run
+    queue: Any = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(fn, "__name__", "") == "_execute_fetchall":
+            trips.append(args[0])
+        return await queue(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+
+    async def trips_of(path: str) -> int:
+        await client.get(path, headers=world.reseller.auth)  # a kept connection lent
+        trips.clear()
+        with statements(db.engine) as seen:
+            response = await client.get(path, headers=world.reseller.auth)
+        assert response.status_code == 200, response.text
+        assert len(seen) == 2  # the principal, then the read: both heard
+        return len(trips)
+
+    # The principal's lookup and the point reads run in the request's thread ...
+    assert await trips_of("/api/v1/me") == 0
+    assert await trips_of(world.path()) == 0
+    # ... a page goes to aiosqlite's thread, once.
+    assert await trips_of("/api/v1/customers") == 1
+    assert await trips_of(world.path("/subscriptions")) == 1
 
 
 async def test_a_read_session_lends_one_pooled_connection_and_gives_it_back(

@@ -242,7 +242,8 @@ _RECORD = Read(
         ),
     )
     .where(CustomerRelationship.customer_tenant_id == bindparam("customer"))
-    .order_by(DelegatedAccessGrant.created_at, DelegatedAccessGrant.id)
+    .order_by(DelegatedAccessGrant.created_at, DelegatedAccessGrant.id),
+    inline=True,
 )
 
 

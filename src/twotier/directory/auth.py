@@ -71,7 +71,8 @@ _BY_TOKEN = Read(
         AccessToken.kind == bindparam("kind"),
         AccessToken.revoked_at.is_(None),
         AccessToken.expires_at > bindparam("now", type_=UTCDateTime()),
-    )
+    ),
+    inline=True,
 )
 
 

@@ -24,7 +24,8 @@ _ME = Read(
         PartnerAccount.country.label("partner_country"),
     )
     .outerjoin(PartnerAccount, PartnerAccount.tenant_id == Tenant.id)
-    .where(Tenant.id == bindparam("tenant_id"))
+    .where(Tenant.id == bindparam("tenant_id")),
+    inline=True,
 )
 
 

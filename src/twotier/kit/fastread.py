@@ -77,10 +77,19 @@ class Read:
 
     Any statement with bound parameters will do: a SELECT, or an INSERT, UPDATE or DELETE
     (with RETURNING for what it wrote) run in the session's transaction. ``sqlite`` is the
-    statement to run on SQLite where the dialects need different constructs (an upsert)."""
+    statement to run on SQLite where the dialects need different constructs (an upsert).
 
-    def __init__(self, statement: Executable, *, sqlite: Executable | None = None) -> None:
+    ``inline`` marks a point read (a row or a few, by key): on SQLite it runs in the calling
+    thread, on the sqlite3 connection under aiosqlite's, instead of a trip to aiosqlite's
+    thread — the trip (a queue, a wake-up, a future set across threads) costs more than
+    such a read; a page, whose SQLite work can overlap the event loop's, keeps the trip.
+    The request holds its connection alone, so nothing else uses it meanwhile."""
+
+    def __init__(
+        self, statement: Executable, *, sqlite: Executable | None = None, inline: bool = False
+    ) -> None:
         self.statement = statement
+        self.inline = inline
         self._variants = {"sqlite": sqlite} if sqlite is not None else {}
         self._compiled: dict[str, _Compiled] = {}
 
@@ -182,6 +191,8 @@ class Read:
             if many:
                 await raw.executemany(compiled.sql, batch)
                 fetched: Any = []
+            elif dialect.name == "sqlite" and self.inline:
+                fetched = raw._conn.execute(compiled.sql, batch[0]).fetchall()
             elif dialect.name == "sqlite":
                 # One trip to aiosqlite's thread (execute, fetch and close are three).
                 fetched = await raw.execute_fetchall(compiled.sql, batch[0])
