@@ -226,13 +226,14 @@ def _money(text: str) -> str:
     return f"{whole}.{fraction.rstrip('0').ljust(2, '0')}"
 
 
-def _cursor(tag: str, created_at: str, id_hex: str) -> str:
+def _cursor(tag: str, key: str, id_hex: str, *, timed: bool = True) -> str:
     """twotier's cursor (``kit.pagination.encode``) after a row: its key's values as Python
-    writes them (``isoformat`` of the aware time, the hyphenated UUID)."""
-    if created_at.endswith(".000000"):
-        created_at = created_at[:-7]
-    since = created_at.replace(" ", "T", 1) + "+00:00"
-    raw = orjson.dumps([tag, since, _uuid(id_hex)])
+    writes them (``isoformat`` of an aware time when ``timed``, the hyphenated UUID)."""
+    if timed:
+        if key.endswith(".000000"):
+            key = key[:-7]
+        key = key.replace(" ", "T", 1) + "+00:00"
+    raw = orjson.dumps([tag, key, _uuid(id_hex)])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -283,6 +284,8 @@ def _page(
     item: Callable[[Sequence[Any]], dict[str, Any]],
     tag: str,
     keys: tuple[int, int],
+    *,
+    timed: bool = True,
 ) -> Response:
     """A page of at most LIMIT items, and the cursor after its last row (whose sort keys
     are at the positions ``keys``) when there are more."""
@@ -290,7 +293,7 @@ def _page(
     if len(rows) > LIMIT:
         rows = rows[:LIMIT]
         last = rows[-1]
-        cursor = _cursor(tag, last[keys[0]], last[keys[1]])
+        cursor = _cursor(tag, last[keys[0]], last[keys[1]], timed=timed)
     return _json({"items": [item(r) for r in rows], "next_cursor": cursor})
 
 
@@ -346,7 +349,7 @@ async def customers(request: Request) -> Response:
             rows = await _pool(request).fetch(SEARCH_OPEN, (_token(request), _now(), low))
         else:
             rows = await _pool(request).fetch(SEARCH, (_token(request), _now(), low, high))
-        return _page(rows, _customer, SEARCH_TAG, (12, 1))
+        return _page(rows, _customer, SEARCH_TAG, (12, 1), timed=False)
     rows = await _pool(request).fetch(PAGE, (_token(request), _now()))
     return _page(rows, _customer, CUSTOMERS_TAG, (0, 1))
 
