@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--connections", default="8,32")
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--workers", type=int, default=1, help="twotier serve --workers")
+    parser.add_argument("--pool-size", default="40", help="TWOTIER_DB_POOL_SIZE of the server")
     args = parser.parse_args()
     world = BenchWorld.from_json(args.world.read_text())
     url = args.database_url or world.database
@@ -122,7 +123,7 @@ def main() -> None:
     ]
     if port_taken(PORT):
         raise SystemExit(f"port {PORT} is taken")
-    env = serve_env(url, db_pool_size="40")
+    env = serve_env(url, db_pool_size=args.pool_size)
     probe = Workload("/me", "/api/v1/me", world.provider_token)
     command = [str(Path(sys.executable).parent / "twotier"), "serve", "--port", str(PORT)]
     if args.workers > 1:

@@ -61,6 +61,9 @@ from twotier.webhooks import views as webhook_views
 
 log = logging.getLogger(__name__)
 
+# The collector's thresholds once the app has started (young, middle, old generations).
+GC_THRESHOLDS = (20_000, 20, 20)
+
 DESCRIPTION = """\
 twotier runs a two-tier cloud channel: partner enrollment and review, provider ↔ reseller
 invitations and links, customer relationships with time-bound delegated admin access,
@@ -121,6 +124,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         # (pauses of tens of milliseconds, the p99 of every request that waits behind one).
         gc.collect()
         gc.freeze()
+        # A request makes thousands of short-lived objects: collecting the young generation
+        # every 700 allocations (the default) ran it several times per order; every
+        # 20,000 costs as much per collection and a tenth as often (orders/s at 32
+        # connections up ≈ 15 %, BENCHMARKS.md).
+        gc.set_threshold(*GC_THRESHOLDS)
         try:
             yield
         finally:

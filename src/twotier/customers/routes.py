@@ -163,7 +163,13 @@ async def revoke_customer_invitation(
 
 
 @router.get(
-    "/customers", response_model=Page[CustomerOut], responses=problems(403), summary="My customers"
+    "/customers",
+    response_model=Page[CustomerOut],
+    responses=problems(403),
+    summary="My customers",
+    description="My active customers, oldest relationship first. With `q`, the customers "
+    "whose name or domain starts with it, in the order of the name (a customer found by its "
+    "domain alone, at its domain's place).",
 )
 async def list_customers(
     principal: CurrentPrincipal,
