@@ -11,7 +11,7 @@ from typing import Any
 import aiosqlite
 import httpx
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import Insert, bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.commerce.helpers import World, subscribe, two_tier_world
@@ -23,7 +23,7 @@ from twotier.directory import auth
 from twotier.directory import queries as directory_queries
 from twotier.directory.models import Tenant, TenantKind, TokenKind
 from twotier.kit.clock import utcnow
-from twotier.kit.db import Database, ReadSession
+from twotier.kit.db import Database, ReadSession, WriteInReadOnlySession
 from twotier.kit.fastread import Read, insert_row
 from twotier.kit.security import token_hash
 
@@ -204,6 +204,50 @@ async def test_a_write_is_part_of_the_sessions_transaction_even_when_it_runs_fir
             select(Tenant.domain).where(Tenant.domain.like("%.example")).order_by(Tenant.domain)
         )
         assert list(found) == ["also.example", "kept.example"]
+
+
+async def test_a_write_through_a_reading_session_is_refused_and_nothing_is_written(
+    committed_db: Database,
+) -> None:
+    session = committed_db.read_sessions()
+    assert isinstance(session, ReadSession)
+    try:
+        with pytest.raises(WriteInReadOnlySession):
+            await _ADD_TENANT.all(session, **_tenant("read-only.example"))
+        # The same session still reads.
+        found = await _DOMAINS.all(session, domain="read-only.example")
+        assert found == []
+    finally:
+        await session.close()
+    async with committed_db.write_sessions() as writer, writer.begin():
+        await _ADD_TENANT.all(writer, **_tenant("read-only.example"))
+    async with committed_db.read_sessions() as session:
+        assert len(await _DOMAINS.all(session, domain="read-only.example")) == 1
+
+
+async def test_the_engines_after_execute_listeners_hear_a_write_with_its_rows(
+    session: AsyncSession, db: Database
+) -> None:
+    """As for a Core statement: the statement, then each row's parameters by name (the
+    suite's audit capture, ``tests/announcements.py``, reads them so)."""
+    heard: list[tuple[Any, list[dict[str, Any]]]] = []
+
+    def hear(_conn: Any, clause: Any, multiparams: Any, *_args: Any) -> None:
+        if isinstance(clause, Insert):  # not the test session's own SAVEPOINTs
+            heard.append((clause, multiparams))
+
+    event.listen(db.engine.sync_engine, "after_execute", hear)
+    try:
+        rows = [_tenant("heard-1.example"), _tenant("heard-2.example")]
+        await _ADD_TENANT.many(session, rows)
+    finally:
+        event.remove(db.engine.sync_engine, "after_execute", hear)
+    [(clause, multiparams)] = heard
+    assert clause is _ADD_TENANT.statement
+    assert [row["domain"] for row in multiparams] == ["heard-1.example", "heard-2.example"]
+
+
+_DOMAINS = Read(select(Tenant.id).where(Tenant.domain == bindparam("domain")))
 
 
 async def test_a_write_missing_a_value_is_refused_not_written_as_null(

@@ -111,6 +111,36 @@ def record(
     Only an insert with the content's keyed hash: nothing shared is locked, so requests
     writing records never wait for each other; the sealer chains the record later.
     """
+    entry = new_entry(
+        operation=operation,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        actor=actor,
+        subject_tenant_id=subject_tenant_id,
+        on_behalf_of_customer_id=on_behalf_of_customer_id,
+        detail=detail,
+        actor_user_id=actor_user_id,
+        actor_tenant_id=actor_tenant_id,
+        request_id=request_id,
+    )
+    session.add(entry)
+    return entry
+
+
+def new_entry(
+    *,
+    operation: str,
+    resource_type: str,
+    resource_id: uuid.UUID | str | None,
+    actor: Principal | None = None,
+    subject_tenant_id: uuid.UUID | None = None,
+    on_behalf_of_customer_id: uuid.UUID | None = None,
+    detail: dict[str, Any] | None = None,
+    actor_user_id: uuid.UUID | None = None,
+    actor_tenant_id: uuid.UUID | None = None,
+    request_id: str | None = None,
+) -> AuditRecord:
+    """An audit record as ``record`` writes it, not yet added to any session."""
     fields: dict[str, Any] = {
         "id": uuid.uuid4(),
         "at": utcnow(),
@@ -127,13 +157,11 @@ def record(
         "request_id": actor.request_id if actor else request_id,
         "detail": detail or {},
     }
-    entry = AuditRecord(
+    return AuditRecord(
         **fields,
         hash_version=KEYED,
         content_hash=hash_content(content_of(fields), key=write_key()),
     )
-    session.add(entry)
-    return entry
 
 
 async def partner_actions_in(

@@ -12,9 +12,11 @@ session's transaction, which is begun on the driver first; ``many`` writes many 
 round trip.
 
 The engine's ``before_cursor_execute`` listeners still hear every statement (the test
-suite counts statements that way). A ``ReadSession`` (a GET's) reads on a driver connection
-the database's lender keeps; any other session's statements run on its connection, inside
-its transaction.
+suite counts statements that way), and its ``after_execute`` listeners each statement with
+its parameters by name, as for a Core statement (the test suite's audit capture). A
+``ReadSession`` (a GET's) reads on a driver connection the database's lender keeps, and
+refuses writes; any other session's statements run on its connection, inside its
+transaction.
 """
 
 from __future__ import annotations
@@ -40,9 +42,10 @@ from sqlalchemy.engine.result import SimpleResultMetaData
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql import Executable, Select
+from sqlalchemy.sql.dml import UpdateBase
 
 from twotier.kit import pagination
-from twotier.kit.db import ReadSession
+from twotier.kit.db import ReadSession, WriteInReadOnlySession
 from twotier.kit.pagination import PageParams
 
 Processor = Callable[[Any], Any] | None
@@ -90,6 +93,7 @@ class Read:
     ) -> None:
         self.statement = statement
         self.inline = inline
+        self._writes = isinstance(statement, UpdateBase)  # INSERT, UPDATE, DELETE
         self._variants = {"sqlite": sqlite} if sqlite is not None else {}
         self._compiled: dict[str, _Compiled] = {}
 
@@ -167,6 +171,8 @@ class Read:
     ) -> list[Row[Any]]:
         conn: AsyncConnection | None = None
         if isinstance(session, ReadSession):
+            if self._writes:  # a reading session has no transaction to write in
+                raise WriteInReadOnlySession("a read-only session was asked to write")
             engine: Any = session.bind
             pooled = await session.pooled()
             dialect, dispatch, sync = engine.dialect, engine.sync_engine.dispatch, None
@@ -209,6 +215,9 @@ class Read:
             raise DBAPIError(
                 compiled.sql, batch, exc, hide_parameters=True, connection_invalidated=closed
             ) from exc
+        if dispatch.after_execute:  # as SQLAlchemy tells a Core statement it has run
+            statement = self.statement_for(dialect.name)
+            dispatch.after_execute(sync, statement, list(rows), {}, {}, None)
         meta, processors = compiled.metadata, compiled.results
         keys = meta._key_to_index
         return [Row(meta, processors, keys, record) for record in fetched]  # type: ignore[arg-type]
@@ -233,6 +242,12 @@ def insert_row(table: Any) -> Insert:
     return insert(table).values(
         {column.key: bindparam(column.key, type_=column.type) for column in table.columns}
     )
+
+
+def entity_row(entity: Any) -> dict[str, Any]:
+    """An ORM entity built but not added as ``insert_row(its table)``'s parameters: every
+    column's value (None where the entity has none)."""
+    return {column.key: getattr(entity, column.key) for column in entity.__table__.columns}
 
 
 _UNSET = object()
