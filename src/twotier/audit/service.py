@@ -111,23 +111,25 @@ def record(
     Only an insert with the content's keyed hash: nothing shared is locked, so requests
     writing records never wait for each other; the sealer chains the record later.
     """
-    entry = new_entry(
-        operation=operation,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        actor=actor,
-        subject_tenant_id=subject_tenant_id,
-        on_behalf_of_customer_id=on_behalf_of_customer_id,
-        detail=detail,
-        actor_user_id=actor_user_id,
-        actor_tenant_id=actor_tenant_id,
-        request_id=request_id,
+    entry = AuditRecord(
+        **new_row(
+            operation=operation,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            actor=actor,
+            subject_tenant_id=subject_tenant_id,
+            on_behalf_of_customer_id=on_behalf_of_customer_id,
+            detail=detail,
+            actor_user_id=actor_user_id,
+            actor_tenant_id=actor_tenant_id,
+            request_id=request_id,
+        )
     )
     session.add(entry)
     return entry
 
 
-def new_entry(
+def new_row(
     *,
     operation: str,
     resource_type: str,
@@ -139,8 +141,9 @@ def new_entry(
     actor_user_id: uuid.UUID | None = None,
     actor_tenant_id: uuid.UUID | None = None,
     request_id: str | None = None,
-) -> AuditRecord:
-    """An audit record as ``record`` writes it, not yet added to any session."""
+) -> dict[str, Any]:
+    """An audit record as ``record`` writes it, as every column's value (for an insert of
+    its own, or an ``AuditRecord``)."""
     fields: dict[str, Any] = {
         "id": uuid.uuid4(),
         "at": utcnow(),
@@ -157,11 +160,14 @@ def new_entry(
         "request_id": actor.request_id if actor else request_id,
         "detail": detail or {},
     }
-    return AuditRecord(
-        **fields,
-        hash_version=KEYED,
-        content_hash=hash_content(content_of(fields), key=write_key()),
-    )
+    return fields | {
+        "hash_version": KEYED,
+        "content_hash": hash_content(content_of(fields), key=write_key()),
+        "seq": None,  # the sealer's, later
+        "prev_hash": None,
+        "chain_hash": None,
+        "refused_at": None,
+    }
 
 
 async def partner_actions_in(

@@ -19,8 +19,9 @@ from twotier.audit.models import AuditRecord
 from twotier.events.catalog import EventType
 from twotier.events.models import Event
 from twotier.kit.clock import utcnow
-from twotier.kit.fastread import Read, entity_row, insert_row
+from twotier.kit.fastread import Read, insert_row
 from twotier.webhooks import fanout
+from twotier.webhooks.models import DeliveryKind
 
 if TYPE_CHECKING:
     from twotier.directory.principal import Principal
@@ -58,15 +59,17 @@ async def emit(
     to its type (one query for all the audience's endpoints, none when ``subscribers``
     already holds them); ``fan_out=False`` makes none.
     """
-    event = new_event(
-        type_,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        resource_uri=resource_uri,
-        actor=actor,
-        audience=audience,
-        on_behalf_of_customer_id=on_behalf_of_customer_id,
-        data=data,
+    event = Event(
+        **new_row(
+            type_,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            resource_uri=resource_uri,
+            actor=actor,
+            audience=audience,
+            on_behalf_of_customer_id=on_behalf_of_customer_id,
+            data=data,
+        )
     )
     session.add(event)
     if fan_out:
@@ -74,7 +77,7 @@ async def emit(
     return event
 
 
-def new_event(
+def new_row(
     type_: EventType,
     *,
     resource_type: str,
@@ -84,26 +87,26 @@ def new_event(
     audience: Iterable[uuid.UUID | None],
     on_behalf_of_customer_id: uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
-) -> Event:
-    """An event as ``emit`` records it (its audience each tenant once, in order), not yet
-    added to any session."""
+) -> dict[str, Any]:
+    """An event as ``emit`` records it (its audience each tenant once, in order), as every
+    column's value (for an insert of its own, or an ``Event``)."""
     seen: list[str] = []
     for tenant_id in audience:
         if tenant_id is not None and str(tenant_id) not in seen:
             seen.append(str(tenant_id))
-    return Event(
-        id=uuid.uuid4(),
-        type=type_,
-        occurred_at=utcnow(),
-        resource_type=resource_type,
-        resource_id=str(resource_id),
-        resource_uri=resource_uri,
-        actor=actor_of(actor),
-        partner_id=actor.partner_id if actor else None,
-        on_behalf_of_customer_id=on_behalf_of_customer_id,
-        audience=seen,
-        data=data or {},
-    )
+    return {
+        "id": uuid.uuid4(),
+        "type": type_,
+        "occurred_at": utcnow(),
+        "resource_type": resource_type,
+        "resource_id": str(resource_id),
+        "resource_uri": resource_uri,
+        "actor": actor_of(actor),
+        "partner_id": actor.partner_id if actor else None,
+        "on_behalf_of_customer_id": on_behalf_of_customer_id,
+        "audience": seen,
+        "data": data or {},
+    }
 
 
 # The audit record and the events of an announcement, written as they are made (no ORM
@@ -141,11 +144,11 @@ async def announce(
     actor_user_id: uuid.UUID | None = None,
     actor_tenant_id: uuid.UUID | None = None,
     request_id: str | None = None,
-) -> AuditRecord:
+) -> None:
     """Record that ``actor`` did ``operation`` (the audit record) and tell the tenants
     concerned (each ``Tell`` an event, with its webhook deliveries), in that order: the
     record and the events are written at once, in the caller's transaction."""
-    entry = audit.new_entry(
+    entry = audit.new_row(
         operation=operation,
         resource_type=resource_type,
         resource_id=resource_id,
@@ -157,16 +160,8 @@ async def announce(
         actor_tenant_id=actor_tenant_id,
         request_id=request_id,
     )
-    # The endpoints of everyone told, read once for all the events.
-    known = (
-        await fanout.subscribers(
-            session, (t for event in tell for t in event.audience if t is not None)
-        )
-        if len(tell) > 1
-        else None
-    )
     made = [
-        new_event(
+        new_row(
             event.type,
             resource_type=event.resource_type,
             resource_id=event.resource_id,
@@ -178,8 +173,11 @@ async def announce(
         )
         for event in tell
     ]
-    await _INSERT_AUDIT.all(session, **entity_row(entry))
-    await _INSERT_EVENT.many(session, [entity_row(event) for event in made])
-    for event in made:
-        await fanout.fan_out(session, event, known)
-    return entry
+    # The endpoints of everyone told, read once for all the events.
+    audience = [uuid.UUID(t) for row in made for t in row["audience"]]
+    known = await fanout.subscribers(session, audience)
+    await _INSERT_AUDIT.all(session, **entry)
+    await _INSERT_EVENT.many(session, made)
+    for row in made:
+        for endpoint_id in fanout.wanting(known, row["audience"], row["type"]):
+            fanout.new_delivery(session, endpoint_id, Event(**row), kind=DeliveryKind.event)

@@ -244,12 +244,6 @@ def insert_row(table: Any) -> Insert:
     )
 
 
-def entity_row(entity: Any) -> dict[str, Any]:
-    """An ORM entity built but not added as ``insert_row(its table)``'s parameters: every
-    column's value (None where the entity has none)."""
-    return {column.key: getattr(entity, column.key) for column in entity.__table__.columns}
-
-
 _UNSET = object()
 _LENT = "fastread_connection"
 

@@ -100,6 +100,15 @@ async def subscribed(
     return [s.id for s in await subscribers(session, tenant_ids) if event_type in s.events]
 
 
+def wanting(
+    known: Sequence[Subscriber], audience: Sequence[str], event_type: str
+) -> list[uuid.UUID]:
+    """The endpoints among ``known`` that an event of ``event_type`` for ``audience`` (tenant
+    ids, as an event holds them) is delivered to."""
+    members = {uuid.UUID(t) for t in audience}
+    return [s.id for s in known if s.tenant_id in members and event_type in s.events]
+
+
 async def fan_out(
     session: AsyncSession, event: Event, known: Sequence[Subscriber] | None = None
 ) -> int:
@@ -108,11 +117,9 @@ async def fan_out(
     events of one change."""
     if not event.audience:
         return 0
-    audience = [uuid.UUID(t) for t in event.audience]
     if known is None:
-        known = await subscribers(session, audience)
-    members = set(audience)
-    wanted = [s.id for s in known if s.tenant_id in members and event.type in s.events]
+        known = await subscribers(session, [uuid.UUID(t) for t in event.audience])
+    wanted = wanting(known, event.audience, event.type)
     if wanted:
         # The event row first: nothing but this flush orders it before its deliveries.
         await session.flush()
