@@ -469,7 +469,7 @@ def _shape(sql: str) -> str:
     return f"{verb} {words[words.index(after) + 1]}"
 
 
-async def test_an_order_is_thirteen_statements_whatever_its_lines(
+async def test_an_order_is_eleven_statements_whatever_its_lines(
     client: httpx.AsyncClient, engine: AsyncEngine, world: World, operator: dict[str, str]
 ) -> None:
     other = await make_offer(client, operator, product="Contoso Teams", sku="Phone")
@@ -478,9 +478,9 @@ async def test_an_order_is_thirteen_statements_whatever_its_lines(
     assert [_shape(s) for s in one] == [
         "SELECT users",  # the principal
         "INSERT idempotency_keys",  # the key, taken (nothing when another request has it)
-        "SELECT customer_relationships",  # the provider's, with the customer's country
-        "SELECT offers",  # every line's offer, SKU, product and price
-        "SELECT partner_accounts",  # every reseller of record, linked and related
+        # The provider's relationship with the customer's country, joined to every line's
+        # offer (SKU, product, price) and every reseller of record (linked and related).
+        "SELECT customer_relationships",
         "INSERT orders",
         "INSERT subscriptions",
         "INSERT order_lines",

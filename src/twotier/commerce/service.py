@@ -14,10 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Row, and_, bindparam, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from twotier.channel.models import LinkStatus, ResellerLink
 from twotier.commerce import queries
@@ -218,91 +219,110 @@ async def create_order(
 
 @dataclass(frozen=True)
 class _OrderPlan:
-    """What an order was checked against, read in three queries whatever its lines: the
+    """What an order was checked against, read in one query whatever its lines: the
     provider and the customer's country, every line's offer (with its SKU, product and
     price in that country), every reseller of record."""
 
-    provider: Row[Any]
+    provider: _Party
     country: str
-    offers: dict[uuid.UUID, Row[Any]]
-    resellers: dict[str, Row[Any]]
+    offers: dict[uuid.UUID, _Offer]
+    resellers: dict[str, _Party]
 
 
-# The provider's active relationship with the customer, with the customer's country.
-_ORDERING_PROVIDER = Read(
-    select(
-        Tenant.country.label("customer_country"),
-        PartnerAccount.id,
-        PartnerAccount.partner_id,
-        PartnerAccount.company_name,
-        PartnerAccount.country,
-        PartnerAccount.tenant_id,
-    )
+class _Party(NamedTuple):
+    """The ordering provider, or a reseller of record."""
+
+    id: uuid.UUID
+    partner_id: str
+    company_name: str
+    country: str
+    tenant_id: uuid.UUID
+
+
+class _Offer(NamedTuple):
+    """A line's live offer, with its SKU, product and price in the customer's country
+    (read as the database gives them, like a row)."""
+
+    id: Any
+    name: str
+    sku_id: Any
+    billing_cycle: Any
+    term: Any
+    cancellation_window_days: int
+    min_quantity: int
+    max_quantity: int
+    sku_name: str
+    product_name: str
+    unit_price: Any  # None where the offer is not sold in the customer's country
+    currency: Any
+
+
+_reseller = aliased(PartnerAccount)
+_resellers_own = aliased(CustomerRelationship)  # the reseller's relationship, not the provider's
+_PARTY = (PartnerAccount.id, PartnerAccount.partner_id, PartnerAccount.company_name,
+          PartnerAccount.country, PartnerAccount.tenant_id)  # fmt: skip
+_RESELLER = (_reseller.id, _reseller.partner_id, _reseller.company_name, _reseller.country,
+             _reseller.tenant_id)  # fmt: skip
+_OFFER = (Offer.id, Offer.name, Offer.sku_id, Offer.billing_cycle, Offer.term,
+          Offer.cancellation_window_days, Offer.min_quantity, Offer.max_quantity,
+          Sku.name, Product.name, OfferPrice.unit_price, OfferPrice.currency)  # fmt: skip
+
+# What an order is checked against, in one query: the provider's active relationship with
+# the customer (no row: no such customer), with the customer's country; joined to it, the
+# lines' live offers with their SKU, product and price in that country, and the named
+# resellers that may be partner of record (indirect resellers linked to the provider with
+# an active relationship with the customer) — a row per offer and reseller found.
+_ORDER_CHECK = Read(
+    select(Tenant.country, *_PARTY, *_OFFER, *_RESELLER)
     .select_from(CustomerRelationship)
     .join(Tenant, Tenant.id == CustomerRelationship.customer_tenant_id)
     .join(PartnerAccount, PartnerAccount.id == CustomerRelationship.partner_account_id)
+    .outerjoin(
+        Offer,
+        and_(
+            Offer.id.in_(bindparam("offer_ids", expanding=True)),
+            Offer.status == OfferStatus.active,
+        ),
+    )
+    .outerjoin(Sku, Sku.id == Offer.sku_id)
+    .outerjoin(Product, Product.id == Sku.product_id)
+    .outerjoin(
+        OfferPrice, and_(OfferPrice.offer_id == Offer.id, OfferPrice.country == Tenant.country)
+    )
+    .outerjoin(
+        _reseller,
+        and_(
+            _reseller.partner_id.in_(bindparam("partner_ids", expanding=True)),
+            select(PartnerProgram.partner_account_id)
+            .where(
+                PartnerProgram.partner_account_id == _reseller.id,
+                PartnerProgram.program == Program.indirect_reseller,
+            )
+            .exists(),
+            select(ResellerLink.id)
+            .where(
+                ResellerLink.provider_account_id == PartnerAccount.id,
+                ResellerLink.reseller_account_id == _reseller.id,
+                ResellerLink.status == LinkStatus.active,
+            )
+            .exists(),
+            select(_resellers_own.id)
+            .where(
+                _resellers_own.partner_account_id == _reseller.id,
+                _resellers_own.customer_tenant_id == bindparam("customer_id"),
+                _resellers_own.status == RelationshipStatus.active,
+            )
+            .exists(),
+        ),
+    )
     .where(
         CustomerRelationship.partner_account_id == bindparam("provider_id"),
         CustomerRelationship.customer_tenant_id == bindparam("customer_id"),
         CustomerRelationship.status == RelationshipStatus.active,
     )
 )
-
-# The lines' live offers, with their SKU, product and price in the customer's country.
-_OFFERS_TO_ORDER = Read(
-    select(
-        Offer.id,
-        Offer.name,
-        Offer.sku_id,
-        Offer.billing_cycle,
-        Offer.term,
-        Offer.cancellation_window_days,
-        Offer.min_quantity,
-        Offer.max_quantity,
-        Sku.name.label("sku_name"),
-        Product.name.label("product_name"),
-        OfferPrice.unit_price,
-        OfferPrice.currency,
-    )
-    .join(Sku, Sku.id == Offer.sku_id)
-    .join(Product, Product.id == Sku.product_id)
-    .outerjoin(
-        OfferPrice,
-        and_(OfferPrice.offer_id == Offer.id, OfferPrice.country == bindparam("country")),
-    )
-    .where(Offer.id.in_(bindparam("offer_ids", expanding=True)), Offer.status == OfferStatus.active)
-)
-
-# The named resellers that may be partner of record: indirect resellers linked to the
-# provider with an active relationship with the customer.
-_RESELLERS_OF_RECORD = Read(
-    select(
-        PartnerAccount.id,
-        PartnerAccount.partner_id,
-        PartnerAccount.company_name,
-        PartnerAccount.country,
-        PartnerAccount.tenant_id,
-    )
-    .join(PartnerProgram, PartnerProgram.partner_account_id == PartnerAccount.id)
-    .where(
-        PartnerAccount.partner_id.in_(bindparam("partner_ids", expanding=True)),
-        PartnerProgram.program == Program.indirect_reseller,
-        select(ResellerLink.id)
-        .where(
-            ResellerLink.provider_account_id == bindparam("provider_id"),
-            ResellerLink.reseller_account_id == PartnerAccount.id,
-            ResellerLink.status == LinkStatus.active,
-        )
-        .exists(),
-        select(CustomerRelationship.id)
-        .where(
-            CustomerRelationship.partner_account_id == PartnerAccount.id,
-            CustomerRelationship.customer_tenant_id == bindparam("customer_id"),
-            CustomerRelationship.status == RelationshipStatus.active,
-        )
-        .exists(),
-    )
-)
+_OFFER_AT = slice(1 + len(_PARTY), 1 + len(_PARTY) + len(_OFFER))
+_RESELLER_AT = slice(_OFFER_AT.stop, None)
 
 
 async def _check_order(
@@ -311,7 +331,15 @@ async def _check_order(
     """The provider's relationship, the attestation, and each line: a live offer sold in the
     customer's country, a quantity it allows, a reseller of record that may be named."""
     provider_id = require_ordering_provider(principal)
-    found = await _ORDERING_PROVIDER.all(session, provider_id=provider_id, customer_id=customer_id)
+    offer_ids = list(dict.fromkeys(line.offer_id for line in data.line_items))
+    keys = list(dict.fromkeys(line.partner_id_on_record.strip() for line in data.line_items))
+    found = await _ORDER_CHECK.all(
+        session,
+        provider_id=provider_id,
+        customer_id=customer_id,
+        offer_ids=offer_ids,
+        partner_ids=keys,
+    )
     if not found:
         raise NotFound("No such customer.", code="customer_not_found")
     if not data.attestation_accepted:
@@ -320,20 +348,18 @@ async def _check_order(
             "that the named reseller is the partner of record.",
             code="attestation_required",
         )
-    provider = found[0]
-    country = provider.customer_country
-    offer_ids = list(dict.fromkeys(line.offer_id for line in data.line_items))
-    offers = {
-        row.id: row
-        for row in await _OFFERS_TO_ORDER.all(session, offer_ids=offer_ids, country=country)
-    }
-    keys = list(dict.fromkeys(line.partner_id_on_record.strip() for line in data.line_items))
-    resellers = {
-        row.partner_id: row
-        for row in await _RESELLERS_OF_RECORD.all(
-            session, partner_ids=keys, provider_id=provider_id, customer_id=customer_id
-        )
-    }
+    first = tuple(found[0])
+    country = first[0]
+    provider = _Party(*first[1 : _OFFER_AT.start])
+    offers: dict[uuid.UUID, _Offer] = {}
+    resellers: dict[str, _Party] = {}
+    for row in found:
+        values = tuple(row)
+        if values[_OFFER_AT.start] is not None:
+            offers.setdefault(values[_OFFER_AT.start], _Offer(*values[_OFFER_AT]))
+        if values[_RESELLER_AT.start] is not None:
+            reseller = _Party(*values[_RESELLER_AT])
+            resellers.setdefault(reseller.partner_id, reseller)
     for n, line in enumerate(data.line_items, start=1):
         offer = offers.get(line.offer_id)
         if offer is None:
@@ -359,7 +385,7 @@ async def _check_order(
     return _OrderPlan(provider, country, offers, resellers)
 
 
-def _ref(row: Row[Any]) -> PartnerRef:
+def _ref(row: _Party) -> PartnerRef:
     return PartnerRef(
         id=row.id, partner_id=row.partner_id, company_name=row.company_name, country=row.country
     )
