@@ -56,6 +56,21 @@ READS = [
 
 
 @pytest.fixture
+def solved(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the requests FastAPI's own dependency solver served (the lean handler's
+    fallback), as they come."""
+    paths: list[str] = []
+    original = fastapi_routing.solve_dependencies  # type: ignore[attr-defined]
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        paths.append(kwargs["request"].url.path)
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr("fastapi.routing.solve_dependencies", counting)
+    return paths
+
+
+@pytest.fixture
 async def world(
     client: httpx.AsyncClient, db: Database, settings: Settings, operator: dict[str, str]
 ) -> World:
@@ -90,16 +105,8 @@ async def test_the_lean_handler_answers_as_fastapi_does(
 
 
 async def test_the_api_reads_are_served_lean(
-    app: FastAPI, client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, client: httpx.AsyncClient, world: World, solved: list[str]
 ) -> None:
-    solved: list[str] = []
-    original = fastapi_routing.solve_dependencies  # type: ignore[attr-defined]
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        solved.append(kwargs["request"].url.path)
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr("fastapi.routing.solve_dependencies", counting)
     ok = await client.get("/api/v1/me", headers=world.reseller.auth)
     assert ok.status_code == 200
     assert solved == []  # the lean handler solved it
@@ -174,18 +181,10 @@ def _shape(answer: tuple[int, str, Any]) -> tuple[int, str, Any]:
 
 
 async def test_the_lean_handler_writes_as_fastapi_does(
-    app: FastAPI, client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, client: httpx.AsyncClient, world: World, solved: list[str]
 ) -> None:
     """A write with a JSON body (an order): the same answer through either handler, for a
     good body and for each way a body can be wrong; the lean one serves the good one."""
-    solved: list[str] = []
-    original = fastapi_routing.solve_dependencies  # type: ignore[attr-defined]
-
-    async def counting(*args: Any, **kwargs: Any) -> Any:
-        solved.append(kwargs["request"].url.path)
-        return await original(*args, **kwargs)
-
-    monkeypatch.setattr("fastapi.routing.solve_dependencies", counting)
     path = f"/api/v1/customers/{world.customer.id}/orders"
     auth = world.provider.auth
     json_type = {"content-type": "application/json"}

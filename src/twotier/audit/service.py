@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -92,73 +92,53 @@ def write_key() -> bytes:
     return _write_key
 
 
-def record(
-    session: AsyncSession,
-    *,
-    operation: str,
-    resource_type: str,
-    resource_id: uuid.UUID | str | None,
-    actor: Principal | None = None,
-    subject_tenant_id: uuid.UUID | None = None,
-    on_behalf_of_customer_id: uuid.UUID | None = None,
-    detail: dict[str, Any] | None = None,
-    actor_user_id: uuid.UUID | None = None,
-    actor_tenant_id: uuid.UUID | None = None,
-    request_id: str | None = None,
-) -> AuditRecord:
+class AuditFields(TypedDict, total=False):
+    """What an audit record says: ``record``'s and ``new_row``'s keywords."""
+
+    operation: Required[str]
+    resource_type: Required[str]
+    resource_id: Required[uuid.UUID | str | None]
+    actor: Principal | None
+    subject_tenant_id: uuid.UUID | None
+    on_behalf_of_customer_id: uuid.UUID | None
+    detail: dict[str, Any] | None
+    actor_user_id: uuid.UUID | None
+    actor_tenant_id: uuid.UUID | None
+    request_id: str | None
+
+
+def record(session: AsyncSession, **what: Unpack[AuditFields]) -> AuditRecord:
     """Add one audit record to the caller's transaction (it lands only if the change does).
 
     Only an insert with the content's keyed hash: nothing shared is locked, so requests
     writing records never wait for each other; the sealer chains the record later.
     """
-    entry = AuditRecord(
-        **new_row(
-            operation=operation,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            actor=actor,
-            subject_tenant_id=subject_tenant_id,
-            on_behalf_of_customer_id=on_behalf_of_customer_id,
-            detail=detail,
-            actor_user_id=actor_user_id,
-            actor_tenant_id=actor_tenant_id,
-            request_id=request_id,
-        )
-    )
+    entry = AuditRecord(**new_row(**what))
     session.add(entry)
     return entry
 
 
-def new_row(
-    *,
-    operation: str,
-    resource_type: str,
-    resource_id: uuid.UUID | str | None,
-    actor: Principal | None = None,
-    subject_tenant_id: uuid.UUID | None = None,
-    on_behalf_of_customer_id: uuid.UUID | None = None,
-    detail: dict[str, Any] | None = None,
-    actor_user_id: uuid.UUID | None = None,
-    actor_tenant_id: uuid.UUID | None = None,
-    request_id: str | None = None,
-) -> dict[str, Any]:
+def new_row(**what: Unpack[AuditFields]) -> dict[str, Any]:
     """An audit record as ``record`` writes it, as every column's value (for an insert of
     its own, or an ``AuditRecord``)."""
+    actor = what.get("actor")
+    on_behalf = what.get("on_behalf_of_customer_id")
+    resource_id = what["resource_id"]
     fields: dict[str, Any] = {
         "id": uuid.uuid4(),
         "at": utcnow(),
-        "operation": operation,
-        "actor_user_id": actor.user_id if actor else actor_user_id,
-        "actor_tenant_id": actor.tenant_id if actor else actor_tenant_id,
+        "operation": what["operation"],
+        "actor_user_id": actor.user_id if actor else what.get("actor_user_id"),
+        "actor_tenant_id": actor.tenant_id if actor else what.get("actor_tenant_id"),
         "actor_partner_id": actor.partner_id if actor else None,
-        "subject_tenant_id": subject_tenant_id
-        or on_behalf_of_customer_id
-        or (actor.tenant_id if actor else actor_tenant_id),
-        "on_behalf_of_customer_id": on_behalf_of_customer_id,
-        "resource_type": resource_type,
+        "subject_tenant_id": what.get("subject_tenant_id")
+        or on_behalf
+        or (actor.tenant_id if actor else what.get("actor_tenant_id")),
+        "on_behalf_of_customer_id": on_behalf,
+        "resource_type": what["resource_type"],
         "resource_id": str(resource_id) if resource_id is not None else None,
-        "request_id": actor.request_id if actor else request_id,
-        "detail": detail or {},
+        "request_id": actor.request_id if actor else what.get("request_id"),
+        "detail": what.get("detail") or {},
     }
     return fields | {
         "hash_version": KEYED,

@@ -259,10 +259,8 @@ class _Offer(NamedTuple):
 
 _reseller = aliased(PartnerAccount)
 _resellers_own = aliased(CustomerRelationship)  # the reseller's relationship, not the provider's
-_PARTY = (PartnerAccount.id, PartnerAccount.partner_id, PartnerAccount.company_name,
-          PartnerAccount.country, PartnerAccount.tenant_id)  # fmt: skip
-_RESELLER = (_reseller.id, _reseller.partner_id, _reseller.company_name, _reseller.country,
-             _reseller.tenant_id)  # fmt: skip
+_PARTY = tuple(getattr(PartnerAccount, name) for name in _Party._fields)
+_RESELLER = tuple(getattr(_reseller, name) for name in _Party._fields)
 _OFFER = (Offer.id, Offer.name, Offer.sku_id, Offer.billing_cycle, Offer.term,
           Offer.cancellation_window_days, Offer.min_quantity, Offer.max_quantity,
           Sku.name, Product.name, OfferPrice.unit_price, OfferPrice.currency)  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Required, TypedDict, Unpack
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,19 +39,25 @@ def actor_of(principal: Principal | None) -> dict[str, Any] | None:
 
 # Async because the subscribed endpoints are read here, so each delivery is written in the
 # emitting transaction under its endpoint's ordering key (callers: ``await events.emit``).
+class EventFields(TypedDict, total=False):
+    """What an event says: ``emit``'s and ``new_row``'s keywords after its type."""
+
+    resource_type: Required[str]
+    resource_id: Required[uuid.UUID | str]
+    resource_uri: Required[str | None]
+    actor: Required[Principal | None]
+    audience: Required[Iterable[uuid.UUID | None]]
+    on_behalf_of_customer_id: uuid.UUID | None
+    data: dict[str, Any] | None
+
+
 async def emit(
     session: AsyncSession,
     type_: EventType,
     *,
-    resource_type: str,
-    resource_id: uuid.UUID | str,
-    resource_uri: str | None,
-    actor: Principal | None,
-    audience: Iterable[uuid.UUID | None],
-    on_behalf_of_customer_id: uuid.UUID | None = None,
-    data: dict[str, Any] | None = None,
     fan_out: bool = True,
     subscribers: Sequence[fanout.Subscriber] | None = None,
+    **what: Unpack[EventFields],
 ) -> Event:
     """Record an event in the caller's transaction; it exists only if the change commits.
 
@@ -59,53 +65,33 @@ async def emit(
     to its type (one query for all the audience's endpoints, none when ``subscribers``
     already holds them); ``fan_out=False`` makes none.
     """
-    event = Event(
-        **new_row(
-            type_,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            resource_uri=resource_uri,
-            actor=actor,
-            audience=audience,
-            on_behalf_of_customer_id=on_behalf_of_customer_id,
-            data=data,
-        )
-    )
+    event = Event(**new_row(type_, **what))
     session.add(event)
     if fan_out:
         await fanout.fan_out(session, event, subscribers)
     return event
 
 
-def new_row(
-    type_: EventType,
-    *,
-    resource_type: str,
-    resource_id: uuid.UUID | str,
-    resource_uri: str | None,
-    actor: Principal | None,
-    audience: Iterable[uuid.UUID | None],
-    on_behalf_of_customer_id: uuid.UUID | None = None,
-    data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def new_row(type_: EventType, **what: Unpack[EventFields]) -> dict[str, Any]:
     """An event as ``emit`` records it (its audience each tenant once, in order), as every
     column's value (for an insert of its own, or an ``Event``)."""
+    actor = what["actor"]
     seen: list[str] = []
-    for tenant_id in audience:
+    for tenant_id in what["audience"]:
         if tenant_id is not None and str(tenant_id) not in seen:
             seen.append(str(tenant_id))
     return {
         "id": uuid.uuid4(),
         "type": type_,
         "occurred_at": utcnow(),
-        "resource_type": resource_type,
-        "resource_id": str(resource_id),
-        "resource_uri": resource_uri,
+        "resource_type": what["resource_type"],
+        "resource_id": str(what["resource_id"]),
+        "resource_uri": what["resource_uri"],
         "actor": actor_of(actor),
         "partner_id": actor.partner_id if actor else None,
-        "on_behalf_of_customer_id": on_behalf_of_customer_id,
+        "on_behalf_of_customer_id": what.get("on_behalf_of_customer_id"),
         "audience": seen,
-        "data": data or {},
+        "data": what.get("data") or {},
     }
 
 
